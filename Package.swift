@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+// filestore: a distributed file store. See README.md and docs/.
+import PackageDescription
+
+let package = Package(
+    name: "filestore",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "filestore", targets: ["filestore"]),
+        .executable(name: "filestore-bench", targets: ["filestore-bench"]),
+        .library(name: "Ring", targets: ["Ring"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure placement: ring, tokens, owners, preference lists, move plans. No I/O, no clocks.
+        .target(
+            name: "Ring",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Deterministic simulation support (seeded randomness) for simulators, property tests and benchmarks.
+        .target(name: "Simulation"),
+        // SWIM + Lifeguard membership (pure core) and its UDP shell.
+        .target(name: "Gossip", dependencies: ["Ring"]),
+        // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
+        .target(name: "S3"),
+        // The node: HTTP API, metadata shard, blob stores, replication, background services.
+        .target(name: "Agent", dependencies: ["Ring", "Gossip", "S3"]),
+        .executableTarget(
+            name: "filestore",
+            dependencies: [
+                "Agent", "Ring",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks that print figures (`scripts/bench`); never part of the test suite's pass/fail.
+        .executableTarget(
+            name: "filestore-bench",
+            dependencies: [
+                "Ring", "Simulation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The single `filestore` executable: agent, local dev cluster, drills and client (DESIGN.md §11).
+@main
+struct Filestore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filestore",
+        abstract: "A distributed file store: chunked, replicated, self-healing, no coordinator.",
+        subcommands: [Dev.self]
+    )
+}

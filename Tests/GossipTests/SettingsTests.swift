@@ -1,0 +1,24 @@
+import Testing
+@testable import Gossip
+
+@Suite("Gossip settings (memberlist LAN profile)")
+struct SettingsTests {
+    @Test func suspicionTimeoutScalesWithLog10OfClusterSize() {
+        let settings = Gossip.Settings()
+        // 4 × max(1, log10 N) seconds: a floor of 4 s up to 10 members, 8 s at 100.
+        #expect(settings.minSuspicionTimeout(members: 1) == .seconds(4))
+        #expect(settings.minSuspicionTimeout(members: 3) == .seconds(4))
+        #expect(settings.minSuspicionTimeout(members: 10) == .seconds(4))
+        #expect(settings.minSuspicionTimeout(members: 100) == .seconds(8))
+        #expect(settings.maxSuspicionTimeout(members: 100) == .seconds(48))
+    }
+
+    @Test func retransmitLimitScalesWithLog10OfClusterSize() {
+        let settings = Gossip.Settings()
+        #expect(settings.retransmitLimit(members: 0) == 0)
+        #expect(settings.retransmitLimit(members: 3) == 4)
+        #expect(settings.retransmitLimit(members: 9) == 4)
+        #expect(settings.retransmitLimit(members: 10) == 8)
+        #expect(settings.retransmitLimit(members: 100) == 12)
+    }
+}

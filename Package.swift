@@ -25,7 +25,7 @@ let package = Package(
         // SWIM + Lifeguard membership (pure core) and its UDP shell.
         .target(name: "Gossip", dependencies: ["Ring"]),
         // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
-        .target(name: "S3"),
+        .target(name: "S3", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The node: HTTP API, metadata shard, blob stores, replication, background services.
         .target(name: "Agent", dependencies: ["Ring", "Gossip", "S3"]),
         .executableTarget(
@@ -45,6 +45,7 @@ let package = Package(
         ),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgentTests", dependencies: ["Agent"]),
     ],
     swiftLanguageModes: [.v6]

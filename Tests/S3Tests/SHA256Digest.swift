@@ -1,0 +1,6 @@
+import Crypto
+
+/// Test helper: the SHA-256 digest bytes of `bytes`.
+enum SHA256Digest {
+    static func of(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+}

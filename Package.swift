@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure placement: ring, tokens, owners, preference lists, move plans. No I/O, no clocks.
@@ -25,7 +27,15 @@ let package = Package(
         // SWIM + Lifeguard membership (pure core) and its UDP shell.
         .target(name: "Gossip", dependencies: ["Ring"]),
         // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
-        .target(name: "S3", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "S3",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The node: HTTP API, metadata shard, blob stores, replication, background services.
         .target(name: "Agent", dependencies: ["Ring", "Gossip", "S3"]),
         .executableTarget(
@@ -43,9 +53,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
+        .target(name: "TestSupport"),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
-        .testTarget(name: "S3Tests", dependencies: ["S3", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgentTests", dependencies: ["Agent"]),
     ],
     swiftLanguageModes: [.v6]

@@ -37,7 +37,15 @@ let package = Package(
             ]
         ),
         // The node: HTTP API, metadata shard, blob stores, replication, background services.
-        .target(name: "Agent", dependencies: ["Ring", "Gossip", "S3"]),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "Ring", "Gossip", "S3",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "filestore",
             dependencies: [
@@ -58,7 +66,7 @@ let package = Package(
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

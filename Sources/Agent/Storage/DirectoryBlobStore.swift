@@ -1,0 +1,123 @@
+import NIOCore
+import NIOFileSystem
+import S3
+
+/// Chunks as files under a local directory: `chunks/ab/cd/<sha256>`, the embedded default.
+///
+/// A put writes `tmp/<id>.<random>`, hashes while writing, fsyncs, then renames into place and
+/// fsyncs the directory: a chunk is never visible under its final name with partial or wrong bytes.
+public struct DirectoryBlobStore: BlobStore {
+    /// The store's root folder.
+    public let root: FilePath
+    private let fileSystem = FileSystem.shared
+    private static let readChunkSize = ByteCount.kibibytes(256)
+
+    /// Opens (creating if needed) a store under `root`, discarding temp files a crash left behind.
+    public init(root: FilePath) async throws {
+        self.root = root
+        try await fileSystem.createDirectory(at: root.appending("chunks"), withIntermediateDirectories: true)
+        try await fileSystem.removeItem(at: root.appending("tmp"), recursively: true)
+        try await fileSystem.createDirectory(at: root.appending("tmp"), withIntermediateDirectories: true)
+    }
+
+    private func path(of id: ChunkID) -> FilePath { root.appending(id.storagePath) }
+
+    public func put(_ id: ChunkID, size: Int64, body: BlobBody) async throws {
+        let temp = root.appending("tmp").appending("\(id.hex).\(UInt64.random(in: 0...UInt64.max)).part")
+        do {
+            try await fileSystem.withFileHandle(forWritingAt: temp, options: .newFile(replaceExisting: false)) { handle in
+                var verifier = ChunkVerifier(id: id, size: size)
+                var offset: Int64 = 0
+                switch body {
+                case .bytes(let buffer):
+                    try verifier.update(buffer)
+                    try await handle.write(contentsOf: buffer.readableBytesView, toAbsoluteOffset: 0)
+                case .stream(let sequence):
+                    for try await buffer in sequence {
+                        try verifier.update(buffer)
+                        try await handle.write(contentsOf: buffer.readableBytesView, toAbsoluteOffset: offset)
+                        offset += Int64(buffer.readableBytes)
+                    }
+                }
+                try verifier.finish()
+                try await handle.synchronize()
+            }
+            let final = path(of: id)
+            try await fileSystem.createDirectory(at: final.removingLastComponent(), withIntermediateDirectories: true)
+            do {
+                try await fileSystem.moveItem(at: temp, to: final)
+            } catch let error as FileSystemError where error.code == .fileAlreadyExists {
+                // Content-addressed: the chunk already stored under this id has these very bytes.
+                try await fileSystem.removeItem(at: temp)
+                return
+            }
+            try await fileSystem.withDirectoryHandle(atPath: final.removingLastComponent()) { try await $0.synchronize() }
+        } catch {
+            _ = try? await fileSystem.removeItem(at: temp)
+            if error is BlobStoreError { throw error }
+            throw BlobStoreError(.storage, "chunk \(id): cannot write \(temp): \(error)")
+        }
+    }
+
+    public func read<Result: Sendable>(_ id: ChunkID, range: ClosedRange<Int64>?, _ body: (BlobStream) async throws -> Result) async throws -> Result {
+        let handle: ReadFileHandle
+        do {
+            handle = try await fileSystem.openFile(forReadingAt: path(of: id))
+        } catch let error as FileSystemError where error.code == .notFound {
+            throw BlobStoreError(.notFound, "chunk \(id) is not stored here")
+        }
+        do {
+            let size = try await handle.info().size
+            let bounds = try BlobRange.resolve(range, size: size, id: id)
+            let stream = BlobStream(length: Int64(bounds.count), bytes: AnySendableByteSequence(handle.readChunks(in: bounds, chunkLength: Self.readChunkSize)))
+            let result = try await body(stream)
+            try await handle.close()
+            return result
+        } catch {
+            try? await handle.close()
+            throw error
+        }
+    }
+
+    public func size(of id: ChunkID) async throws -> Int64? {
+        try await fileSystem.info(forFileAt: path(of: id)).map { $0.size }
+    }
+
+    public func delete(_ id: ChunkID) async throws {
+        try await fileSystem.removeItem(at: path(of: id))
+    }
+
+    public func list() -> AsyncThrowingStream<(id: ChunkID, size: Int64), any Error> {
+        let root = self.root, chunks = root.appending("chunks")
+        let fileSystem = self.fileSystem
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await fileSystem.withDirectoryHandle(atPath: chunks) { directory in
+                        for try await entry in directory.listContents(recursive: true) where entry.type == .regular {
+                            // Anything that is not a well-formed chunk file (stray files) is not a chunk.
+                            guard let name = entry.path.lastComponent?.string, let id = ChunkID(name), entry.path == root.appending(id.storagePath) else { continue }
+                            if let info = try await fileSystem.info(forFileAt: entry.path) { continuation.yield((id, info.size)) }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Byte ranges within a chunk.
+enum BlobRange {
+    /// The half-open byte range to read for `range` (nil: the whole chunk); throws when it falls outside.
+    static func resolve(_ range: ClosedRange<Int64>?, size: Int64, id: ChunkID) throws(BlobStoreError) -> Range<Int64> {
+        guard let range else { return 0..<size }
+        guard range.lowerBound >= 0, range.upperBound < size else {
+            throw BlobStoreError(.invalidRange, "chunk \(id): range \(range.lowerBound)-\(range.upperBound) is outside its \(size) bytes")
+        }
+        return range.lowerBound..<(range.upperBound + 1)
+    }
+}

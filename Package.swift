@@ -57,12 +57,15 @@ let package = Package(
         .executableTarget(
             name: "filestore-bench",
             dependencies: [
-                "Ring", "Simulation",
+                "Ring", "Simulation", "Agent", "S3", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip"]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,4 +1,5 @@
 import Foundation
+import S3
 
 #if canImport(Glibc)
 import Glibc
@@ -14,6 +15,11 @@ public final class MotoServer: @unchecked Sendable {
     public let secretKey: String
     public let logFile: URL
     private let process: Process
+
+    /// A client configuration with this server's endpoint and valid credentials.
+    public var configuration: S3.Configuration {
+        S3.Configuration(endpoint: endpoint, credentials: S3.Credentials(accessKeyID: accessKey, secretAccessKey: secretKey))
+    }
 
     /// Whether tests must fail rather than skip when a tool is missing (set by scripts/test and CI).
     public static var isRequired: Bool { ProcessInfo.processInfo.environment["FILESTORE_REQUIRE_ALL_TESTS"] != nil }

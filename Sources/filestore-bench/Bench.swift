@@ -2,11 +2,11 @@ import ArgumentParser
 
 /// `filestore-bench`: prints performance figures, one line per metric (run through `scripts/bench`).
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore-bench",
         abstract: "Print filestore performance figures.",
-        subcommands: [RingBench.self]
+        subcommands: [RingBench.self, BlobBench.self]
     )
 }
 

@@ -137,19 +137,18 @@ struct BlobStoreConformanceTests {
             if MotoServer.isRequired { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
             return
         }
-        let client = try S3.Client(configuration: .init(endpoint: server.endpoint, credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)))
         do {
-            let store = try S3BlobStore(client: client, bucket: "filestore")
-            try await store.prepare()
-            try await store.prepare()  // ensure-exists is idempotent
-            try await BlobStoreConformance.run(store)
+            try await S3.Client.withClient(server.configuration) { client in
+                let store = try S3BlobStore(client: client, bucket: "filestore")
+                try await store.prepare()
+                try await store.prepare()  // ensure-exists is idempotent
+                try await BlobStoreConformance.run(store)
+            }
         } catch {
             print("moto log:\n\((try? String(contentsOf: server.logFile, encoding: .utf8))?.suffix(4000) ?? "")")
-            try? await client.shutdown()
             await server.stop()
             throw error
         }
-        try await client.shutdown()
         await server.stop()
     }
 

@@ -18,16 +18,13 @@ struct S3ClientLiveTests {
             if MotoServer.isRequired { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
             return
         }
-        let client = try S3.Client(configuration: .init(endpoint: server.endpoint, credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey)))
         do {
-            try await body(server, client)
+            try await S3.Client.withClient(server.configuration) { try await body(server, $0) }
         } catch {
             print("moto log:\n\((try? String(contentsOf: server.logFile, encoding: .utf8))?.suffix(4000) ?? "")")
-            try? await client.shutdown()
             await server.stop()
             throw error
         }
-        try await client.shutdown()
         await server.stop()
     }
 
@@ -81,34 +78,59 @@ struct S3ClientLiveTests {
     @Test func wrongCredentialsAreTypedErrors() async throws {
         try await withMoto { server, client in
             try await client.createBucket("filestore")
-            let wrongSecret = try S3.Client(configuration: .init(endpoint: server.endpoint, credentials: .init(accessKeyID: server.accessKey, secretAccessKey: "wrong")))
-            let wrongKey = try S3.Client(configuration: .init(endpoint: server.endpoint, credentials: .init(accessKeyID: "AKIANOTAKEY", secretAccessKey: "wrong")))
-            await #expect { try await wrongSecret.putObject(bucket: "filestore", key: "x", body: .bytes(ByteBuffer(string: "x"))) } throws: {
-                ($0 as? S3Error)?.code == .signatureDoesNotMatch
+            var wrongSecret = server.configuration
+            wrongSecret.credentials.secretAccessKey = "wrong"
+            try await S3.Client.withClient(wrongSecret) { wrongSecret in
+                await #expect { try await wrongSecret.putObject(bucket: "filestore", key: "x", body: .bytes(ByteBuffer(string: "x"))) } throws: {
+                    ($0 as? S3Error)?.code == .signatureDoesNotMatch
+                }
             }
-            await #expect { try await wrongKey.listObjectsV2(bucket: "filestore") } throws: {
-                [.invalidAccessKeyID, .accessDenied].contains(($0 as? S3Error)?.code)
+            try await S3.Client.withClient(.init(endpoint: server.endpoint, credentials: .init(accessKeyID: "AKIANOTAKEY", secretAccessKey: "wrong"))) { wrongKey in
+                await #expect { try await wrongKey.listObjectsV2(bucket: "filestore") } throws: {
+                    [.invalidAccessKeyID, .accessDenied].contains(($0 as? S3Error)?.code)
+                }
             }
             // Nothing was stored by the refused requests.
             #expect(try await client.listObjectsV2(bucket: "filestore").objects.isEmpty)
-            try await wrongSecret.shutdown()
-            try await wrongKey.shutdown()
         }
     }
 
     @Test func frozenServerTimesOut() async throws {
         try await withMoto { server, _ in
-            var configuration = S3.Configuration(endpoint: server.endpoint, credentials: .init(accessKeyID: server.accessKey, secretAccessKey: server.secretKey))
+            var configuration = server.configuration
             configuration.requestTimeout = .milliseconds(500)
             configuration.maxAttempts = 2
-            let impatient = try S3.Client(configuration: configuration)
+            try await S3.Client.withClient(configuration) { impatient in
+                server.freeze()
+                defer { server.thaw() }
+                let start = ContinuousClock.now
+                await #expect { try await impatient.headObject(bucket: "filestore", key: "x") } throws: { ($0 as? S3Error)?.code == .timeout }
+                #expect(ContinuousClock.now - start < .seconds(5))
+            }
+        }
+    }
+}
+
+extension S3ClientLiveTests {
+    /// A request that times out while the server is frozen is retried, and succeeds once it is back.
+    @Test func retriesUntilTheServerRecovers() async throws {
+        try await withMoto { server, client in
+            try await client.createBucket("filestore")
+            try await client.putObject(bucket: "filestore", key: "k", body: .bytes(ByteBuffer(string: "value")))
+            var configuration = server.configuration
+            configuration.requestTimeout = .milliseconds(400)
+            configuration.retryBaseDelay = .milliseconds(200)
+            configuration.maxAttempts = 8
             server.freeze()
-            defer { server.thaw() }
-            let start = ContinuousClock.now
-            await #expect { try await impatient.headObject(bucket: "filestore", key: "x") } throws: { ($0 as? S3Error)?.code == .timeout }
-            #expect(ContinuousClock.now - start < .seconds(5))
-            server.thaw()
-            try await impatient.shutdown()
+            let thaw = Task {
+                try await Task.sleep(for: .milliseconds(900))  // the outage being simulated, not a wait for a condition
+                server.thaw()
+            }
+            try await S3.Client.withClient(configuration) { patient in
+                let length = try await patient.headObject(bucket: "filestore", key: "k").contentLength
+                #expect(length == 5)
+            }
+            try await thaw.value
         }
     }
 }
@@ -119,11 +141,11 @@ struct S3ClientOfflineTests {
         let port = try FreePort.pick()  // nothing listens here
         var configuration = S3.Configuration(endpoint: "http://127.0.0.1:\(port)", credentials: .init(accessKeyID: "a", secretAccessKey: "b"))
         configuration.retryBaseDelay = .milliseconds(10)
-        let client = try S3.Client(configuration: configuration)
-        let start = ContinuousClock.now
-        await #expect { try await client.headObject(bucket: "filestore", key: "x") } throws: { ($0 as? S3Error)?.code == .connectionFailed }
-        #expect(ContinuousClock.now - start < .seconds(5))
-        try await client.shutdown()
+        try await S3.Client.withClient(configuration) { client in
+            let start = ContinuousClock.now
+            await #expect { try await client.headObject(bucket: "filestore", key: "x") } throws: { ($0 as? S3Error)?.code == .connectionFailed }
+            #expect(ContinuousClock.now - start < .seconds(5))
+        }
     }
 
     @Test(arguments: ["", "/leading", "a//b", "a/./b", "a/../b", "..", "tab\there", String(repeating: "k", count: 1025), "back\\slash"])
@@ -140,6 +162,27 @@ struct S3ClientOfflineTests {
     func refusesBadEndpoints(_ endpoint: String) {
         #expect { try S3.Client(configuration: .init(endpoint: endpoint, credentials: .init(accessKeyID: "a", secretAccessKey: "b"))) } throws: {
             ($0 as? S3Error)?.code == .invalidConfiguration
+        }
+    }
+
+    @Test func retriesOnlyServerAndConnectionFailures() {
+        #expect(S3Error(.internalError, "", status: 500).isRetryable)
+        #expect(S3Error(.slowDown, "", status: 503).isRetryable)
+        #expect(S3Error(.init(rawValue: "TooManyRequests"), "", status: 429).isRetryable)
+        #expect(S3Error(.connectionFailed, "").isRetryable)
+        #expect(S3Error(.timeout, "").isRetryable)
+        #expect(!S3Error(.noSuchKey, "", status: 404).isRetryable)
+        #expect(!S3Error(.accessDenied, "", status: 403).isRetryable)
+        #expect(!S3Error(.signatureDoesNotMatch, "", status: 403).isRetryable)
+        #expect(!S3Error(.invalidName, "").isRetryable)
+    }
+
+    @Test func backoffIsJitteredAndCapped() {
+        let configuration = S3.Configuration(endpoint: "http://127.0.0.1:9", credentials: .init(accessKeyID: "a", secretAccessKey: "b"))
+        for attempt in 1...12 {
+            let delays = (0..<50).map { _ in configuration.backoff(attempt: attempt) }
+            #expect(delays.allSatisfy { $0 >= .zero && $0 <= min(.seconds(2), .milliseconds(100) * (1 << attempt)) })
+            #expect(Set(delays).count > 1)  // jittered, not fixed
         }
     }
 

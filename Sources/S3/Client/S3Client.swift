@@ -32,6 +32,19 @@ extension S3 {
         /// Closes pooled connections. Call once, after the last request.
         public func shutdown() async throws { try await http.shutdown() }
 
+        /// Runs `body` with a new client and always shuts it down afterwards, even when `body` throws.
+        public static func withClient<Result>(_ configuration: Configuration, _ body: (Client) async throws -> Result) async throws -> Result {
+            let client = try Client(configuration: configuration)
+            do {
+                let result = try await body(client)
+                try await client.shutdown()
+                return result
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+
         // MARK: Requests
 
         /// A request body: bytes in memory (can be resent on retry) or a one-shot stream of known length.
@@ -60,7 +73,7 @@ extension S3 {
                     if (200..<300).contains(status) || accepting.contains(status) { return response }
                     throw await S3Client.error(from: response, method: method)
                 } catch let error as S3Error where error.isRetryable && attempt < configuration.maxAttempts && (body?.isReplayable ?? true) {
-                    try await Task.sleep(for: backoff(attempt: attempt))
+                    try await Task.sleep(for: configuration.backoff(attempt: attempt))
                 }
             }
         }
@@ -97,13 +110,6 @@ extension S3 {
             } catch {
                 throw S3Error(.connectionFailed, "\(method) \(path): cannot reach \(host): \(error)")
             }
-        }
-
-        /// Full-jitter exponential backoff: uniform in [0, min(2 s, base × 2^attempt)].
-        func backoff(attempt: Int) -> Duration {
-            let cap = min(Duration.seconds(2), configuration.retryBaseDelay * (1 << min(attempt, 10)))
-            let milliseconds = cap.components.seconds * 1000 + cap.components.attoseconds / 1_000_000_000_000_000
-            return .milliseconds(Int64.random(in: 0...max(milliseconds, 1)))
         }
     }
 }

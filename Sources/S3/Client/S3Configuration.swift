@@ -24,6 +24,14 @@ extension S3 {
             self.credentials = credentials
         }
 
+        /// The wait before retry number `attempt` (1-based): full-jitter exponential backoff,
+        /// uniform in [0, min(2 s, base × 2^attempt)].
+        public func backoff(attempt: Int) -> Duration {
+            let cap = min(Duration.seconds(2), retryBaseDelay * (1 << min(max(attempt, 0), 10)))
+            let milliseconds = cap.components.seconds * 1000 + cap.components.attoseconds / 1_000_000_000_000_000
+            return .milliseconds(Int64.random(in: 0...max(milliseconds, 1)))
+        }
+
         /// The endpoint split into scheme and `host[:port]` (the value signed as `Host`).
         func parsedEndpoint() throws(S3Error) -> (scheme: String, host: String) {
             var text = Substring(endpoint)

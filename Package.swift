@@ -25,7 +25,9 @@ let package = Package(
         // Deterministic simulation support (seeded randomness) for simulators, property tests and benchmarks.
         .target(name: "Simulation"),
         // SWIM + Lifeguard membership (pure core) and its UDP shell.
-        .target(name: "Gossip", dependencies: ["Ring", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Gossip", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        // Deterministic many-node gossip simulator (virtual clock, seeded lossy network), for tests and figures.
+        .target(name: "GossipSimulation", dependencies: ["Gossip", "Ring", "Simulation"]),
         // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
         .target(
             name: "S3",
@@ -67,7 +69,7 @@ let package = Package(
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
         .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Ring", "Simulation"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "Ring", "Simulation"]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],

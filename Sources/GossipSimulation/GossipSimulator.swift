@@ -1,0 +1,181 @@
+import Gossip
+import Ring
+import Simulation
+
+/// Many `Gossip.Membership` instances in one process on a virtual clock, connected by a seeded
+/// network that can drop, delay, partition, crash and freeze. Deterministic for a given seed.
+public struct GossipSimulator {
+    /// Network behaviour.
+    public struct Network: Sendable {
+        /// Probability that any one packet is lost.
+        public var loss: Double = 0
+        /// One-way delay, uniform in this range.
+        public var delay: ClosedRange<Duration> = .milliseconds(1)...(.milliseconds(5))
+        public init() {}
+    }
+
+    /// A member-table change seen by one node.
+    public struct Change: Sendable {
+        public var time: Duration
+        public var observer: Int
+        public var member: Gossip.Member
+    }
+
+    public private(set) var nodes: [Gossip.Membership]
+    public private(set) var now: Duration = .zero
+    public var network = Network()
+    /// Every change every node reported, in time order.
+    public private(set) var changes: [Change] = []
+    /// Packets sent, per node.
+    public private(set) var packetsSent: [Int]
+    public private(set) var crashed: Set<Int> = []
+    public private(set) var frozen: Set<Int> = []
+    /// Nodes in different groups cannot reach each other; nil means no partition.
+    public var partition: [Int: Int]?
+
+    private var queue = EventQueue()
+    private var deferred: [Int: [Event]] = [:]
+    private var random: SeededGenerator
+    private let addresses: [Gossip.Address]
+    private var indexOfAddress: [Gossip.Address: Int] = [:]
+
+    enum Event {
+        case deliver([Gossip.Message], from: Int, to: Int)
+        case timer(Gossip.Timer, node: Int)
+    }
+
+    /// `count` nodes that all join through node 0 at time zero.
+    public init(count: Int, settings: Gossip.Settings = Gossip.Settings(), seed: UInt64) {
+        random = SeededGenerator(seed: seed)
+        addresses = (0..<count).map { Gossip.Address(host: "10.0.\($0 / 250).\($0 % 250 + 1)", port: 7946) }
+        nodes = (0..<count).map { index in
+            Gossip.Membership(
+                selfID: GossipSimulator.id(index), metadata: Gossip.Metadata(gossip: GossipSimulator.address(index), http: "node\(index):8080"),
+                incarnation: 1, settings: settings, seed: seed &+ UInt64(index) &* 7919
+            )
+        }
+        packetsSent = Array(repeating: 0, count: count)
+        for (index, address) in addresses.enumerated() { indexOfAddress[address] = index }
+        for index in 0..<count {
+            let directives = nodes[index].start(seeds: index == 0 ? [] : [addresses[0]], now: now)
+            execute(directives, node: index)
+        }
+    }
+
+    public static func id(_ index: Int) -> NodeID { NodeID("node\(index)")! }
+    static func address(_ index: Int) -> Gossip.Address { Gossip.Address(host: "10.0.\(index / 250).\(index % 250 + 1)", port: 7946) }
+
+    /// Runs every event up to `time`.
+    public mutating func run(until time: Duration) {
+        while let next = queue.peekTime, next <= time {
+            let (eventTime, event) = queue.pop()!
+            now = eventTime
+            switch event {
+            case .deliver(let messages, let from, let to):
+                guard !crashed.contains(to) else { continue }
+                if frozen.contains(to) { deferred[to, default: []].append(event); continue }
+                execute(nodes[to].onPacket(messages, from: addresses[from], now: now), node: to)
+            case .timer(let timer, let node):
+                guard !crashed.contains(node) else { continue }
+                if frozen.contains(node) { deferred[node, default: []].append(event); continue }
+                execute(nodes[node].onTimer(timer, now: now), node: node)
+            }
+        }
+        now = time
+    }
+
+    /// Runs for `duration` more.
+    public mutating func run(for duration: Duration) { run(until: now + duration) }
+
+    /// Stops a node for good (its pending events are dropped).
+    public mutating func crash(_ node: Int) { crashed.insert(node) }
+
+    /// Pauses a node: packets and timers wait until `thaw`, as with SIGSTOP.
+    public mutating func freeze(_ node: Int) { frozen.insert(node) }
+
+    /// Resumes a frozen node; everything that waited is handled now.
+    public mutating func thaw(_ node: Int) {
+        frozen.remove(node)
+        for event in deferred.removeValue(forKey: node) ?? [] { queue.push(now, event) }
+    }
+
+    /// Restarts a crashed node with an empty table, an incarnation above its last, joining through `seed`.
+    public mutating func restart(_ node: Int, seed: Int) {
+        let old = nodes[node]
+        crashed.remove(node)
+        nodes[node] = Gossip.Membership(selfID: old.selfID, metadata: old.me.metadata, incarnation: old.me.incarnation + 1, settings: old.settings, seed: random.next())
+        execute(nodes[node].start(seeds: [addresses[seed]], now: now), node: node)
+    }
+
+    /// Gracefully leaves.
+    public mutating func leave(_ node: Int) { execute(nodes[node].leave(now: now), node: node) }
+
+    /// The status `observer` currently holds for `subject`.
+    public func status(of subject: Int, seenBy observer: Int) -> Gossip.Status? {
+        nodes[observer].members[GossipSimulator.id(subject)]?.status
+    }
+
+    private mutating func execute(_ directives: [Gossip.Directive], node: Int) {
+        for directive in directives {
+            switch directive {
+            case .send(let messages, let address):
+                packetsSent[node] += 1
+                guard let target = indexOfAddress[address], !dropped(from: node, to: target) else { continue }
+                let delay = Duration.nanoseconds(Int64.random(in: nanos(network.delay.lowerBound)...nanos(network.delay.upperBound), using: &random))
+                queue.push(now + delay, .deliver(messages, from: node, to: target))
+            case .schedule(let timer, let after):
+                queue.push(now + after, .timer(timer, node: node))
+            case .memberChanged(let member):
+                changes.append(Change(time: now, observer: node, member: member))
+            }
+        }
+    }
+
+    private mutating func dropped(from: Int, to: Int) -> Bool {
+        if let partition, partition[from] != partition[to] { return true }
+        return network.loss > 0 && Double.random(in: 0..<1, using: &random) < network.loss
+    }
+
+    private func nanos(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+}
+
+/// A binary min-heap of timed events; ties keep insertion order so runs are deterministic.
+struct EventQueue {
+    private var heap: [(time: Duration, order: UInt64, event: GossipSimulator.Event)] = []
+    private var counter: UInt64 = 0
+
+    var peekTime: Duration? { heap.first?.time }
+
+    mutating func push(_ time: Duration, _ event: GossipSimulator.Event) {
+        counter += 1
+        heap.append((time, counter, event))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard less(child, parent) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> (Duration, GossipSimulator.Event)? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < heap.count && less(left, smallest) { smallest = left }
+            if right < heap.count && less(right, smallest) { smallest = right }
+            guard smallest != parent else { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return (top.time, top.event)
+    }
+
+    private func less(_ a: Int, _ b: Int) -> Bool { heap[a].time != heap[b].time ? heap[a].time < heap[b].time : heap[a].order < heap[b].order }
+}

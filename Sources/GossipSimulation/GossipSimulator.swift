@@ -30,6 +30,8 @@ public struct GossipSimulator {
     public private(set) var packetsSent: [Int]
     public private(set) var crashed: Set<Int> = []
     public private(set) var frozen: Set<Int> = []
+    /// When set, every delivered packet is passed here (for debugging traces).
+    public var onDeliver: ((Duration, Int, Int, [Gossip.Message]) -> Void)?
     /// Nodes in different groups cannot reach each other; nil means no partition.
     public var partition: [Int: Int]?
 
@@ -74,6 +76,7 @@ public struct GossipSimulator {
             case .deliver(let messages, let from, let to):
                 guard !crashed.contains(to) else { continue }
                 if frozen.contains(to) { deferred[to, default: []].append(event); continue }
+                onDeliver?(now, from, to, messages)
                 execute(nodes[to].onPacket(messages, from: addresses[from], now: now), node: to)
             case .timer(let timer, let node):
                 guard !crashed.contains(node) else { continue }
@@ -99,9 +102,11 @@ public struct GossipSimulator {
         for event in deferred.removeValue(forKey: node) ?? [] { queue.push(now, event) }
     }
 
-    /// Restarts a crashed node with an empty table, an incarnation above its last, joining through `seed`.
-    public mutating func restart(_ node: Int, seed: Int) {
+    /// Restarts a node with an empty table and an incarnation above its last (as if persisted),
+    /// joining through `seed`; `crashFirst` drops whatever the old process still had pending.
+    public mutating func restart(_ node: Int, seed: Int, crashFirst: Bool = false) {
         let old = nodes[node]
+        if crashFirst { queue.removeAll { if case .timer(_, node) = $0 { true } else { false } } }
         crashed.remove(node)
         nodes[node] = Gossip.Membership(selfID: old.selfID, metadata: old.me.metadata, incarnation: old.me.incarnation + 1, settings: old.settings, seed: random.next())
         execute(nodes[node].start(seeds: [addresses[seed]], now: now), node: node)
@@ -158,6 +163,13 @@ struct EventQueue {
             heap.swapAt(child, parent)
             child = parent
         }
+    }
+
+    /// Drops every queued event matching `predicate` (rebuilding the heap).
+    mutating func removeAll(where predicate: (GossipSimulator.Event) -> Bool) {
+        let kept = heap.filter { !predicate($0.event) }
+        heap = []
+        for entry in kept.sorted(by: { $0.order < $1.order }) { push(entry.time, entry.event) }
     }
 
     mutating func pop() -> (Duration, GossipSimulator.Event)? {

@@ -38,6 +38,14 @@ struct MembershipRuleTests {
         #expect(a.me.incarnation == 3 && a.me.status == .alive)
     }
 
+    @Test func staleAccusationsAboutUsAreAnsweredWithOurCurrentState() {
+        var a = Self.node()
+        _ = a.onPacket([.suspect(id: "a", incarnation: 1, from: "b")], from: Self.peerAddress, now: .zero)  // refuted: now at 2
+        let reply = a.onPacket([.suspect(id: "a", incarnation: 1, from: "c")], from: Self.peerAddress, now: .seconds(1))
+        #expect(reply == [.send([.alive(a.me)], to: Self.peerAddress)])
+        #expect(a.me.incarnation == 2)  // no new bump: the sender only missed the refutation
+    }
+
     @Test func staleIncarnationsAreIgnored() {
         var a = Self.node()
         _ = a.onPacket([.alive(Self.member("b", index: 2, incarnation: 5))], from: Self.peerAddress, now: .zero)

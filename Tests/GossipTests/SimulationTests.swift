@@ -43,3 +43,91 @@ struct SimulationTests {
         #expect(worst <= target)
     }
 }
+
+extension SimulationTests {
+    @Test("no healthy member is declared dead over a simulated hour at 10% loss", arguments: [(5, UInt64(1)), (5, 3), (10, 2), (10, 4)])
+    func noFalsePositivesUnderLoss(count: Int, seed: UInt64) {
+        var simulator = GossipSimulator(count: count, seed: seed)
+        simulator.run(until: .seconds(10))
+        simulator.network.loss = 0.10
+        simulator.run(until: .seconds(3610))
+        let falseDeaths = simulator.changes.filter { $0.member.status == .dead && $0.time > .seconds(10) }
+        #expect(falseDeaths.isEmpty, "\(falseDeaths.count) false deaths, first: \(falseDeaths.first.map { "node\($0.observer) declared \($0.member.id) at \($0.time)" } ?? "")")
+    }
+
+    @Test("an update reaches every member quickly (N=100)")
+    func disseminationAtHundred() {
+        var simulator = GossipSimulator(count: 100, seed: 100)
+        simulator.run(until: .seconds(30))
+        #expect((0..<100).allSatisfy { simulator.nodes[$0].members.count == 100 })
+        let start = simulator.now
+        simulator.restart(7, seed: 0, crashFirst: true)  // a restart announces a higher incarnation
+        simulator.run(for: .seconds(10))
+        let target = simulator.nodes[7].me.incarnation
+        var delays: [Double] = []
+        for observer in 0..<100 where observer != 7 {
+            if let seen = simulator.changes.first(where: { $0.observer == observer && $0.member.id == GossipSimulator.id(7) && $0.member.incarnation == target && $0.time >= start }) {
+                delays.append(Double((seen.time - start).components.attoseconds) / 1e18 + Double((seen.time - start).components.seconds))
+            }
+        }
+        #expect(delays.count == 99)
+        let p99 = delays.sorted()[min(delays.count - 1, Int(Double(delays.count) * 0.99))]
+        print("gossip sim N=100: update reached 99 members, p99 \(p99) s")
+        #expect(p99 <= 2.0)
+    }
+
+    @Test("views agree again soon after a partition heals")
+    func partitionHeals() {
+        var simulator = GossipSimulator(count: 10, seed: 9)
+        simulator.run(until: .seconds(10))
+        simulator.partition = Dictionary(uniqueKeysWithValues: (0..<10).map { ($0, $0 < 5 ? 0 : 1) })
+        simulator.run(until: .seconds(70))
+        #expect(simulator.status(of: 9, seenBy: 0) == .dead)  // each side gave up on the other
+        simulator.partition = nil
+        let healed = simulator.now
+        let deadline = healed + simulator.nodes[0].settings.pushPullInterval + .seconds(2)
+        while simulator.now < deadline && !Self.allAlive(simulator) { simulator.run(for: .milliseconds(100)) }
+        #expect(Self.allAlive(simulator), "views still disagree \(simulator.now - healed) after healing")
+    }
+
+    @Test("a frozen member is declared dead, then refutes and is alive again after it resumes")
+    func frozenMemberComesBack() {
+        var simulator = GossipSimulator(count: 5, seed: 4)
+        simulator.run(until: .seconds(10))
+        simulator.freeze(3)
+        simulator.run(for: .seconds(30))
+        #expect(simulator.status(of: 3, seenBy: 0) == .dead)
+        simulator.thaw(3)
+        simulator.run(for: .seconds(10))
+        #expect(Self.allAlive(simulator))
+        #expect(simulator.nodes[3].me.incarnation > 1)
+    }
+
+    @Test("a crashed member that restarts with a higher incarnation is alive again everywhere")
+    func restartedMemberComesBack() {
+        var simulator = GossipSimulator(count: 5, seed: 5)
+        simulator.run(until: .seconds(10))
+        simulator.crash(2)
+        simulator.run(for: .seconds(30))
+        #expect((0..<5).filter { $0 != 2 }.allSatisfy { simulator.status(of: 2, seenBy: $0) == .dead })
+        simulator.restart(2, seed: 0)
+        simulator.run(for: .seconds(10))
+        #expect(Self.allAlive(simulator))
+    }
+
+    @Test("a member that leaves is marked left everywhere and stays so")
+    func gracefulLeave() {
+        var simulator = GossipSimulator(count: 5, seed: 6)
+        simulator.run(until: .seconds(10))
+        simulator.leave(4)
+        simulator.run(for: .seconds(5))
+        simulator.crash(4)
+        simulator.run(for: .seconds(60))
+        #expect((0..<4).allSatisfy { simulator.status(of: 4, seenBy: $0) == .left })
+    }
+
+    static func allAlive(_ simulator: GossipSimulator) -> Bool {
+        let live = simulator.nodes.indices.filter { !simulator.crashed.contains($0) }
+        return live.allSatisfy { observer in live.allSatisfy { simulator.status(of: $0, seenBy: observer) == .alive } }
+    }
+}

@@ -120,7 +120,8 @@ extension Gossip {
             case .gossipTick: return gossip(now: now) + [.schedule(.gossipTick, after: settings.gossipInterval)]
             case .pushPullTick:
                 var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval)]
-                if let peer = randomMembers(1, excluding: [], includeRecentlyDead: false, now: now).first {
+                // Dead members are candidates too: that is how the two sides of a healed partition find each other.
+                if let peer = members.values.filter({ $0.id != selfID && $0.status != .left }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
                     directives.append(.send([.state(members: Array(members.values), reply: false, from: selfID)], to: peer.metadata.gossip))
                 }
                 return directives
@@ -136,7 +137,10 @@ extension Gossip {
             guard me.status != .left, let target = nextProbeTarget() else { return directives }
             nextSequence += 1
             probe = Probe(sequence: nextSequence, target: target.id)
-            directives.append(send([.ping(sequence: nextSequence, target: target.id, from: selfID), ownLoad], to: target.metadata.gossip))
+            var ping: [Message] = [.ping(sequence: nextSequence, target: target.id, from: selfID), ownLoad]
+            // Lifeguard's buddy system: a suspect hears of its suspicion on every ping, so it can refute in time.
+            if target.status == .suspect { ping.append(.suspect(id: target.id, incarnation: target.incarnation, from: selfID)) }
+            directives.append(send(ping, to: target.metadata.gossip))
             directives.append(.schedule(.probeTimeout(sequence: nextSequence), after: settings.probeTimeout * scaled))
             directives.append(.schedule(.probeEnd(sequence: nextSequence), after: settings.probeInterval * scaled))
             return directives
@@ -170,7 +174,9 @@ extension Gossip {
             // Lifeguard: missing nacks mean the problem may be ours; no helpers at all counts as one miss.
             adjustHealth(current.expectedNacks > 0 ? current.expectedNacks - current.nacks : 1)
             guard let target = members[current.target], target.status == .alive || target.status == .suspect else { return [] }
+            // Tell the target directly too: gossip alone may miss it, and it is the one who can refute.
             return suspect(target.id, incarnation: target.incarnation, by: selfID, now: now)
+                + [.send([.suspect(id: target.id, incarnation: target.incarnation, from: selfID)], to: target.metadata.gossip)]
         }
 
         private mutating func suspicionTimeout(id: NodeID, incarnation: UInt64, now: Instant) -> [Directive] {
@@ -236,6 +242,9 @@ extension Gossip {
                 return [.send([.ping(sequence: nextSequence, target: target, from: selfID)], to: targetAddress),
                         .schedule(.relayTimeout(sequence: nextSequence), after: settings.probeTimeout)]
             case .alive(let member): return alive(member, now: now)
+            // An accusation against an incarnation we already outbid: the sender missed our refutation; repeat it to them.
+            case .suspect(selfID, let incarnation, _) where incarnation < me.incarnation, .dead(selfID, let incarnation, _) where incarnation < me.incarnation:
+                return [.send([.alive(me)], to: address)]
             case .suspect(let id, let incarnation, let from): return suspect(id, incarnation: incarnation, by: from, now: now)
             case .dead(let id, let incarnation, let from): return dead(id, incarnation: incarnation, by: from, now: now)
             case .left(let id, let incarnation): return left(id, incarnation: incarnation)

@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "filestore-bench",
             dependencies: [
-                "Ring", "Simulation", "Agent", "S3", "TestSupport",
+                "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

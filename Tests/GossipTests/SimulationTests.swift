@@ -6,16 +6,6 @@ import Testing
 /// Protocol behaviour over many nodes on a virtual clock (DESIGN.md §5 targets), many seeds.
 @Suite("Gossip simulation")
 struct SimulationTests {
-    /// Seconds until every survivor holds `victim` dead, or nil if some never did.
-    static func detectionTime(_ simulator: GossipSimulator, victim: Int, crashedAt: Duration) -> Double? {
-        var latest = Duration.zero
-        for observer in simulator.nodes.indices where observer != victim && !simulator.crashed.contains(observer) {
-            guard let change = simulator.changes.first(where: { $0.observer == observer && $0.member.id == GossipSimulator.id(victim) && $0.member.status == .dead && $0.time >= crashedAt }) else { return nil }
-            latest = max(latest, change.time - crashedAt)
-        }
-        return Double(latest.components.seconds) + Double(latest.components.attoseconds) / 1e18
-    }
-
     @Test("members converge after joining through one seed", arguments: [3, 10, 30])
     func converges(count: Int) {
         var simulator = GossipSimulator(count: count, seed: UInt64(count))
@@ -35,7 +25,7 @@ struct SimulationTests {
             let victim = Int(seed) % count
             simulator.crash(victim)
             simulator.run(for: .seconds(40))
-            let time = Self.detectionTime(simulator, victim: victim, crashedAt: .seconds(15))
+            let time = simulator.detectionTime(of: victim, since: .seconds(15))
             #expect(time != nil, "seed \(seed): not every survivor marked node\(victim) dead")
             worst = max(worst, time ?? .infinity)
         }
@@ -51,7 +41,7 @@ extension SimulationTests {
         simulator.run(until: .seconds(10))
         simulator.network.loss = 0.10
         simulator.run(until: .seconds(3610))
-        let falseDeaths = simulator.changes.filter { $0.member.status == .dead && $0.time > .seconds(10) }
+        let falseDeaths = simulator.deathsOfRunningNodes(since: .seconds(10))
         #expect(falseDeaths.isEmpty, "\(falseDeaths.count) false deaths, first: \(falseDeaths.first.map { "node\($0.observer) declared \($0.member.id) at \($0.time)" } ?? "")")
     }
 
@@ -63,13 +53,7 @@ extension SimulationTests {
         let start = simulator.now
         simulator.restart(7, seed: 0, crashFirst: true)  // a restart announces a higher incarnation
         simulator.run(for: .seconds(10))
-        let target = simulator.nodes[7].me.incarnation
-        var delays: [Double] = []
-        for observer in 0..<100 where observer != 7 {
-            if let seen = simulator.changes.first(where: { $0.observer == observer && $0.member.id == GossipSimulator.id(7) && $0.member.incarnation == target && $0.time >= start }) {
-                delays.append(Double((seen.time - start).components.attoseconds) / 1e18 + Double((seen.time - start).components.seconds))
-            }
-        }
+        let delays = simulator.disseminationTimes(of: 7, incarnation: simulator.nodes[7].me.incarnation, since: start)
         #expect(delays.count == 99)
         let p99 = delays.sorted()[min(delays.count - 1, Int(Double(delays.count) * 0.99))]
         print("gossip sim N=100: update reached 99 members, p99 \(p99) s")
@@ -86,8 +70,8 @@ extension SimulationTests {
         simulator.partition = nil
         let healed = simulator.now
         let deadline = healed + simulator.nodes[0].settings.pushPullInterval + .seconds(2)
-        while simulator.now < deadline && !Self.allAlive(simulator) { simulator.run(for: .milliseconds(100)) }
-        #expect(Self.allAlive(simulator), "views still disagree \(simulator.now - healed) after healing")
+        while simulator.now < deadline && !simulator.allViewsAlive { simulator.run(for: .milliseconds(100)) }
+        #expect(simulator.allViewsAlive, "views still disagree \(simulator.now - healed) after healing")
     }
 
     @Test("a frozen member is declared dead, then refutes and is alive again after it resumes")
@@ -99,7 +83,7 @@ extension SimulationTests {
         #expect(simulator.status(of: 3, seenBy: 0) == .dead)
         simulator.thaw(3)
         simulator.run(for: .seconds(10))
-        #expect(Self.allAlive(simulator))
+        #expect(simulator.allViewsAlive)
         #expect(simulator.nodes[3].me.incarnation > 1)
     }
 
@@ -112,7 +96,7 @@ extension SimulationTests {
         #expect((0..<5).filter { $0 != 2 }.allSatisfy { simulator.status(of: 2, seenBy: $0) == .dead })
         simulator.restart(2, seed: 0)
         simulator.run(for: .seconds(10))
-        #expect(Self.allAlive(simulator))
+        #expect(simulator.allViewsAlive)
     }
 
     @Test("a member that leaves is marked left everywhere and stays so")
@@ -124,10 +108,5 @@ extension SimulationTests {
         simulator.crash(4)
         simulator.run(for: .seconds(60))
         #expect((0..<4).allSatisfy { simulator.status(of: 4, seenBy: $0) == .left })
-    }
-
-    static func allAlive(_ simulator: GossipSimulator) -> Bool {
-        let live = simulator.nodes.indices.filter { !simulator.crashed.contains($0) }
-        return live.allSatisfy { observer in live.allSatisfy { simulator.status(of: $0, seenBy: observer) == .alive } }
     }
 }

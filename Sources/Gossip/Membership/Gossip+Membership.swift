@@ -245,6 +245,11 @@ extension Gossip {
             // An accusation against an incarnation we already outbid: the sender missed our refutation; repeat it to them.
             case .suspect(selfID, let incarnation, _) where incarnation < me.incarnation, .dead(selfID, let incarnation, _) where incarnation < me.incarnation:
                 return [.send([.alive(me)], to: address)]
+            // A fresh accusation against us: refute, and tell the accuser directly as well as by gossip
+            // (it may be on the far side of a healed partition, where our gossip does not reach yet).
+            case .suspect(selfID, let incarnation, let from), .dead(selfID, let incarnation, let from):
+                let refutation = suspect(selfID, incarnation: incarnation, by: from, now: now)
+                return refutation.isEmpty ? [] : refutation + [.send([.alive(me)], to: address)]
             case .suspect(let id, let incarnation, let from): return suspect(id, incarnation: incarnation, by: from, now: now)
             case .dead(let id, let incarnation, let from): return dead(id, incarnation: incarnation, by: from, now: now)
             case .left(let id, let incarnation): return left(id, incarnation: incarnation)
@@ -257,8 +262,13 @@ extension Gossip {
                 return []
             case .state(let remote, let reply, _):
                 var directives: [Directive] = []
+                let incarnation = me.incarnation
                 for member in remote { directives += merge(member, now: now) }
-                if !reply { directives.append(.send([.state(members: Array(members.values), reply: true, from: selfID)], to: address)) }
+                if !reply {
+                    directives.append(.send([.state(members: Array(members.values), reply: true, from: selfID)], to: address))
+                } else if me.incarnation != incarnation {
+                    directives.append(.send([.alive(me)], to: address))  // the peer's view of us was stale: correct it directly
+                }
                 return directives
             }
         }
@@ -289,16 +299,22 @@ extension Gossip {
             }
             var updated = remote
             updated.status = .alive
+            var directives: [Directive] = []
             if let current = members[remote.id] {
                 // Stale or equal incarnations change nothing; dead and left only yield to a strictly newer incarnation (a restart).
                 guard remote.incarnation > current.incarnation else { return [] }
                 if remote.loadVersion < current.loadVersion { updated.load = current.load; updated.loadVersion = current.loadVersion }
+                // A dead member came back: maybe a partition healed, so the others we hold dead may be alive too.
+                // Push our state to one of them now rather than at the next push-pull tick.
+                if current.status == .dead, let other = members.values.filter({ $0.status == .dead && $0.id != remote.id }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
+                    directives.append(.send([.state(members: Array(members.values), reply: false, from: selfID)], to: other.metadata.gossip))
+                }
             }
             members[remote.id] = updated
             suspicions[remote.id] = nil
             deadSince[remote.id] = nil
             if announce { enqueue(.alive(updated), about: remote.id) }
-            return [.memberChanged(updated)]
+            return [.memberChanged(updated)] + directives
         }
 
         private mutating func suspect(_ id: NodeID, incarnation: UInt64, by accuser: NodeID, now: Instant) -> [Directive] {

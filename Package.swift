@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Pure placement: ring, tokens, owners, preference lists, move plans. No I/O, no clocks.
@@ -25,7 +27,17 @@ let package = Package(
         // Deterministic simulation support (seeded randomness) for simulators, property tests and benchmarks.
         .target(name: "Simulation"),
         // SWIM + Lifeguard membership (pure core) and its UDP shell.
-        .target(name: "Gossip", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Gossip",
+            dependencies: [
+                "Ring", "Simulation",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Deterministic many-node gossip simulator (virtual clock, seeded lossy network), for tests and figures.
         .target(name: "GossipSimulation", dependencies: ["Gossip", "Ring", "Simulation"]),
         // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
@@ -69,7 +81,7 @@ let package = Package(
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
         .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "Ring", "Simulation"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "Ring", "Simulation", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ],

@@ -1,0 +1,236 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Ring
+import ServiceLifecycle
+
+extension Gossip {
+    /// How the shell is set up: who we are, where we listen, whom we join, and the cluster's keys.
+    public struct ShellConfiguration: Sendable {
+        public var id: NodeID
+        /// The address to bind (use port 0 for an ephemeral port in tests).
+        public var bind: Address
+        /// The address others should use to reach us (defaults to the bound one).
+        public var advertise: Address?
+        public var http: String
+        public var zone: String = ""
+        public var weight: Double = 1
+        public var seeds: [Address] = []
+        public var clusterName: String
+        public var secret: String
+        public var previousSecret: String?
+        /// Start above this incarnation (persist the member's incarnation and pass it back after a restart).
+        public var incarnation: UInt64 = 0
+        public var settings = Settings()
+
+        public init(id: NodeID, bind: Address, http: String, clusterName: String, secret: String) {
+            self.id = id
+            self.bind = bind
+            self.http = http
+            self.clusterName = clusterName
+            self.secret = secret
+        }
+    }
+
+    /// Counters of what crossed the socket; drops are by reason.
+    public struct ShellCounters: Sendable, Equatable {
+        public var packetsIn = 0
+        public var packetsOut = 0
+        public var droppedUnauthenticated = 0
+        public var droppedMalformed = 0
+        public var droppedReplayed = 0
+        public var droppedOversized = 0
+    }
+}
+
+/// The I/O shell around `Gossip.Membership`: a UDP socket (NIOAsyncChannel), timers as tasks,
+/// sealing and replay protection, and a stream of member changes. Run it with `run()` (it is a
+/// ServiceLifecycle `Service`); it stops when the task is cancelled or graceful shutdown begins.
+public actor GossipShell: Service {
+    public let configuration: Gossip.ShellConfiguration
+    private var membership: Gossip.Membership
+    private let sealer: Gossip.Sealer
+    private var replayGuard = Gossip.ReplayGuard()
+    private let logger: Logger
+    private let started = ContinuousClock.now
+    private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
+    private var timerTasks: [UUID: Task<Void, Never>] = [:]
+    private var resolved: [Gossip.Address: SocketAddress] = [:]
+    private var subscribers: [UUID: AsyncStream<Gossip.Member>.Continuation] = [:]
+    private var boundPort: Int?
+    private var readyWaiters: [CheckedContinuation<Int, Never>] = []
+    /// What crossed the socket, and what was dropped and why.
+    public private(set) var counters = Gossip.ShellCounters()
+
+    public init(configuration: Gossip.ShellConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.sealer = Gossip.Sealer(clusterName: configuration.clusterName, secret: configuration.secret, previousSecret: configuration.previousSecret)
+        self.logger = logger
+        let advertise = configuration.advertise ?? configuration.bind
+        self.membership = Gossip.Membership(
+            selfID: configuration.id,
+            metadata: Gossip.Metadata(gossip: advertise, http: configuration.http, zone: configuration.zone, weight: configuration.weight),
+            incarnation: configuration.incarnation + 1, settings: configuration.settings, seed: UInt64.random(in: 0...UInt64.max)
+        )
+    }
+
+    /// Every member as this node sees it.
+    public var members: [Gossip.Member] { Array(membership.members.values) }
+
+    /// This node's own entry (its incarnation is what to persist).
+    public var me: Gossip.Member { membership.me }
+
+    /// Member changes from now on (status, incarnation, metadata), until the shell stops.
+    public func changes() -> AsyncStream<Gossip.Member> {
+        let (stream, continuation) = AsyncStream<Gossip.Member>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let key = UUID()
+        subscribers[key] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(key) } }
+        return stream
+    }
+
+    private func unsubscribe(_ key: UUID) { subscribers[key] = nil }
+
+    /// The UDP port once bound (waits for it).
+    public func port() async -> Int {
+        if let boundPort { return boundPort }
+        return await withCheckedContinuation { readyWaiters.append($0) }
+    }
+
+    /// Records this node's load; it travels on pings and acks.
+    public func updateLoad(_ load: Gossip.LoadReport) { membership.updateLoad(load) }
+
+    /// Announces new metadata (ring state, addresses) with a higher incarnation.
+    public func updateMetadata(_ metadata: Gossip.Metadata) { execute(membership.updateMetadata(metadata)) }
+
+    /// Leaves the cluster gracefully (call before stopping).
+    public func leave() { execute(membership.leave(now: elapsed)) }
+
+    /// Binds the socket and runs until cancelled or graceful shutdown.
+    public func run() async throws {
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: configuration.bind.host, port: configuration.bind.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = channel.channel.localAddress?.port ?? configuration.bind.port
+        try await withGracefulShutdownHandler {
+            try await channel.executeThenClose { inbound, outbound in
+                self.begin(outbound: outbound, port: port)
+                for try await envelope in inbound { self.receive(envelope) }
+            }
+        } onGracefulShutdown: {
+            channel.channel.close(promise: nil)
+        }
+        stop()
+    }
+
+    private func begin(outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, port: Int) {
+        self.outbound = outbound
+        boundPort = port
+        if configuration.advertise == nil && configuration.bind.port == 0 {
+            // Bound to an ephemeral port: advertise the real one.
+            var metadata = membership.me.metadata
+            metadata.gossip = Gossip.Address(host: configuration.bind.host, port: port)
+            _ = membership.updateMetadata(metadata)
+        }
+        for waiter in readyWaiters { waiter.resume(returning: port) }
+        readyWaiters = []
+        execute(membership.start(seeds: configuration.seeds, now: elapsed))
+        logger.info("gossip listening", metadata: ["node": "\(configuration.id)", "port": "\(port)"])
+    }
+
+    private func stop() {
+        for task in timerTasks.values { task.cancel() }
+        timerTasks = [:]
+        for subscriber in subscribers.values { subscriber.finish() }
+        subscribers = [:]
+        outbound = nil
+    }
+
+    private var elapsed: Duration { ContinuousClock.now - started }
+
+    // MARK: Packets
+
+    private func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        counters.packetsIn += 1
+        let bytes = Array(envelope.data.readableBytesView)
+        guard bytes.count <= configuration.settings.maxPacketSize else {
+            counters.droppedOversized += 1
+            return
+        }
+        let opened: (wallMilliseconds: UInt64, nonce: [UInt8], packet: [UInt8])
+        do {
+            opened = try sealer.open(bytes)
+        } catch {
+            counters.droppedUnauthenticated += 1
+            logger.trace("dropped unauthenticated packet", metadata: ["peer": "\(envelope.remoteAddress)"])
+            return
+        }
+        guard replayGuard.admit(nonce: opened.nonce, stamp: opened.wallMilliseconds, now: Self.wallMilliseconds()) else {
+            counters.droppedReplayed += 1
+            return
+        }
+        let messages: [Gossip.Message]
+        do {
+            messages = try Gossip.Codec.decode(opened.packet)
+        } catch {
+            counters.droppedMalformed += 1
+            logger.debug("dropped malformed packet", metadata: ["peer": "\(envelope.remoteAddress)", "error": "\(error)"])
+            return
+        }
+        guard let host = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
+        execute(membership.onPacket(messages, from: Gossip.Address(host: host, port: port), now: elapsed))
+    }
+
+    private func execute(_ directives: [Gossip.Directive]) {
+        for directive in directives {
+            switch directive {
+            case .send(let messages, let address):
+                send(messages, to: address)
+            case .schedule(let timer, let after):
+                let key = UUID()
+                timerTasks[key] = Task {
+                    try? await Task.sleep(for: after)
+                    guard !Task.isCancelled else { return }
+                    self.fire(timer, key: key)
+                }
+            case .memberChanged(let member):
+                logger.debug("member changed", metadata: ["peer": "\(member.id)", "status": "\(member.status)", "incarnation": "\(member.incarnation)"])
+                for subscriber in subscribers.values { subscriber.yield(member) }
+            }
+        }
+    }
+
+    private func fire(_ timer: Gossip.Timer, key: UUID) {
+        timerTasks[key] = nil
+        guard outbound != nil else { return }
+        execute(membership.onTimer(timer, now: elapsed))
+    }
+
+    private func send(_ messages: [Gossip.Message], to address: Gossip.Address) {
+        guard let outbound, let target = resolve(address) else { return }
+        let limit = configuration.settings.maxPacketSize - Gossip.Sealer.overhead
+        for packet in Gossip.Codec.encode(messages, limit: limit) {
+            let sealed = sealer.seal(packet, wallMilliseconds: Self.wallMilliseconds())
+            counters.packetsOut += 1
+            // UDP is fire and forget: a full socket buffer or an unreachable peer is just a lost packet.
+            Task { try? await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: sealed))) }
+        }
+    }
+
+    private func resolve(_ address: Gossip.Address) -> SocketAddress? {
+        if let cached = resolved[address] { return cached }
+        guard let socketAddress = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port) else {
+            logger.debug("cannot resolve gossip address", metadata: ["peer": "\(address)"])
+            return nil
+        }
+        resolved[address] = socketAddress
+        return socketAddress
+    }
+
+    static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+}

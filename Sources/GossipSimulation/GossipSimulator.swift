@@ -64,6 +64,7 @@ public struct GossipSimulator {
         }
     }
 
+    /// The id of node `index` (`node<index>`).
     public static func id(_ index: Int) -> NodeID { NodeID("node\(index)")! }
     static func address(_ index: Int) -> Gossip.Address { Gossip.Address(host: "10.0.\(index / 250).\(index % 250 + 1)", port: 7946) }
 
@@ -117,7 +118,7 @@ public struct GossipSimulator {
 
     /// The status `observer` currently holds for `subject`.
     public func status(of subject: Int, seenBy observer: Int) -> Gossip.Status? {
-        nodes[observer].members[GossipSimulator.id(subject)]?.status
+        nodes[observer].members[nodes[subject].selfID]?.status
     }
 
     private mutating func execute(_ directives: [Gossip.Directive], node: Int) {

@@ -110,3 +110,18 @@ extension SimulationTests {
         #expect((0..<4).allSatisfy { simulator.status(of: 4, seenBy: $0) == .left })
     }
 }
+
+extension SimulationTests {
+    @Test("the same seed replays the same run")
+    func deterministic() {
+        func run() -> [String] {
+            var simulator = GossipSimulator(count: 8, seed: 77)
+            simulator.network.loss = 0.05
+            simulator.run(until: .seconds(20))
+            simulator.crash(3)
+            simulator.run(for: .seconds(30))
+            return simulator.changes.map { "\($0.time) \($0.observer) \($0.member.id) \($0.member.status) \($0.member.incarnation)" }
+        }
+        #expect(run() == run())
+    }
+}

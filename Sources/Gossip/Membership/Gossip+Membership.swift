@@ -49,6 +49,8 @@ extension Gossip {
         struct Broadcast {
             var subject: NodeID
             var message: Message
+            /// Encoded size, computed once: packing runs on every send.
+            var size: Int
             var transmits = 0
         }
 
@@ -74,7 +76,7 @@ extension Gossip {
             var directives: [Directive] = [.schedule(.probeTick, after: settings.probeInterval), .schedule(.gossipTick, after: settings.gossipInterval),
                                            .schedule(.pushPullTick, after: settings.pushPullInterval)]
             for seed in seeds where seed != me.metadata.gossip {
-                directives.append(.send([.state(members: Array(members.values), reply: false, from: selfID)], to: seed))
+                directives.append(.send([fullState(reply: false)], to: seed))
             }
             return directives
         }
@@ -122,7 +124,7 @@ extension Gossip {
                 var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval)]
                 // Dead members are candidates too: that is how the two sides of a healed partition find each other.
                 if let peer = members.values.filter({ $0.id != selfID && $0.status != .left }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
-                    directives.append(.send([.state(members: Array(members.values), reply: false, from: selfID)], to: peer.metadata.gossip))
+                    directives.append(.send([fullState(reply: false)], to: peer.metadata.gossip))
                 }
                 return directives
             }
@@ -265,7 +267,7 @@ extension Gossip {
                 let incarnation = me.incarnation
                 for member in remote { directives += merge(member, now: now) }
                 if !reply {
-                    directives.append(.send([.state(members: Array(members.values), reply: true, from: selfID)], to: address))
+                    directives.append(.send([fullState(reply: true)], to: address))
                 } else if me.incarnation != incarnation {
                     directives.append(.send([.alive(me)], to: address))  // the peer's view of us was stale: correct it directly
                 }
@@ -307,7 +309,7 @@ extension Gossip {
                 // A dead member came back: maybe a partition healed, so the others we hold dead may be alive too.
                 // Push our state to one of them now rather than at the next push-pull tick.
                 if current.status == .dead, let other = members.values.filter({ $0.status == .dead && $0.id != remote.id }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
-                    directives.append(.send([.state(members: Array(members.values), reply: false, from: selfID)], to: other.metadata.gossip))
+                    directives.append(.send([fullState(reply: false)], to: other.metadata.gossip))
                 }
             }
             members[remote.id] = updated
@@ -373,12 +375,18 @@ extension Gossip {
 
         // MARK: Dissemination
 
+        /// Our whole table as a push-pull message, in id order (dictionary order differs per process;
+        /// the simulator must be reproducible).
+        private func fullState(reply: Bool) -> Message {
+            .state(members: members.values.sorted { $0.id < $1.id }, reply: reply, from: selfID)
+        }
+
         private var ownLoad: Message { .load(id: selfID, version: me.loadVersion, report: me.load) }
 
         /// Queues an update; it replaces any older queued update about the same member.
         private mutating func enqueue(_ message: Message, about subject: NodeID) {
             broadcasts.removeAll { $0.subject == subject }
-            broadcasts.append(Broadcast(subject: subject, message: message))
+            broadcasts.append(Broadcast(subject: subject, message: message, size: Codec.encodedSize(message)))
         }
 
         /// Whether updates are waiting to be gossiped.
@@ -390,7 +398,7 @@ extension Gossip {
             var packet = messages
             let limit = settings.retransmitLimit(members: max(liveCount, 1))
             for index in broadcasts.indices.sorted(by: { broadcasts[$0].transmits < broadcasts[$1].transmits }) {
-                let size = Codec.encodedSize(broadcasts[index].message)
+                let size = broadcasts[index].size
                 guard size <= budget else { continue }
                 budget -= size
                 packet.append(broadcasts[index].message)

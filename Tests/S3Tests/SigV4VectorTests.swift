@@ -101,11 +101,9 @@ struct SigV4VectorTests {
 
     @Test("header signing", arguments: SigV4Suite.cases)
     func headerSigning(name: String) throws {
-        let vector = try SigV4Suite.load(name)
-        let signer = signer(for: vector.context)
-        let payloadHash = S3.SigV4.hex(SHA256Digest.of(vector.body))
+        let (vector, signer, payloadHash, date) = try prepare(name)
         let signed = signer.sign(
-            vector.request, payloadHash: payloadHash, date: try #require(S3.SigV4.AmzDate(vector.context.timestamp)),
+            vector.request, payloadHash: payloadHash, date: date,
             sendsContentHash: vector.context.sign_body, omitsSessionToken: vector.context.omit_session_token ?? false
         )
         #expect(signed.canonicalRequest == vector.files["header-canonical-request.txt"])
@@ -116,16 +114,21 @@ struct SigV4VectorTests {
 
     @Test("query (presigned) signing", arguments: SigV4Suite.cases)
     func querySigning(name: String) throws {
-        let vector = try SigV4Suite.load(name)
-        let signer = signer(for: vector.context)
-        let payloadHash = S3.SigV4.hex(SHA256Digest.of(vector.body))
+        let (vector, signer, payloadHash, date) = try prepare(name)
         let signed = signer.presign(
-            vector.request, expires: vector.context.expiration_in_seconds, date: try #require(S3.SigV4.AmzDate(vector.context.timestamp)),
+            vector.request, expires: vector.context.expiration_in_seconds, date: date,
             payloadHash: payloadHash, omitsSessionToken: vector.context.omit_session_token ?? false
         )
         #expect(signed.canonicalRequest == vector.files["query-canonical-request.txt"])
         #expect(signed.stringToSign == vector.files["query-string-to-sign.txt"])
         #expect(signed.signature == vector.files["query-signature.txt"])
+    }
+
+    /// A case with its signer, its body's SHA-256 and its signing date.
+    private func prepare(_ name: String) throws -> (SigV4Suite.Case, S3.SigV4.Signer, String, S3.SigV4.AmzDate) {
+        let vector = try SigV4Suite.load(name)
+        let date = try #require(S3.SigV4.AmzDate(vector.context.timestamp))
+        return (vector, signer(for: vector.context), S3.SigV4.hex(SHA256Digest.of(vector.body)), date)
     }
 
     private func signer(for context: SigV4Suite.Context) -> S3.SigV4.Signer {

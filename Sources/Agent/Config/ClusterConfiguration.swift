@@ -1,0 +1,166 @@
+import Gossip
+import Ring
+import Yams
+
+/// `cluster.yml` (DESIGN.md §12): the cluster's settings and its known nodes, validated once at
+/// start. Every refusal names the offending field (`nodes[1].storage.endpoint: …`).
+public struct ClusterConfiguration: Sendable, Equatable {
+    public var name: String
+    public var secret: String
+    public var replication = 2
+    public var writeQuorum = 2
+    public var chunkSize = ByteSize(bytes: 5 << 20)
+    public var vnodes = Ring.defaultVnodesPerWeight
+    public var deadGrace: Duration = .seconds(300)
+    public var nodes: [NodeConfiguration] = []
+
+    /// One node of the cluster: its id, addresses, zone, weight and storage.
+    public struct NodeConfiguration: Sendable, Equatable {
+        public var id: NodeID
+        /// `host:port` of the agent's HTTP server.
+        public var http: String
+        public var gossip: Gossip.Address
+        public var zone = ""
+        public var weight = 1.0
+        public var storage: StorageConfiguration
+    }
+
+    /// Where a node keeps chunk bytes.
+    public enum StorageConfiguration: Sendable, Equatable {
+        /// A local directory (the embedded default).
+        case directory(path: String)
+        /// An S3-compatible server (MinIO).
+        case s3(endpoint: String, bucket: String, accessKey: String, secretKey: String, region: String)
+    }
+
+    /// A refused configuration: the field and what is wrong with it.
+    public struct Error: Swift.Error, Equatable, CustomStringConvertible {
+        public var field: String
+        public var problem: String
+        public var description: String { "\(field): \(problem)" }
+    }
+
+    /// Parses and validates YAML text; `environment` may override the secret (`FILESTORE_CLUSTER_SECRET`).
+    public static func parse(yaml: String, environment: [String: String] = [:]) throws(Error) -> ClusterConfiguration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw Error(field: "cluster.yml", problem: "the file is empty") }
+            root = node
+        } catch let error as Error {
+            throw error
+        } catch {
+            throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
+        }
+        let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace"])
+
+        var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
+        guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
+        let secret = environment["FILESTORE_CLUSTER_SECRET"] ?? cluster.optionalString("secret")
+        guard let secret, secret.utf8.count >= 8 else {
+            throw Error(field: "cluster.secret", problem: "set it (at least 8 characters) or FILESTORE_CLUSTER_SECRET")
+        }
+        configuration.secret = secret
+        configuration.replication = try cluster.int("replication", default: 2, in: 1...16)
+        configuration.writeQuorum = try cluster.int("write_quorum", default: configuration.replication, in: 1...configuration.replication)
+        configuration.vnodes = try cluster.int("vnodes", default: Ring.defaultVnodesPerWeight, in: 1...65_536)
+        if let text = cluster.optionalString("chunk_size") {
+            guard let size = ByteSize(text), size.bytes >= 64 << 10, size.bytes <= 64 << 20 else {
+                throw Error(field: "cluster.chunk_size", problem: "\"\(text)\" is not a size between 64KiB and 64MiB")
+            }
+            configuration.chunkSize = size
+        }
+        if let text = cluster.optionalString("dead_grace") {
+            guard let grace = DurationText.parse(text), grace >= .seconds(1) else {
+                throw Error(field: "cluster.dead_grace", problem: "\"\(text)\" is not a duration of at least 1s (like 30s, 5m)")
+            }
+            configuration.deadGrace = grace
+        }
+
+        guard let nodes = top.node("nodes") else { return configuration }
+        guard case .sequence(let list) = nodes else { throw Error(field: "nodes", problem: "must be a list") }
+        var seen = Set<NodeID>()
+        for (index, item) in list.enumerated() {
+            let node = try parseNode(item, at: "nodes[\(index)]")
+            guard seen.insert(node.id).inserted else { throw Error(field: "nodes[\(index)].id", problem: "\(node.id) is listed twice") }
+            configuration.nodes.append(node)
+        }
+        return configuration
+    }
+
+    private static func parseNode(_ item: Node, at path: String) throws(Error) -> NodeConfiguration {
+        let fields = try Fields(item, at: path, allowed: ["id", "http", "gossip", "zone", "weight", "storage"])
+        let idText = try fields.string("id")
+        guard let id = NodeID(idText) else { throw Error(field: "\(path).id", problem: "\"\(idText)\" must be 1-64 characters of a-z, 0-9 and -") }
+        let http = try fields.string("http")
+        guard Gossip.Address(http) != nil else { throw Error(field: "\(path).http", problem: "\"\(http)\" is not host:port") }
+        let gossipText = try fields.string("gossip")
+        guard let gossip = Gossip.Address(gossipText) else { throw Error(field: "\(path).gossip", problem: "\"\(gossipText)\" is not host:port") }
+        var weight = 1.0
+        if let text = fields.optionalString("weight") {
+            guard let value = Double(text), value.isFinite, value > 0, value <= 1000 else { throw Error(field: "\(path).weight", problem: "\"\(text)\" is not a positive number") }
+            weight = value
+        }
+        let storage = try parseStorage(try fields.required("storage"), at: "\(path).storage")
+        return NodeConfiguration(id: id, http: http, gossip: gossip, zone: fields.optionalString("zone") ?? "", weight: weight, storage: storage)
+    }
+
+    private static func parseStorage(_ item: Node, at path: String) throws(Error) -> StorageConfiguration {
+        let fields = try Fields(item, at: path, allowed: ["type", "path", "endpoint", "bucket", "access_key", "secret_key", "region"])
+        switch try fields.string("type") {
+        case "dir", "directory":
+            return .directory(path: try fields.string("path"))
+        case "s3":
+            let endpoint = try fields.string("endpoint")
+            guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
+                throw Error(field: "\(path).endpoint", problem: "\"\(endpoint)\" must start with http:// or https://")
+            }
+            return .s3(
+                endpoint: endpoint, bucket: fields.optionalString("bucket") ?? "filestore",
+                accessKey: try fields.string("access_key"), secretKey: try fields.string("secret_key"), region: fields.optionalString("region") ?? "us-east-1"
+            )
+        case let other:
+            throw Error(field: "\(path).type", problem: "\"\(other)\" is not a storage type (use dir or s3)")
+        }
+    }
+
+    /// A YAML mapping whose keys are checked against the allowed ones (typos are refused, not ignored).
+    private struct Fields {
+        let values: [String: Node]
+        let path: String
+
+        init(_ node: Node, at path: String, allowed: Set<String>) throws(Error) {
+            guard case .mapping(let mapping) = node else { throw Error(field: path, problem: "must be a mapping of keys to values") }
+            var values: [String: Node] = [:]
+            for (key, value) in mapping {
+                guard let name = key.string else { throw Error(field: path, problem: "keys must be text") }
+                guard allowed.contains(name) else { throw Error(field: "\(path).\(name)", problem: "unknown key (known: \(allowed.sorted().joined(separator: ", ")))") }
+                values[name] = value
+            }
+            self.values = values
+            self.path = path
+        }
+
+        func node(_ name: String) -> Node? { values[name] }
+
+        func required(_ name: String) throws(Error) -> Node {
+            guard let node = values[name] else { throw Error(field: "\(path).\(name)", problem: "is required") }
+            return node
+        }
+
+        func optionalString(_ name: String) -> String? { values[name]?.string }
+
+        func string(_ name: String) throws(Error) -> String {
+            guard let text = try required(name).string, !text.isEmpty else { throw Error(field: "\(path).\(name)", problem: "must be non-empty text") }
+            return text
+        }
+
+        func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(Error) -> Int {
+            guard let node = values[name] else { return fallback }
+            guard let value = node.int, range.contains(value) else {
+                throw Error(field: "\(path).\(name)", problem: "\"\(node.string ?? "?")\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import Agent
+
+@Suite("cluster.yml")
+struct ClusterConfigurationTests {
+    static let valid = """
+        cluster:
+          name: demo
+          secret: change-me-please
+          replication: 2
+          write_quorum: 2
+          chunk_size: 5MiB
+          vnodes: 128
+          dead_grace: 5m
+        nodes:
+          - id: node1
+            http: agent1:8080
+            gossip: agent1:7946
+            zone: a
+            storage: {type: s3, endpoint: http://minio1:9000, bucket: filestore, access_key: minioadmin, secret_key: minioadmin, region: us-east-1}
+          - id: node2
+            http: agent2:8080
+            gossip: agent2:7946
+            weight: 2
+            storage: {type: dir, path: ./data/node2}
+        """
+
+    @Test func parsesTheDesignExample() throws {
+        let configuration = try ClusterConfiguration.parse(yaml: Self.valid)
+        #expect(configuration.name == "demo" && configuration.replication == 2 && configuration.writeQuorum == 2)
+        #expect(configuration.chunkSize.bytes == 5 << 20 && configuration.vnodes == 128 && configuration.deadGrace == .seconds(300))
+        #expect(configuration.nodes.map(\.id) == ["node1", "node2"])
+        #expect(configuration.nodes[0].storage == .s3(endpoint: "http://minio1:9000", bucket: "filestore", accessKey: "minioadmin", secretKey: "minioadmin", region: "us-east-1"))
+        #expect(configuration.nodes[1].storage == .directory(path: "./data/node2") && configuration.nodes[1].weight == 2)
+        #expect(configuration.nodes[0].gossip.port == 7946 && configuration.nodes[0].zone == "a")
+    }
+
+    @Test func theEnvironmentOverridesTheSecret() throws {
+        let configuration = try ClusterConfiguration.parse(yaml: Self.valid, environment: ["FILESTORE_CLUSTER_SECRET": "from-the-environment"])
+        #expect(configuration.secret == "from-the-environment")
+    }
+
+    /// Each bad edit is refused with a message naming the field.
+    @Test(arguments: [
+        ("name: demo", "name: ''", "cluster.name"),
+        ("secret: change-me-please", "secret: short", "cluster.secret"),
+        ("replication: 2", "replication: 0", "cluster.replication"),
+        ("write_quorum: 2", "write_quorum: 3", "cluster.write_quorum"),
+        ("chunk_size: 5MiB", "chunk_size: 5 lots", "cluster.chunk_size"),
+        ("chunk_size: 5MiB", "chunk_size: 1GiB", "cluster.chunk_size"),
+        ("vnodes: 128", "vnodes: many", "cluster.vnodes"),
+        ("dead_grace: 5m", "dead_grace: soon", "cluster.dead_grace"),
+        ("dead_grace: 5m", "dead_gracee: 5m", "cluster.dead_gracee"),
+        ("- id: node1", "- id: Node_1", "nodes[0].id"),
+        ("- id: node2", "- id: node1", "nodes[1].id"),
+        ("http: agent1:8080", "http: agent1", "nodes[0].http"),
+        ("gossip: agent2:7946", "gossip: agent2:99999", "nodes[1].gossip"),
+        ("weight: 2", "weight: -2", "nodes[1].weight"),
+        ("endpoint: http://minio1:9000", "endpoint: minio1:9000", "nodes[0].storage.endpoint"),
+        ("{type: dir, path: ./data/node2}", "{type: floppy, path: ./data/node2}", "nodes[1].storage.type"),
+        ("{type: dir, path: ./data/node2}", "{type: dir}", "nodes[1].storage.path"),
+    ])
+    func refusesBadFields(original: String, replacement: String, field: String) {
+        let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)
+        #expect(yaml != Self.valid)
+        #expect { try ClusterConfiguration.parse(yaml: yaml) } throws: { ($0 as? ClusterConfiguration.Error)?.field == field }
+    }
+
+    @Test(arguments: ["", "cluster: [1, 2]", "nodes: []", ": : :", "cluster:\n  name: x\n  secret: 12345678\nnodes: {a: 1}"])
+    func refusesMalformedFiles(_ yaml: String) {
+        #expect(throws: ClusterConfiguration.Error.self) { try ClusterConfiguration.parse(yaml: yaml) }
+    }
+}

@@ -23,6 +23,15 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var zone = ""
         public var weight = 1.0
         public var storage: StorageConfiguration
+
+        public init(id: NodeID, http: String, gossip: Gossip.Address, zone: String = "", weight: Double = 1, storage: StorageConfiguration) {
+            self.id = id
+            self.http = http
+            self.gossip = gossip
+            self.zone = zone
+            self.weight = weight
+            self.storage = storage
+        }
     }
 
     /// Where a node keeps chunk bytes.
@@ -38,6 +47,11 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var field: String
         public var problem: String
         public var description: String { "\(field): \(problem)" }
+
+        public init(field: String, problem: String) {
+            self.field = field
+            self.problem = problem
+        }
     }
 
     /// Parses and validates YAML text; `environment` may override the secret (`FILESTORE_CLUSTER_SECRET`).

@@ -1,0 +1,142 @@
+import Foundation
+import Hummingbird
+import Ring
+
+/// `/api/v1/auth/tokens` and `/api/v1/users`: bearer tokens and user administration. Every
+/// change is a global record: stored here, then pushed to every live node (the periodic global
+/// sync carries it to any node that missed the push).
+struct AccountRoutes {
+    let agent: AgentContext
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/api/v1/auth/tokens") { request, context in try await createToken(request, context) }
+        router.get("/api/v1/users") { request, _ in try await listUsers(request) }
+        router.post("/api/v1/users") { request, context in try await createUser(request, context) }
+        router.patch("/api/v1/users/:name") { request, context in try await changeUser(request, context) }
+        router.delete("/api/v1/users/:name") { request, context in try await deleteUser(request, context) }
+    }
+
+    private struct TokenRequest: Decodable {
+        var ttlSeconds: Int?
+        enum CodingKeys: String, CodingKey { case ttlSeconds = "ttl_seconds" }
+    }
+
+    private struct UserJSON: Encodable {
+        var name: String
+        var role: String
+    }
+
+    private struct NewUser: Decodable {
+        var name: String
+        var password: String
+        var role: Role?
+    }
+
+    private struct UserChange: Decodable {
+        var password: String?
+        var role: Role?
+    }
+
+    private func createToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("basic ") else {
+            throw APIError.unauthorized("create tokens with Basic credentials (user name and password)")
+        }
+        let principal = try await agent.accounts.authenticate(authorization: authorization)
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024)
+        var lifetime = Accounts.defaultTokenLifetime
+        if body.readableBytes > 0 {
+            let options = try decode(TokenRequest.self, body)
+            if let seconds = options.ttlSeconds {
+                guard (60...(366 * 24 * 3600)).contains(seconds) else { throw APIError.badRequest("invalid_parameter", "ttl_seconds must be from 60 to one year") }
+                lifetime = .seconds(seconds)
+            }
+        }
+        let (text, record) = agent.accounts.makeToken(for: principal.name, lifetime: lifetime)
+        try await publish(GlobalRecords(tokens: [record]))
+        context.logger.info("token created", metadata: ["user": "\(principal.name)"])
+        return .json(status: .created, ["token": text, "expires_at": FileJSON.rfc3339(milliseconds: record.expiresAt)])
+    }
+
+    private func requireAdmin(_ request: Request) async throws -> Principal {
+        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        guard principal.isAdmin else { throw APIError.forbidden("only admins manage users") }
+        return principal
+    }
+
+    private func listUsers(_ request: Request) async throws -> Response {
+        _ = try await requireAdmin(request)
+        let users = try await agent.local.metadata.globalRecords().users.filter { !$0.deleted }
+        return .json(["users": users.map { UserJSON(name: $0.name, role: $0.role.rawValue) }])
+    }
+
+    private func createUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let admin = try await requireAdmin(request)
+        var request = request
+        let new = try decode(NewUser.self, try await request.collectBody(upTo: 64 * 1024))
+        if let existing = try await agent.local.metadata.user(new.name), !existing.deleted {
+            throw APIError.conflict("user \(new.name) already exists")
+        }
+        let record = try await agent.accounts.makeUser(name: new.name, password: new.password, role: new.role ?? .user)
+        try await publish(GlobalRecords(users: [record]))
+        context.logger.info("user created", metadata: ["user": "\(new.name)", "by": "\(admin.name)"])
+        return .json(status: .created, UserJSON(name: record.name, role: record.role.rawValue))
+    }
+
+    /// Admins change anything; a user may change only their own password.
+    private func changeUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        let name = try context.parameters.require("name")
+        guard principal.isAdmin || principal.name == name else { throw APIError.forbidden("only admins change other users") }
+        var request = request
+        let change = try decode(UserChange.self, try await request.collectBody(upTo: 64 * 1024))
+        guard change.role == nil || principal.isAdmin else { throw APIError.forbidden("only admins change roles") }
+        guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
+        if let password = change.password {
+            record = try await agent.accounts.makeUser(name: name, password: password, role: change.role ?? record.role)
+        } else if let role = change.role {
+            record.role = role
+            record.version = agent.local.clock.now()
+        }
+        try await publish(GlobalRecords(users: [record]))
+        return .json(UserJSON(name: record.name, role: record.role.rawValue))
+    }
+
+    private func deleteUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let admin = try await requireAdmin(request)
+        let name = try context.parameters.require("name")
+        guard name != admin.name else { throw APIError.conflict("admins cannot delete themselves") }
+        guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
+        record.deleted = true
+        record.passwordHash = ""
+        record.version = agent.local.clock.now()
+        try await publish(GlobalRecords(users: [record]))
+        context.logger.info("user deleted", metadata: ["user": "\(name)", "by": "\(admin.name)"])
+        return Response(status: .noContent)
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: ByteBuffer) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+        } catch {
+            throw APIError.badRequest("bad_json", "the body is not the expected JSON: \(error)")
+        }
+    }
+
+    /// Stores records here and pushes them to every other live node.
+    private func publish(_ records: GlobalRecords) async throws {
+        try await agent.local.metadata.merge(records)
+        let snapshot = agent.view.snapshot()
+        await withTaskGroup(of: Void.self) { group in
+            for node in snapshot.availableMembers where node != agent.selfID {
+                group.addTask {
+                    do throws(PeerError) {
+                        try await agent.calls.pushGlobalRecords(records, to: node, snapshot)
+                    } catch {
+                        agent.logger.warning("could not push account change; global sync will retry", metadata: ["peer": "\(node)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Hummingbird
+
+/// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
+enum AgentRouter {
+    static func build(_ agent: AgentContext, traffic: TrafficCounters) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: TrafficMiddleware(traffic: traffic))
+        router.add(middleware: ErrorMiddleware())
+        FilesRoutes(agent: agent).register(on: router)
+        ClusterRoutes(agent: agent).register(on: router)
+        AccountRoutes(agent: agent).register(on: router)
+        InternalRoutes(agent: agent).register(on: router)
+        return router
+    }
+}
+
+/// Counts requests in flight and bytes moved, for the load this node gossips (replica choice).
+struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
+    let traffic: TrafficCounters
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        traffic.inFlight.add(1, ordering: .relaxed)
+        defer { traffic.inFlight.subtract(1, ordering: .relaxed) }
+        if let length = request.headers[.contentLength].flatMap(Int.init) { traffic.bytesIn.add(length, ordering: .relaxed) }
+        let response = try await next(request, context)
+        if let length = response.body.contentLength { traffic.bytesOut.add(length, ordering: .relaxed) }
+        return response
+    }
+}

@@ -1,0 +1,347 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Ring
+
+/// `/api/v1/files` and `/api/v1/meta`: upload, download, delete, list, and where chunks live.
+struct FilesRoutes {
+    let agent: AgentContext
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.put("/api/v1/files/**") { request, context in try await upload(request, context) }
+        router.post("/api/v1/files") { request, context in try await uploadMultipart(request, context) }
+        router.get("/api/v1/files/**") { request, context in try await download(request, context, head: false) }
+        router.head("/api/v1/files/**") { request, context in try await download(request, context, head: true) }
+        router.delete("/api/v1/files/**") { request, context in try await delete(request, context) }
+        router.get("/api/v1/files") { request, context in try await list(request, context) }
+        router.get("/api/v1/meta/**") { request, context in try await meta(request, context) }
+    }
+
+    // MARK: Keys
+
+    /// The file a request names: the path after `prefix`, in the caller's namespace (or, for an
+    /// admin, the one named by `?owner=`).
+    private func fileKey(_ request: Request, prefix: String, principal: Principal) throws -> FileKey {
+        let raw = request.uri.path
+        guard raw.hasPrefix(prefix) else { throw APIError.badRequest("invalid_path", "the path is empty") }
+        let path = try FilePathRules.validate(try FilePathRules.percentDecode(raw.dropFirst(prefix.count)))
+        return FileKey(owner: try owner(request, principal: principal), path: path)
+    }
+
+    private func owner(_ request: Request, principal: Principal) throws -> String {
+        guard let owner = try QueryItems(request.uri.query)["owner"], owner != principal.name else { return principal.name }
+        guard principal.isAdmin else { throw APIError.forbidden("only admins may use another user's namespace") }
+        guard UserRecord.isValidName(owner) else { throw APIError.badRequest("invalid_name", "\"\(owner)\" is not a user name") }
+        return owner
+    }
+
+    private func authenticate(_ request: Request) async throws -> Principal {
+        try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+    }
+
+    // MARK: Upload
+
+    private func upload(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        let expectedSHA256 = try Self.expectedChecksum(request.headers)
+        var expectedLength: Int64?
+        if let text = request.headers[.contentLength] {
+            guard let length = Int64(text), length >= 0 else { throw APIError.badRequest("bad_request", "Content-Length is not a number") }
+            guard length <= agent.maxUploadBytes else { throw APIError(.contentTooLarge, "too_large", "uploads are limited to \(agent.maxUploadBytes) bytes") }
+            expectedLength = length
+        }
+        var session = try agent.writer.begin(maxLength: min(expectedLength ?? .max, agent.maxUploadBytes))
+        do {
+            for try await buffer in request.body { try await session.append(buffer) }
+            let content = try await session.finish()
+            let manifest = try await agent.writer.commit(content, as: key, contentType: ContentTypes.guess(path: key.path), expectedLength: expectedLength, expectedSHA256: expectedSHA256)
+            context.logger.info("file stored", metadata: ["file": "\(key)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
+            return created(manifest)
+        } catch {
+            session.abort()
+            throw error
+        }
+    }
+
+    private func uploadMultipart(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        let ownerName = try owner(request, principal: principal)
+        guard let contentType = request.headers[.contentType], let boundary = MultipartParser.boundary(fromContentType: contentType) else {
+            throw APIError.badRequest("bad_multipart", "send Content-Type: multipart/form-data with a boundary")
+        }
+        let expectedSHA256 = try Self.expectedChecksum(request.headers)
+        var parser = MultipartParser(boundary: boundary)
+        var session = try agent.writer.begin(maxLength: agent.maxUploadBytes)
+        var current: String?
+        var filename: String?
+        var pathField: ByteBuffer?
+        var sawFile = false
+        do {
+            for try await buffer in request.body {
+                let events: [MultipartParser.Event]
+                do { events = try parser.feed(buffer) } catch { throw APIError.badRequest("bad_multipart", error.message) }
+                for event in events {
+                    switch event {
+                    case .partBegin(let name, let file):
+                        current = name
+                        if name == "file" {
+                            guard !sawFile else { throw APIError.badRequest("bad_multipart", "send exactly one part named file") }
+                            sawFile = true
+                            filename = file
+                        } else if name == "path" {
+                            pathField = ByteBuffer()
+                        }
+                    case .body(let bytes):
+                        if current == "file" {
+                            try await session.append(bytes)
+                        } else if current == "path", var field = pathField {
+                            guard field.readableBytes + bytes.readableBytes <= FilePathRules.maxBytes else { throw APIError.badRequest("invalid_path", "the path field is too long") }
+                            field.writeImmutableBuffer(bytes)
+                            pathField = field
+                        }
+                    case .partEnd:
+                        current = nil
+                    }
+                }
+            }
+            do { try parser.finish() } catch { throw APIError.badRequest("bad_multipart", error.message) }
+            guard sawFile else { throw APIError.badRequest("bad_multipart", "the form has no part named file") }
+            let rawPath = pathField.map { String(buffer: $0) } ?? filename ?? ""
+            guard !rawPath.isEmpty else { throw APIError.badRequest("invalid_path", "give a path field or a file name") }
+            let key = FileKey(owner: ownerName, path: try FilePathRules.validate(rawPath))
+            let content = try await session.finish()
+            let manifest = try await agent.writer.commit(content, as: key, contentType: ContentTypes.guess(path: key.path), expectedLength: nil, expectedSHA256: expectedSHA256)
+            context.logger.info("file stored (form)", metadata: ["file": "\(key)", "size": "\(manifest.size)"])
+            return created(manifest)
+        } catch {
+            session.abort()
+            throw error
+        }
+    }
+
+    private func created(_ manifest: Manifest) -> Response {
+        var response = Response.json(status: .created, FileJSON(manifest))
+        response.headers[.eTag] = "\"\(manifest.sha256)\""
+        return response
+    }
+
+    /// The SHA-256 the client promised, from `X-Checksum-SHA256` (hex) or `Repr-Digest` (RFC 9530).
+    static func expectedChecksum(_ headers: HTTPFields) throws -> String? {
+        if let hex = headers[HTTPField.Name("X-Checksum-SHA256")!] {
+            let value = hex.lowercased()
+            guard ChunkID(value) != nil else { throw APIError.badRequest("bad_checksum", "X-Checksum-SHA256 must be 64 hex digits") }
+            return value
+        }
+        guard let digest = headers[HTTPField.Name("Repr-Digest")!] else { return nil }
+        for item in digest.split(separator: ",") {
+            let pair = item.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingSpaces().lowercased() == "sha-256" else { continue }
+            let value = pair[1].trimmingSpaces()
+            guard value.hasPrefix(":"), value.hasSuffix(":"), value.count > 2, let data = Data(base64Encoded: String(value.dropFirst().dropLast())), data.count == 32 else {
+                throw APIError.badRequest("bad_checksum", "Repr-Digest sha-256 must be :<base64 of 32 bytes>:")
+            }
+            return ChunkID(digest: data).hex
+        }
+        return nil
+    }
+
+    // MARK: Download
+
+    private func download(_ request: Request, _ context: BasicRequestContext, head: Bool) async throws -> Response {
+        let principal = try await authenticate(request)
+        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        let snapshot = agent.view.snapshot()
+        guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
+        var headers: HTTPFields = [
+            .eTag: "\"\(manifest.sha256)\"", .acceptRanges: "bytes", .contentType: manifest.contentType,
+            HTTPField.Name("X-Checksum-SHA256")!: manifest.sha256,
+            HTTPField.Name("Repr-Digest")!: "sha-256=:\(Self.base64(hex: manifest.sha256)):",
+        ]
+        if let match = request.headers[.ifNoneMatch], Self.etagMatches(match, sha256: manifest.sha256) {
+            return Response(status: .notModified, headers: headers)
+        }
+        var range: ClosedRange<Int64>?
+        if let header = request.headers[.range] {
+            switch ByteRange.parse(header, size: manifest.size) {
+            case .whole: break
+            case .range(let parsed): range = parsed
+            case .unsatisfiable:
+                headers[.contentRange] = "bytes */\(manifest.size)"
+                throw { var error = APIError(.rangeNotSatisfiable, "bad_range", "the range is outside the file's \(manifest.size) bytes"); error.headers = headers; return error }()
+            }
+        }
+        let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
+        let bytes = range ?? 0...(manifest.size - 1)
+        let length = manifest.size == 0 ? 0 : bytes.upperBound - bytes.lowerBound + 1
+        if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(manifest.size)" }
+        headers[.contentLength] = String(length)
+        if head || length == 0 { return Response(status: status, headers: headers, body: ResponseBody()) }
+
+        // Which chunks hold the bytes, and where in the first and last of them the range falls.
+        let offsets = manifest.chunkOffsets
+        let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0
+        let last = offsets.lastIndex { $0 <= bytes.upperBound } ?? 0
+        var fetcher = agent.reader.chunks(of: manifest, indices: first..<(last + 1), snapshot)
+        // Fetch the first chunk before answering, so a failure here is still a clean error.
+        guard let opening = try await fetcher.next() else { throw APIError.notFound("no file \(key.path)") }
+        let initial = fetcher
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            var fetcher = initial
+            defer { fetcher.cancel() }
+            var next: (index: Int, bytes: ByteBuffer)? = opening
+            while let (index, chunk) = next {
+                let start = max(bytes.lowerBound - offsets[index], 0)
+                let end = min(bytes.upperBound - offsets[index], Int64(chunk.readableBytes) - 1)
+                try await writer.write(chunk.getSlice(at: chunk.readerIndex + Int(start), length: Int(end - start + 1))!)
+                next = try await fetcher.next()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    static func etagMatches(_ header: String, sha256: String) -> Bool {
+        header.split(separator: ",").contains { tag in
+            let value = tag.trimmingSpaces()
+            return value == "*" || value == "\"\(sha256)\"" || value == "W/\"\(sha256)\""
+        }
+    }
+
+    static func base64(hex: String) -> String {
+        var bytes: [UInt8] = []
+        var iterator = hex.utf8.makeIterator()
+        while let high = iterator.next(), let low = iterator.next() {
+            func value(_ c: UInt8) -> UInt8 { c >= 0x61 ? c - 0x61 + 10 : c - 0x30 }
+            bytes.append(value(high) << 4 | value(low))
+        }
+        return Data(bytes).base64EncodedString()
+    }
+
+    // MARK: Delete, list, meta
+
+    private func delete(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        guard let manifest = try await agent.reader.latestManifest(key, agent.view.snapshot()), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
+        _ = try await agent.writer.delete(key)
+        context.logger.info("file deleted", metadata: ["file": "\(key)"])
+        return Response(status: .noContent)
+    }
+
+    private struct Listing: Encodable {
+        var files: [FileJSON]
+        /// The cursor for the next page (`after=`), or null on the last page.
+        var next: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(files, forKey: .files)
+            try container.encode(next, forKey: .next)
+        }
+
+        enum CodingKeys: String, CodingKey { case files, next }
+    }
+
+    /// Scatter-gather over every available node's shard, merged by version (DESIGN.md §8).
+    private func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        let query = try QueryItems(request.uri.query)
+        let owner = try self.owner(request, principal: principal)
+        let prefix = query["prefix"] ?? ""
+        let limit = try query.int("limit", default: 100, in: 1...1000)
+        let after = query["after"].map { FileKey(owner: owner, path: $0) }
+        let snapshot = agent.view.snapshot()
+        var failures: [String] = []
+        // Each node returns its first keys after the cursor, tombstones included. Keys up to the
+        // smallest last key of any node that returned a full page are complete (every node's
+        // copy was seen); beyond it, page again from there.
+        var cursor = after
+        var live: [Manifest] = []
+        while true {
+            var merged: [FileKey: Manifest] = [:]
+            var answered = 0
+            var horizon: FileKey?
+            let pageCursor = cursor
+            try await withThrowingTaskGroup(of: Result<[Manifest], PeerError>.self) { group in
+                for node in snapshot.availableMembers {
+                    group.addTask {
+                        do throws(PeerError) {
+                            return .success(try await agent.calls.manifests(owner: owner, prefix: prefix, after: pageCursor, limit: limit + 1, on: node, snapshot))
+                        } catch { return .failure(error) }
+                    }
+                }
+                for try await result in group {
+                    switch result {
+                    case .success(let manifests):
+                        answered += 1
+                        for manifest in manifests { merged.merge(manifest) }
+                        if manifests.count > limit, let last = manifests.last?.key { horizon = min(horizon ?? last, last) }
+                    case .failure(let error): failures.append(error.description)
+                    }
+                }
+            }
+            guard answered > 0 else { throw APIError.unavailable("no node answered the listing: \(failures.joined(separator: "; "))") }
+            let complete = merged.values.filter { horizon == nil || $0.key <= horizon! }.sorted { $0.key < $1.key }
+            live.append(contentsOf: complete.filter { !$0.deleted })
+            guard live.count <= limit, let horizon else { break }
+            cursor = horizon
+        }
+        let page = Array(live.prefix(limit))
+        let next = live.count > limit ? page.last?.path : nil
+        return .json(Listing(files: page.map(FileJSON.init), next: next))
+    }
+
+    private func meta(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let principal = try await authenticate(request)
+        let key = try fileKey(request, prefix: "/api/v1/meta/", principal: principal)
+        let snapshot = agent.view.snapshot()
+        guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
+        let offsets = manifest.chunkOffsets
+        var chunks: [FileMetaJSON.Chunk] = []
+        for (index, reference) in manifest.chunks.enumerated() {
+            chunks.append(.init(index: index, sha256: reference.sha256, size: reference.size, offset: offsets[index], replicas: await replicas(of: reference, snapshot)))
+        }
+        return .json(FileMetaJSON(file: FileJSON(manifest), chunks: chunks))
+    }
+
+    /// The nodes that hold a chunk: asks every available node of its preference list.
+    private func replicas(of reference: ChunkReference, _ snapshot: ClusterSnapshot) async -> [String] {
+        guard let id = reference.id else { return [] }
+        let candidates = snapshot.ring.preferenceList(for: id.position).filter(snapshot.isAvailable)
+        return await withTaskGroup(of: NodeID?.self) { group in
+            for node in candidates {
+                group.addTask { (try? await agent.calls.chunkSize(id, on: node, snapshot)) != nil ? node : nil }
+            }
+            var holders: [NodeID] = []
+            for await node in group { if let node { holders.append(node) } }
+            return holders.sorted().map(\.rawValue)
+        }
+    }
+}
+
+/// A parsed `Range` header for one byte range (RFC 9110 §14).
+enum ByteRange: Equatable {
+    case whole
+    case range(ClosedRange<Int64>)
+    case unsatisfiable
+
+    /// Several ranges, or a syntax this does not know, are served as the whole file (allowed by the RFC).
+    static func parse(_ header: String, size: Int64) -> ByteRange {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
+        let spec = header.dropFirst(6).trimmingSpaces()
+        let pieces = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard pieces.count == 2 else { return .whole }
+        if pieces[0].isEmpty {
+            guard let suffix = Int64(pieces[1]) else { return .whole }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .range(max(0, size - suffix)...(size - 1))
+        }
+        guard let start = Int64(pieces[0]), start >= 0 else { return .whole }
+        guard start < size else { return .unsatisfiable }
+        if pieces[1].isEmpty { return .range(start...(size - 1)) }
+        guard let end = Int64(pieces[1]), end >= start else { return .whole }
+        return .range(start...min(end, size - 1))
+    }
+}

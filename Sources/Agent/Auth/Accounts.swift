@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+import Logging
+import Synchronization
+
+/// Who is making a request.
+public struct Principal: Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var isAdmin: Bool { role == .admin }
+}
+
+/// Users and bearer tokens (DESIGN.md §§8, 10): bcrypt password hashes, tokens stored as their
+/// SHA-256 only, both held by every node as last-writer-wins records. Checking a password costs a
+/// bcrypt round, so a successful check is remembered briefly (keyed by the stored hash, so a
+/// password change takes effect at once).
+public final class Accounts: Sendable {
+    public static let bcryptCost: UInt8 = 10
+    public static let defaultTokenLifetime: Duration = .seconds(30 * 24 * 3600)
+    static let verifiedCacheLifetime: Int64 = 60_000
+
+    let metadata: MetadataStore
+    let clock: HybridClock
+    private let verified = Mutex<[String: Int64]>([:])
+
+    public init(metadata: MetadataStore, clock: HybridClock) {
+        self.metadata = metadata
+        self.clock = clock
+    }
+
+    /// The principal behind an `Authorization` header; 401 for anything missing or wrong.
+    public func authenticate(authorization: String?) async throws -> Principal {
+        guard let authorization, let space = authorization.firstIndex(of: " ") else {
+            throw APIError.unauthorized("send Authorization: Bearer <token> or Basic credentials")
+        }
+        let scheme = authorization[..<space].lowercased()
+        let value = authorization[authorization.index(after: space)...].trimmingSpaces()
+        switch scheme {
+        case "bearer":
+            let hash = Self.tokenHash(value)
+            guard let token = try await metadata.token(hash: hash), !token.deleted, token.expiresAt > Int64(HybridClock.systemMilliseconds()) else {
+                throw APIError.unauthorized("the token is unknown, revoked or expired")
+            }
+            guard let user = try await metadata.user(token.user), !user.deleted else { throw APIError.unauthorized("the token's user no longer exists") }
+            return Principal(name: user.name, role: user.role)
+        case "basic":
+            guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else {
+                throw APIError.unauthorized("malformed Basic credentials")
+            }
+            return try await checkPassword(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        default:
+            throw APIError.unauthorized("unsupported authorization scheme \(scheme)")
+        }
+    }
+
+    /// Checks a user's password; 401 when the user is unknown or the password wrong.
+    public func checkPassword(user name: String, password: String) async throws -> Principal {
+        guard let user = try await metadata.user(name), !user.deleted else { throw APIError.unauthorized("wrong user name or password") }
+        let cacheKey = ChunkID(digest: SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8))).hex
+        let now = Int64(HybridClock.systemMilliseconds())
+        let cached = verified.withLock { cache in cache[cacheKey].map { $0 > now } ?? false }
+        if !cached {
+            guard await Self.offload({ Bcrypt.verify(password, hash: user.passwordHash) }) else { throw APIError.unauthorized("wrong user name or password") }
+            verified.withLock { cache in
+                if cache.count > 10_000 { cache = cache.filter { $0.value > now } }
+                cache[cacheKey] = now + Self.verifiedCacheLifetime
+            }
+        }
+        return Principal(name: user.name, role: user.role)
+    }
+
+    /// A user record with a fresh bcrypt hash (validated name and password), not yet stored.
+    public func makeUser(name: String, password: String, role: Role) async throws -> UserRecord {
+        guard UserRecord.isValidName(name) else {
+            throw APIError.badRequest("invalid_name", "user names are 1-64 characters of a-z, 0-9, '.', '_' and '-'")
+        }
+        try Self.validatePassword(password)
+        let hash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
+        return UserRecord(name: name, role: role, passwordHash: hash, version: clock.now())
+    }
+
+    static func validatePassword(_ password: String) throws {
+        guard (8...256).contains(password.utf8.count) else { throw APIError.badRequest("weak_password", "passwords are 8-256 bytes") }
+    }
+
+    /// A new bearer token for `user`: the text (shown once) and the record to store.
+    public func makeToken(for user: String, lifetime: Duration = defaultTokenLifetime) -> (text: String, record: TokenRecord) {
+        var random = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        let text = "fst_" + ChunkID(digest: bytes).hex
+        let expires = Int64(HybridClock.systemMilliseconds()) + lifetime.components.seconds * 1000
+        return (text, TokenRecord(hash: Self.tokenHash(text), user: user, expiresAt: expires, version: clock.now()))
+    }
+
+    static func tokenHash(_ text: String) -> String { ChunkID(digest: SHA256.hash(data: Data(text.utf8))).hex }
+
+    /// Runs CPU-heavy work (bcrypt) off the cooperative pool, which has only a few threads.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: work()) }
+        }
+    }
+}

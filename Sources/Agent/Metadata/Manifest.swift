@@ -1,0 +1,91 @@
+import Foundation
+import Ring
+
+/// The identity of a file: its owner's user name and its path in the owner's namespace.
+public struct FileKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var owner: String
+    public var path: String
+
+    public init(owner: String, path: String) {
+        self.owner = owner
+        self.path = path
+    }
+
+    /// The manifest's ring position: SHA-256("file\0" + owner + "\0" + path).
+    public var position: RingPosition { .manifest(owner: owner, path: path) }
+
+    public static func < (lhs: FileKey, rhs: FileKey) -> Bool { (lhs.owner, lhs.path) < (rhs.owner, rhs.path) }
+    public var description: String { "\(owner):\(path)" }
+}
+
+/// One chunk of a file: its id (SHA-256) and size.
+public struct ChunkReference: Codable, Hashable, Sendable {
+    public var sha256: String
+    public var size: Int64
+
+    public init(sha256: String, size: Int64) {
+        self.sha256 = sha256
+        self.size = size
+    }
+
+    /// The validated chunk id (nil only for a corrupt record).
+    public var id: ChunkID? { ChunkID(sha256) }
+}
+
+/// A file version (or a tombstone for a deleted file): what a read needs to reassemble it.
+public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
+    public var owner: String
+    public var path: String
+    public var size: Int64
+    /// Hex SHA-256 of the whole file (empty for a tombstone).
+    public var sha256: String
+    public var chunkSize: Int64
+    public var chunks: [ChunkReference]
+    public var contentType: String
+    /// Milliseconds since the Unix epoch when this version was written.
+    public var createdAt: Int64
+    public var version: HybridTimestamp
+    public var deleted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case owner, path, size, sha256, chunks, version, deleted
+        case chunkSize = "chunk_size"
+        case contentType = "content_type"
+        case createdAt = "created_at_ms"
+    }
+
+    public init(
+        owner: String, path: String, size: Int64, sha256: String, chunkSize: Int64, chunks: [ChunkReference],
+        contentType: String, createdAt: Int64, version: HybridTimestamp, deleted: Bool = false
+    ) {
+        self.owner = owner
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.chunkSize = chunkSize
+        self.chunks = chunks
+        self.contentType = contentType
+        self.createdAt = createdAt
+        self.version = version
+        self.deleted = deleted
+    }
+
+    /// A tombstone recording that the file was deleted at `version`.
+    public static func tombstone(for key: FileKey, version: HybridTimestamp, at milliseconds: Int64) -> Manifest {
+        Manifest(owner: key.owner, path: key.path, size: 0, sha256: "", chunkSize: 0, chunks: [], contentType: "", createdAt: milliseconds, version: version, deleted: true)
+    }
+
+    public var key: FileKey { FileKey(owner: owner, path: path) }
+    public var tieBreak: String { "\(deleted ? 1 : 0)\(sha256)\(size)" }
+
+    /// Byte offset of each chunk in the file.
+    public var chunkOffsets: [Int64] {
+        var offsets: [Int64] = []
+        var offset: Int64 = 0
+        for chunk in chunks {
+            offsets.append(offset)
+            offset += chunk.size
+        }
+        return offsets
+    }
+}

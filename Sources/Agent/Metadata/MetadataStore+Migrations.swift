@@ -1,0 +1,35 @@
+import GRDB
+
+extension MetadataStore {
+    /// The shard's schema, one named migration per shipped change. Never edit a shipped
+    /// migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: manifests, chunks, hints, users, tokens, node state") { db in
+            // Records are stored whole as JSON; the columns beside them are what queries need.
+            try db.execute(
+                sql: """
+                    CREATE TABLE manifest (
+                        owner TEXT NOT NULL, path TEXT NOT NULL, partition INTEGER NOT NULL,
+                        version TEXT NOT NULL, deleted INTEGER NOT NULL, record BLOB NOT NULL,
+                        PRIMARY KEY (owner, path)
+                    );
+                    CREATE INDEX manifest_partition ON manifest (partition);
+                    CREATE TABLE chunk (
+                        id TEXT PRIMARY KEY, size INTEGER NOT NULL, partition INTEGER NOT NULL,
+                        stored_at INTEGER NOT NULL, last_verified_at INTEGER
+                    );
+                    CREATE INDEX chunk_partition ON chunk (partition);
+                    CREATE TABLE hint (
+                        intended TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, created_at INTEGER NOT NULL,
+                        PRIMARY KEY (intended, kind, key)
+                    );
+                    CREATE TABLE user (name TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL);
+                    CREATE TABLE token (hash TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL);
+                    CREATE TABLE node_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    """
+            )
+        }
+        return migrator
+    }
+}

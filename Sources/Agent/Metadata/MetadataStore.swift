@@ -1,0 +1,232 @@
+import Foundation
+import GRDB
+import Ring
+
+/// One node's metadata shard (DESIGN.md §8): manifests it owns or holds as hints, the index of
+/// chunks in its blob store, hints to hand back, the global user and token records, and local
+/// node state. A GRDB `DatabasePool` in WAL mode on disk; an in-memory queue in tests.
+public struct MetadataStore: Sendable {
+    let database: any DatabaseWriter
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
+
+    /// Opens (creating and migrating) `meta.sqlite` at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        database = pool
+    }
+
+    /// An in-memory store with the same migrations (tests).
+    public static func inMemory() throws -> MetadataStore {
+        let queue = try DatabaseQueue()
+        try migrator.migrate(queue)
+        return MetadataStore(database: queue)
+    }
+
+    private init(database: any DatabaseWriter) { self.database = database }
+
+    // MARK: Manifests
+
+    /// Merges `manifest` into the shard (last writer wins); returns the copy now stored.
+    @discardableResult
+    public func merge(_ manifest: Manifest) async throws -> Manifest {
+        let data = try Self.encoder.encode(manifest)
+        return try await database.write { db in
+            let key = manifest.key
+            if let existing = try Self.fetchManifest(key, db), !existing.isSuperseded(by: manifest) { return existing }
+            try db.execute(
+                sql: """
+                    INSERT INTO manifest (owner, path, partition, version, deleted, record) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (owner, path) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, record = excluded.record
+                    """,
+                arguments: [key.owner, key.path, key.position.partition.index, manifest.version.description, manifest.deleted, data]
+            )
+            return manifest
+        }
+    }
+
+    /// The stored copy of a file's manifest (possibly a tombstone), or nil.
+    public func manifest(_ key: FileKey) async throws -> Manifest? {
+        try await database.read { db in try Self.fetchManifest(key, db) }
+    }
+
+    /// Manifests (tombstones included, so a merge across nodes sees deletions) in key order,
+    /// of one owner or of all, whose path starts with `prefix`, after the cursor `after`.
+    public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> [Manifest] {
+        try await database.read { db in
+            var conditions = ["path >= ?", "substr(path, 1, ?) = ?"]
+            var arguments: StatementArguments = [prefix, prefix.unicodeScalars.count, prefix]
+            if let owner {
+                conditions.append("owner = ?")
+                _ = arguments.append(contentsOf: [owner])
+            }
+            if let after {
+                conditions.append("(owner > ? OR (owner = ? AND path > ?))")
+                _ = arguments.append(contentsOf: [after.owner, after.owner, after.path])
+            }
+            _ = arguments.append(contentsOf: [limit])
+            let sql = "SELECT record FROM manifest WHERE \(conditions.joined(separator: " AND ")) ORDER BY owner, path LIMIT ?"
+            return try Data.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decoder.decode(Manifest.self, from: $0) }
+        }
+    }
+
+    /// How many manifests (tombstones included) the shard holds.
+    public func manifestCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM manifest") ?? 0 }
+    }
+
+    private static func fetchManifest(_ key: FileKey, _ db: Database) throws -> Manifest? {
+        guard let data = try Data.fetchOne(db, sql: "SELECT record FROM manifest WHERE owner = ? AND path = ?", arguments: [key.owner, key.path]) else { return nil }
+        return try decoder.decode(Manifest.self, from: data)
+    }
+
+    // MARK: Chunk index
+
+    /// Records that the blob store holds `id` (idempotent).
+    public func recordChunk(_ id: ChunkID, size: Int64, at milliseconds: Int64) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO chunk (id, size, partition, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                arguments: [id.hex, size, id.position.partition.index, milliseconds]
+            )
+        }
+    }
+
+    /// Forgets a chunk (after deleting it from the blob store).
+    public func forgetChunk(_ id: ChunkID) async throws {
+        try await database.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.hex]) }
+    }
+
+    /// The recorded size of a chunk, or nil when the index does not list it.
+    public func chunkSize(_ id: ChunkID) async throws -> Int64? {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT size FROM chunk WHERE id = ?", arguments: [id.hex]) }
+    }
+
+    /// Chunk count and total bytes in the index.
+    public func chunkTotals() async throws -> (count: Int, bytes: Int64) {
+        try await database.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM chunk")
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
+    // MARK: Hints
+
+    /// What a hint hands back: a chunk or a manifest.
+    public enum HintKind: String, Sendable, Codable { case chunk, manifest }
+
+    /// A copy held for an owner that was unavailable when it was written.
+    public struct Hint: Hashable, Sendable {
+        public var intended: NodeID
+        public var kind: HintKind
+        /// The chunk id, or `owner/path` of a manifest.
+        public var key: String
+        public var createdAt: Int64
+    }
+
+    /// Records a hint (idempotent).
+    public func addHint(_ hint: Hint) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO hint (intended, kind, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [hint.intended.rawValue, hint.kind.rawValue, hint.key, hint.createdAt]
+            )
+        }
+    }
+
+    /// Every hint held, oldest first.
+    public func hints() async throws -> [Hint] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT intended, kind, key, created_at FROM hint ORDER BY created_at, intended, kind, key").compactMap { row in
+                guard let intended = NodeID(row[0] as String), let kind = HintKind(rawValue: row[1]) else { return nil }
+                return Hint(intended: intended, kind: kind, key: row[2], createdAt: row[3])
+            }
+        }
+    }
+
+    /// Removes a hint once the intended owner has its copy.
+    public func removeHint(intended: NodeID, kind: HintKind, key: String) async throws {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM hint WHERE intended = ? AND kind = ? AND key = ?", arguments: [intended.rawValue, kind.rawValue, key])
+        }
+    }
+
+    /// How many hints are pending.
+    public func hintCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hint") ?? 0 }
+    }
+
+    // MARK: Global records (users, tokens)
+
+    /// Merges users and tokens (last writer wins); returns how many records changed.
+    @discardableResult
+    public func merge(_ records: GlobalRecords) async throws -> Int {
+        let users = try records.users.map { ($0, try Self.encoder.encode($0)) }
+        let tokens = try records.tokens.map { ($0, try Self.encoder.encode($0)) }
+        return try await database.write { db in
+            var changed = 0
+            for (user, data) in users {
+                if let existing = try Self.fetchUser(user.name, db), !existing.isSuperseded(by: user) { continue }
+                try db.execute(
+                    sql: "INSERT INTO user (name, version, record) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, record = excluded.record",
+                    arguments: [user.name, user.version.description, data]
+                )
+                changed += 1
+            }
+            for (token, data) in tokens {
+                if let existing = try Self.fetchToken(token.hash, db), !existing.isSuperseded(by: token) { continue }
+                try db.execute(
+                    sql: "INSERT INTO token (hash, version, record) VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET version = excluded.version, record = excluded.record",
+                    arguments: [token.hash, token.version.description, data]
+                )
+                changed += 1
+            }
+            return changed
+        }
+    }
+
+    /// Every user and token record, tombstones included.
+    public func globalRecords() async throws -> GlobalRecords {
+        try await database.read { db in
+            GlobalRecords(
+                users: try Data.fetchAll(db, sql: "SELECT record FROM user ORDER BY name").map { try Self.decoder.decode(UserRecord.self, from: $0) },
+                tokens: try Data.fetchAll(db, sql: "SELECT record FROM token ORDER BY hash").map { try Self.decoder.decode(TokenRecord.self, from: $0) }
+            )
+        }
+    }
+
+    /// A user's record (possibly a tombstone), or nil.
+    public func user(_ name: String) async throws -> UserRecord? {
+        try await database.read { db in try Self.fetchUser(name, db) }
+    }
+
+    /// A token's record by the hex SHA-256 of its text, or nil.
+    public func token(hash: String) async throws -> TokenRecord? {
+        try await database.read { db in try Self.fetchToken(hash, db) }
+    }
+
+    private static func fetchUser(_ name: String, _ db: Database) throws -> UserRecord? {
+        try Data.fetchOne(db, sql: "SELECT record FROM user WHERE name = ?", arguments: [name]).map { try decoder.decode(UserRecord.self, from: $0) }
+    }
+
+    private static func fetchToken(_ hash: String, _ db: Database) throws -> TokenRecord? {
+        try Data.fetchOne(db, sql: "SELECT record FROM token WHERE hash = ?", arguments: [hash]).map { try decoder.decode(TokenRecord.self, from: $0) }
+    }
+
+    // MARK: Node state
+
+    /// A local setting (incarnation, ring state), or nil.
+    public func nodeState(_ key: String) async throws -> String? {
+        try await database.read { db in try String.fetchOne(db, sql: "SELECT value FROM node_state WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Sets a local setting.
+    public func setNodeState(_ key: String, _ value: String) async throws {
+        try await database.write { db in
+            try db.execute(sql: "INSERT INTO node_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [key, value])
+        }
+    }
+}

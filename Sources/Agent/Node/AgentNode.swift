@@ -1,0 +1,112 @@
+import Foundation
+import Gossip
+import Hummingbird
+import Logging
+import NIOCore
+import Ring
+import S3
+import ServiceLifecycle
+import Synchronization
+import _NIOFileSystem
+
+/// One running agent: opens its shard and blob store, joins gossip, serves the HTTP API and runs
+/// its background loops, until SIGTERM/SIGINT (graceful: in-flight requests finish, the node
+/// announces it is leaving) or cancellation.
+public enum AgentNode {
+    /// Starts everything and runs until shutdown. `onReady` gets the bound HTTP port.
+    public static func run(_ options: AgentOptions, logger baseLogger: Logger, onReady: (@Sendable (Int) -> Void)? = nil) async throws {
+        var nodeLogger = baseLogger
+        nodeLogger[metadataKey: "node"] = "\(options.node.id)"
+        let logger = nodeLogger
+        let selfID = options.node.id
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        let metadata = try MetadataStore(path: options.dataDirectory + "/meta.sqlite")
+        let clock = HybridClock(node: selfID)
+
+        var s3Client: S3.Client?
+        let blobs: any BlobStore
+        switch options.node.storage {
+        case .directory(let path):
+            blobs = try await DirectoryBlobStore(root: FilePath(path))
+        case .s3(let endpoint, let bucket, let accessKey, let secretKey, let region):
+            let client = try S3.Client(configuration: .init(endpoint: endpoint, region: region, credentials: .init(accessKeyID: accessKey, secretAccessKey: secretKey)))
+            s3Client = client
+            let store = try S3BlobStore(client: client, bucket: bucket)
+            try await store.prepare()
+            blobs = store
+        }
+
+        let incarnation = UInt64(try await metadata.nodeState("incarnation") ?? "0") ?? 0
+        guard let gossipBind = AgentOptions.bindAddress(for: options.gossipBind ?? options.node.gossip.description) else {
+            throw ClusterConfiguration.Error(field: "gossip", problem: "\(options.gossipBind ?? "") is not host:port")
+        }
+        var shellConfiguration = Gossip.ShellConfiguration(
+            id: selfID, bind: gossipBind, http: options.node.http, clusterName: options.cluster.name, secret: options.cluster.secret
+        )
+        shellConfiguration.advertise = options.node.gossip
+        shellConfiguration.zone = options.node.zone
+        shellConfiguration.weight = options.node.weight
+        shellConfiguration.incarnation = incarnation
+        shellConfiguration.settings = options.gossipSettings
+        shellConfiguration.seeds = options.cluster.nodes.filter { $0.id != selfID }.map(\.gossip) + options.join
+        let gossip = GossipShell(configuration: shellConfiguration, logger: logger)
+
+        let selfInfo = NodeInfo(
+            id: selfID, http: options.node.http, gossip: options.node.gossip.description, zone: options.node.zone, weight: options.node.weight,
+            status: .alive, incarnation: incarnation + 1, ringState: .member, load: .init()
+        )
+        let view = try ClusterView(selfID: selfID, configuration: options.cluster, selfInfo: selfInfo)
+        let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock)
+        let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
+        let peers = PeerClient(selfID: selfID, auth: internalAuth)
+        let calls = NodeCalls(local: local, peers: peers, selfID: selfID)
+        var agent = AgentContext(
+            selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
+            writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),
+            reader: ReadCoordinator(calls: calls, view: view, logger: logger),
+            accounts: Accounts(metadata: metadata, clock: clock), internalAuth: internalAuth, logger: logger
+        )
+        agent.maxUploadBytes = options.maxUploadBytes
+
+        guard let httpBind = AgentOptions.bindAddress(for: options.httpBind ?? options.node.http) else {
+            throw ClusterConfiguration.Error(field: "http", problem: "\(options.httpBind ?? options.node.http) is not host:port")
+        }
+        let traffic = TrafficCounters()
+        let router = AgentRouter.build(agent, traffic: traffic)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(httpBind.host, port: httpBind.port), serverName: "filestore/\(selfID)"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? httpBind.port
+                logger.info("HTTP listening", metadata: ["port": "\(port)"])
+                onReady?(port)
+            },
+            logger: logger
+        )
+        app.addServices(gossip)
+        let background = BackgroundLoops(agent: agent, gossip: gossip, traffic: traffic, adminPassword: options.adminPassword, storage: options.node.storage)
+        app.addServices(background)
+
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.error("agent stopped with an error", metadata: ["error": "\(error)"])
+            try? await peers.shutdown()
+            try? await s3Client?.shutdown()
+            throw error
+        }
+        try? await peers.shutdown()
+        try? await s3Client?.shutdown()
+        logger.info("agent stopped")
+    }
+}
+
+/// Request and byte counts the load reporter turns into gossiped load.
+final class TrafficCounters: Sendable {
+    let inFlight = Atomic<Int>(0)
+    let bytesIn = Atomic<Int>(0)
+    let bytesOut = Atomic<Int>(0)
+}

@@ -1,0 +1,36 @@
+import Gossip
+import Ring
+
+/// How to run one agent: the cluster's configuration, which node this is, and local overrides.
+public struct AgentOptions: Sendable {
+    public var cluster: ClusterConfiguration
+    public var node: ClusterConfiguration.NodeConfiguration
+    /// Holds `meta.sqlite` (and nothing else unless the storage path points here).
+    public var dataDirectory: String
+    /// `host:port` to bind HTTP to (default: the node's `http`, on all interfaces when it names a host).
+    public var httpBind: String?
+    /// `host:port` to bind gossip to (default: the node's `gossip`, likewise).
+    public var gossipBind: String?
+    /// Extra gossip seeds (`--join`); the other configured nodes are always seeds.
+    public var join: [Gossip.Address] = []
+    /// Bootstrap admin password (`FILESTORE_ADMIN_PASSWORD`).
+    public var adminPassword: String?
+    public var gossipSettings = Gossip.Settings()
+    /// Largest accepted upload.
+    public var maxUploadBytes: Int64 = 1 << 40
+
+    public init(cluster: ClusterConfiguration, node: ClusterConfiguration.NodeConfiguration, dataDirectory: String) {
+        self.cluster = cluster
+        self.node = node
+        self.dataDirectory = dataDirectory
+    }
+
+    /// The address to bind for a configured `host:port`: IP literals and localhost as given,
+    /// other host names (a container's own name) on all interfaces.
+    static func bindAddress(for text: String) -> Gossip.Address? {
+        guard let address = Gossip.Address(text) else { return nil }
+        let host = address.host
+        let isLiteral = host == "localhost" || host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        return isLiteral ? address : Gossip.Address(host: "0.0.0.0", port: address.port)
+    }
+}

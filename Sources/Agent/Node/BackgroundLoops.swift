@@ -1,0 +1,136 @@
+import Foundation
+import Gossip
+import Logging
+import Ring
+import ServiceLifecycle
+
+/// The agent's small periodic jobs: feed gossip's member changes into the cluster view, report
+/// this node's load, persist its incarnation, keep users and tokens in step with peers, and
+/// create the bootstrap admin. On graceful shutdown it announces that the node is leaving.
+struct BackgroundLoops: Service {
+    let agent: AgentContext
+    let gossip: GossipShell
+    let traffic: TrafficCounters
+    let adminPassword: String?
+    let storage: ClusterConfiguration.StorageConfiguration
+    static let globalSyncInterval: Duration = .seconds(5)
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await followMembership() }
+                group.addTask { await reportLoad() }
+                group.addTask { await syncGlobalRecords() }
+                group.addTask { await bootstrapAdmin() }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            Task { await gossip.leave() }
+        }
+    }
+
+    private func followMembership() async {
+        for member in await gossip.members { agent.view.apply(member) }
+        for await member in await gossip.changes() {
+            agent.view.apply(member)
+            if Task.isCancelled || isShuttingDown { return }
+        }
+    }
+
+    private var isShuttingDown: Bool { Task.isShuttingDownGracefully }
+
+    private func reportLoad() async {
+        var lastIncarnation: UInt64 = 0
+        var last = (bytesIn: 0, bytesOut: 0, at: ContinuousClock.now)
+        var totals: (count: Int, bytes: Int64) = (0, 0)
+        var tick = 0
+        while !Task.isCancelled && !isShuttingDown {
+            if tick % 5 == 0, let fresh = try? await agent.local.metadata.chunkTotals() { totals = fresh }
+            tick += 1
+            let now = ContinuousClock.now
+            let seconds = max(0.001, Double((now - last.at).components.attoseconds) / 1e18 + Double((now - last.at).components.seconds))
+            let bytesIn = traffic.bytesIn.load(ordering: .relaxed)
+            let bytesOut = traffic.bytesOut.load(ordering: .relaxed)
+            var load = Gossip.LoadReport()
+            load.inFlightRequests = UInt32(clamping: traffic.inFlight.load(ordering: .relaxed))
+            load.bytesInPerSecond = UInt64(Double(max(0, bytesIn - last.bytesIn)) / seconds)
+            load.bytesOutPerSecond = UInt64(Double(max(0, bytesOut - last.bytesOut)) / seconds)
+            load.chunkCount = UInt64(totals.count)
+            load.storageUsedBytes = UInt64(max(0, totals.bytes))
+            load.storageCapacityBytes = capacity()
+            last = (bytesIn, bytesOut, now)
+            await gossip.updateLoad(load)
+            agent.view.updateSelfLoad(load)
+            let incarnation = await gossip.me.incarnation
+            if incarnation != lastIncarnation, (try? await agent.local.metadata.setNodeState("incarnation", String(incarnation))) != nil {
+                lastIncarnation = incarnation
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Total bytes of the file system holding a directory store (0 = unknown, as for S3).
+    private func capacity() -> UInt64 {
+        guard case .directory(let path) = storage,
+            let attributes = try? FileManager.default.attributesOfFileSystem(forPath: path),
+            let size = attributes[.systemSize] as? NSNumber
+        else { return 0 }
+        return size.uint64Value
+    }
+
+    /// Pulls users and tokens from one random live peer and pushes ours back, every few seconds:
+    /// what carries an account change to a node that missed its immediate push.
+    private func syncGlobalRecords() async {
+        while !Task.isCancelled && !isShuttingDown {
+            let snapshot = agent.view.snapshot()
+            if let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() {
+                do throws(PeerError) {
+                    let theirs = try await agent.calls.globalRecords(on: peer, snapshot)
+                    for version in theirs.users.map(\.version) + theirs.tokens.map(\.version) { try? agent.local.clock.observe(version) }
+                    _ = try? await agent.local.metadata.merge(theirs)
+                    if let ours = try? await agent.local.metadata.globalRecords(), ours != theirs {
+                        try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot)
+                    }
+                } catch {
+                    agent.logger.debug("global sync failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: Self.globalSyncInterval)
+        }
+    }
+
+    /// Creates the `admin` user when no node has any user. With FILESTORE_ADMIN_PASSWORD every
+    /// node creates the same-password admin at a fixed oldest version (so any later change
+    /// wins); without it, the node waits for peers' records and only then generates a password
+    /// and prints it once.
+    private func bootstrapAdmin() async {
+        do {
+            if let password = adminPassword {
+                guard try await agent.local.metadata.user("admin") == nil else { return }
+                var record = try await agent.accounts.makeUser(name: "admin", password: password, role: .admin)
+                record.version = HybridTimestamp(wallMilliseconds: 1, counter: 0, node: agent.selfID)
+                try await agent.local.metadata.merge(GlobalRecords(users: [record]))
+                return
+            }
+            // Give global sync a chance to bring existing accounts from peers first.
+            let deadline = ContinuousClock.now + Self.globalSyncInterval * 2
+            while ContinuousClock.now < deadline {
+                if !(try await agent.local.metadata.globalRecords().users.isEmpty) { return }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            guard try await agent.local.metadata.globalRecords().users.isEmpty else { return }
+            let password = Self.generatePassword()
+            let record = try await agent.accounts.makeUser(name: "admin", password: password, role: .admin)
+            try await agent.local.metadata.merge(GlobalRecords(users: [record]))
+            FileHandle.standardOutput.write(Data("filestore: created user admin with password \(password) (shown once; set FILESTORE_ADMIN_PASSWORD to choose it)\n".utf8))
+        } catch {
+            agent.logger.error("could not create the bootstrap admin", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func generatePassword() -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var random = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+    }
+}

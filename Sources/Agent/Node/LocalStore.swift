@@ -1,0 +1,60 @@
+import Foundation
+import NIOCore
+import Ring
+import S3
+
+/// This node's own storage: the blob store for chunk bytes and the metadata shard for manifests,
+/// the chunk index and hints. What the internal API serves to peers and what the coordinators
+/// call directly when this node is itself a target.
+public struct LocalStore: Sendable {
+    public let blobs: any BlobStore
+    public let metadata: MetadataStore
+    public let clock: HybridClock
+
+    public init(blobs: any BlobStore, metadata: MetadataStore, clock: HybridClock) {
+        self.blobs = blobs
+        self.metadata = metadata
+        self.clock = clock
+    }
+
+    /// The stored size of a chunk, or nil (the blob store is the truth; the index follows it).
+    public func chunkSize(_ id: ChunkID) async throws -> Int64? {
+        try await blobs.size(of: id)
+    }
+
+    /// Stores a chunk unless it is already here (dedup), verifying its SHA-256 on the way in;
+    /// records it in the index and, for a stand-in copy, the hint. Returns false when it was
+    /// already stored.
+    @discardableResult
+    public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool {
+        let now = Int64(HybridClock.systemMilliseconds())
+        let existing = try await blobs.size(of: id)
+        if existing == nil { try await blobs.put(id, size: size, body: body) }
+        try await metadata.recordChunk(id, size: size, at: now)
+        if let hintFor { try await metadata.addHint(.init(intended: hintFor, kind: .chunk, key: id.hex, createdAt: now)) }
+        return existing == nil
+    }
+
+    /// Reads a whole chunk into memory (at most `limit` bytes), verifying it against its id.
+    public func readChunk(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
+        try await blobs.read(id) { stream in
+            guard stream.length <= Int64(limit) else { throw BlobStoreError(.integrity, "chunk \(id) is \(stream.length) bytes, more than \(limit)") }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(Int(stream.length))
+            for try await part in VerifyingByteSequence(base: stream.bytes, id: id, size: stream.length) { buffer.writeImmutableBuffer(part) }
+            return buffer
+        }
+    }
+
+    /// Merges a manifest copy into the shard (recording the hint for a stand-in copy); returns the winner.
+    @discardableResult
+    public func mergeManifest(_ manifest: Manifest, hintFor: NodeID?) async throws -> Manifest {
+        try clock.observe(manifest.version)
+        let stored = try await metadata.merge(manifest)
+        if let hintFor {
+            let key = manifest.key
+            try await metadata.addHint(.init(intended: hintFor, kind: .manifest, key: "\(key.owner)/\(key.path)", createdAt: Int64(HybridClock.systemMilliseconds())))
+        }
+        return stored
+    }
+}

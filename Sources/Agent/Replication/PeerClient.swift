@@ -1,0 +1,107 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Ring
+
+/// Why a call to another agent failed.
+public struct PeerError: Error, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        /// Could not connect, or the connection broke or timed out.
+        case unreachable
+        /// The peer answered with an error status.
+        case refused
+        /// The peer's answer was not what the protocol says.
+        case invalidResponse
+    }
+
+    public var code: Code
+    public var node: NodeID
+    public var status: Int?
+    public var message: String
+    public var description: String { "\(node): \(message)" }
+}
+
+/// Calls other agents' internal API (`/internal/v1`), every request signed with `InternalAuth`.
+/// One pooled HTTP client for the whole agent; bodies are small (manifests, lists) or one chunk.
+public final class PeerClient: Sendable {
+    let http: HTTPClient
+    let auth: InternalAuth
+    let selfID: NodeID
+    let requestTimeout: TimeAmount
+
+    public init(selfID: NodeID, auth: InternalAuth, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30)) {
+        self.selfID = selfID
+        self.auth = auth
+        self.requestTimeout = TimeAmount(requestTimeout)
+        var configuration = HTTPClient.Configuration(
+            timeout: .init(connect: TimeAmount(connectTimeout), read: TimeAmount(requestTimeout)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        )
+        // A dead peer must fail fast so the write falls through to the next node.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.decompression = .disabled
+        configuration.redirectConfiguration = .disallow
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Closes pooled connections (once, at shutdown).
+    public func shutdown() async throws { try await http.shutdown() }
+
+    /// Sends a signed request to `node` at `address` and returns status and (bounded) body.
+    func call(
+        _ method: HTTPMethod, node: NodeID, address: String, target: String, body: ByteBuffer? = nil,
+        headers extra: [(String, String)] = [], maxResponseBytes: Int = 16 << 20
+    ) async throws(PeerError) -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        var request = HTTPClientRequest(url: "http://\(address)\(target)")
+        request.method = method
+        for (name, value) in auth.sign(method: method.rawValue, target: target, node: selfID, milliseconds: Self.nowMilliseconds()) {
+            request.headers.add(name: name, value: value)
+        }
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
+        if let body {
+            request.body = .bytes(body)
+            request.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: requestTimeout)
+        } catch {
+            throw PeerError(code: .unreachable, node: node, message: "\(method) \(target): \(error)")
+        }
+        let collected: ByteBuffer
+        do {
+            collected = try await response.body.collect(upTo: maxResponseBytes)
+        } catch {
+            throw PeerError(code: .unreachable, node: node, status: Int(response.status.code), message: "\(method) \(target): body: \(error)")
+        }
+        return (Int(response.status.code), response.headers, collected)
+    }
+
+    /// A JSON call that must answer 2xx with a decodable body.
+    func json<Value: Decodable>(
+        _ type: Value.Type, _ method: HTTPMethod, node: NodeID, address: String, target: String, body: (some Encodable)? = Optional<Int>.none
+    ) async throws(PeerError) -> Value {
+        let payload: ByteBuffer?
+        do {
+            payload = try body.map { ByteBuffer(bytes: try JSONEncoder().encode($0)) }
+        } catch {
+            throw PeerError(code: .invalidResponse, node: node, message: "cannot encode request: \(error)")
+        }
+        let response = try await call(method, node: node, address: address, target: target, body: payload, headers: [("Content-Type", "application/json")])
+        try Self.requireSuccess(response, node: node, target: target)
+        do {
+            return try JSONDecoder().decode(Value.self, from: Data(response.body.readableBytesView))
+        } catch {
+            throw PeerError(code: .invalidResponse, node: node, status: response.status, message: "\(target): cannot decode answer: \(error)")
+        }
+    }
+
+    static func requireSuccess(_ response: (status: Int, headers: HTTPHeaders, body: ByteBuffer), node: NodeID, target: String) throws(PeerError) {
+        guard (200..<300).contains(response.status) else {
+            throw PeerError(code: .refused, node: node, status: response.status, message: "\(target) answered \(response.status): \(String(buffer: response.body).prefix(300))")
+        }
+    }
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}

@@ -1,0 +1,141 @@
+import Logging
+import NIOCore
+import Ring
+
+/// Carries out the read path (DESIGN.md §7): the newest manifest from its owners (repairing stale
+/// copies in the background), and chunks from the least-loaded replica, each verified whole
+/// before any of its bytes are handed on, falling through to the next replica on any failure.
+public struct ReadCoordinator: Sendable {
+    public let calls: NodeCalls
+    public let view: ClusterView
+    public let logger: Logger
+    /// Chunks fetched ahead of the one being sent.
+    public var readAhead = 2
+
+    public init(calls: NodeCalls, view: ClusterView, logger: Logger) {
+        self.calls = calls
+        self.view = view
+        self.logger = logger
+    }
+
+    /// The newest version of a file's manifest (a tombstone when deleted), or nil when no node has it.
+    /// Asks every available primary owner; only if none has a copy, walks on down the preference list.
+    public func latestManifest(_ key: FileKey, _ snapshot: ClusterSnapshot) async throws -> Manifest? {
+        let order = snapshot.readOrder(for: key.position)
+        let owners = Set(snapshot.ring.owners(of: key.position, replication: snapshot.replication))
+        let primaries = order.filter { owners.contains($0) }
+        var answers: [(NodeID, Manifest?)] = []
+        var errors: [PeerError] = []
+        await withTaskGroup(of: (NodeID, Result<Manifest?, PeerError>).self) { group in
+            for node in primaries {
+                group.addTask {
+                    do throws(PeerError) { return (node, .success(try await calls.manifest(key, on: node, snapshot))) } catch { return (node, .failure(error)) }
+                }
+            }
+            for await (node, result) in group {
+                switch result {
+                case .success(let manifest): answers.append((node, manifest))
+                case .failure(let error): errors.append(error)
+                }
+            }
+        }
+        if answers.allSatisfy({ $0.1 == nil }) {
+            for node in order where !owners.contains(node) {
+                do throws(PeerError) {
+                    let manifest = try await calls.manifest(key, on: node, snapshot)
+                    answers.append((node, manifest))
+                    if manifest != nil { break }
+                } catch {
+                    errors.append(error)
+                }
+            }
+        }
+        guard !answers.isEmpty else {
+            throw APIError.unavailable("no owner of \(key.path) answered: \(errors.map(\.description).joined(separator: "; "))")
+        }
+        guard let newest = answers.compactMap(\.1).reduce(nil, { (best: Manifest?, next) in best.map { $0.merged(with: next) } ?? next }) else { return nil }
+        let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0)
+        if !stale.isEmpty { repair(newest, on: stale, snapshot) }
+        return newest
+    }
+
+    /// Read repair: puts the newest manifest on owners that answered with an older or no copy.
+    private func repair(_ manifest: Manifest, on nodes: [NodeID], _ snapshot: ClusterSnapshot) {
+        let calls = self.calls
+        let logger = self.logger
+        Task {
+            for node in nodes {
+                do throws(PeerError) {
+                    try await calls.putManifest(manifest, on: node, hintFor: nil, snapshot)
+                    logger.info("read repair: manifest copied", metadata: ["peer": "\(node)", "file": "\(manifest.key)"])
+                } catch {
+                    logger.warning("read repair failed", metadata: ["peer": "\(node)", "file": "\(manifest.key)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// One chunk, verified, from the best replica that has a good copy.
+    public func chunk(_ reference: ChunkReference, _ snapshot: ClusterSnapshot) async throws -> ByteBuffer {
+        guard let id = reference.id else { throw APIError(.internalServerError, "corrupt_manifest", "the manifest names an invalid chunk id") }
+        var problems: [String] = []
+        for node in snapshot.readOrder(for: id.position) {
+            do throws(PeerError) {
+                if let bytes = try await calls.chunk(id, size: reference.size, on: node, snapshot) { return bytes }
+                problems.append("\(node): not held")
+            } catch {
+                if error.code == .invalidResponse {
+                    logger.error("bad chunk copy; reading another replica", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
+                }
+                problems.append(error.description)
+            }
+        }
+        throw APIError.unavailable("no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
+    }
+
+    /// Streams the chunks `indices` of `manifest` in order with read-ahead; `send` gets each
+    /// verified chunk. The first chunk is fetched by the caller's first `next()` so failures
+    /// before any byte is sent can still become a clean error response.
+    public func chunks(of manifest: Manifest, indices: Range<Int>, _ snapshot: ClusterSnapshot) -> ChunkFetcher {
+        ChunkFetcher(coordinator: self, manifest: manifest, indices: indices, snapshot: snapshot)
+    }
+
+    /// Fetches a run of chunks in order, keeping `readAhead` fetches going beyond the current one.
+    public struct ChunkFetcher: Sendable {
+        let coordinator: ReadCoordinator
+        let manifest: Manifest
+        let indices: Range<Int>
+        let snapshot: ClusterSnapshot
+        private var tasks: [Int: Task<ByteBuffer, any Error>] = [:]
+        private var nextIndex: Int
+
+        init(coordinator: ReadCoordinator, manifest: Manifest, indices: Range<Int>, snapshot: ClusterSnapshot) {
+            self.coordinator = coordinator
+            self.manifest = manifest
+            self.indices = indices
+            self.snapshot = snapshot
+            self.nextIndex = indices.lowerBound
+        }
+
+        /// The next chunk (index and bytes), or nil after the last.
+        public mutating func next() async throws -> (index: Int, bytes: ByteBuffer)? {
+            guard nextIndex < indices.upperBound else { return nil }
+            let last = min(indices.upperBound, nextIndex + 1 + coordinator.readAhead)
+            for index in nextIndex..<last where tasks[index] == nil {
+                let reference = manifest.chunks[index]
+                let coordinator = self.coordinator
+                let snapshot = self.snapshot
+                tasks[index] = Task { try await coordinator.chunk(reference, snapshot) }
+            }
+            let index = nextIndex
+            nextIndex += 1
+            guard let task = tasks.removeValue(forKey: index) else { return nil }
+            return (index, try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() })
+        }
+
+        /// Cancels fetches still running (when the client went away).
+        public func cancel() {
+            for task in tasks.values { task.cancel() }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Crypto
+import NIOCore
+
+/// One upload in progress: bytes go in with `append` as they arrive from the client; full chunks
+/// go out to their targets while more bytes arrive, at most `window` at a time, so memory stays
+/// at `window + 1` chunks whatever the file size. Use from one task; call `abort` on any failure.
+public struct UploadSession {
+    /// What was stored: the chunk list and the whole-file size and SHA-256.
+    public struct Content: Sendable {
+        public var size: Int64
+        public var sha256: String
+        public var chunks: [ChunkReference]
+        let snapshot: ClusterSnapshot
+    }
+
+    let coordinator: WriteCoordinator
+    let snapshot: ClusterSnapshot
+    let maxLength: Int64
+    private var fileHasher = SHA256()
+    private var chunkHasher = SHA256()
+    private var current = ByteBuffer()
+    private var references: [ChunkReference] = []
+    private var inFlight: [Task<Void, any Error>] = []
+    /// Bytes received so far.
+    public private(set) var size: Int64 = 0
+
+    init(coordinator: WriteCoordinator, snapshot: ClusterSnapshot, maxLength: Int64) {
+        self.coordinator = coordinator
+        self.snapshot = snapshot
+        self.maxLength = maxLength
+    }
+
+    /// Takes the next bytes of the body; may wait while the window of chunks in flight is full.
+    public mutating func append(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        size += Int64(buffer.readableBytes)
+        guard size <= maxLength else { throw APIError(.contentTooLarge, "too_large", "the upload is larger than \(maxLength) bytes") }
+        let chunkSize = coordinator.chunkSize
+        while buffer.readableBytes > 0, let slice = buffer.readSlice(length: min(chunkSize - current.readableBytes, buffer.readableBytes)) {
+            slice.withUnsafeReadableBytes { bytes in
+                fileHasher.update(bufferPointer: bytes)
+                chunkHasher.update(bufferPointer: bytes)
+            }
+            if current.capacity == 0 { current.reserveCapacity(chunkSize) }
+            current.writeImmutableBuffer(slice)
+            if current.readableBytes == chunkSize { try await dispatch() }
+        }
+    }
+
+    /// Sends the last partial chunk and waits until every chunk is stored.
+    public mutating func finish() async throws -> Content {
+        if current.readableBytes > 0 { try await dispatch() }
+        while !inFlight.isEmpty { try await inFlight.removeFirst().value }
+        return Content(size: size, sha256: ChunkID(digest: fileHasher.finalize()).hex, chunks: references, snapshot: snapshot)
+    }
+
+    /// Stops chunk transfers still running (the upload failed; what was written is garbage for GC).
+    public func abort() {
+        for task in inFlight { task.cancel() }
+    }
+
+    private mutating func dispatch() async throws {
+        let id = ChunkID(digest: chunkHasher.finalize())
+        let bytes = current
+        references.append(ChunkReference(sha256: id.hex, size: Int64(bytes.readableBytes)))
+        current = ByteBuffer()
+        chunkHasher = SHA256()
+        if inFlight.count >= coordinator.window { try await inFlight.removeFirst().value }
+        let coordinator = self.coordinator
+        let snapshot = self.snapshot
+        inFlight.append(Task { try await coordinator.storeChunk(id, bytes, snapshot) })
+    }
+}

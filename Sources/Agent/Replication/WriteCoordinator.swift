@@ -1,0 +1,125 @@
+import Crypto
+import Logging
+import NIOCore
+import Ring
+
+/// Carries out the write path (DESIGN.md §6) for one agent acting as coordinator: cuts a body
+/// into chunks as it streams, hashing each chunk and the whole file on the way, sends every chunk
+/// to its write targets (asking first whether they already hold it), keeps `window` chunks in
+/// flight, and commits the manifest last — only once every chunk is on `write_quorum` nodes.
+public struct WriteCoordinator: Sendable {
+    public let calls: NodeCalls
+    public let view: ClusterView
+    public let chunkSize: Int
+    /// Chunks in flight per upload: what bounds an upload's memory (window + 1 chunk buffers).
+    public var window = 4
+    public let logger: Logger
+
+    public init(calls: NodeCalls, view: ClusterView, chunkSize: Int, logger: Logger) {
+        self.calls = calls
+        self.view = view
+        self.chunkSize = chunkSize
+        self.logger = logger
+    }
+
+    /// Starts an upload: feed it the body with `append`, then `finish`, then `commit` the result.
+    /// Fails at once with 503 when fewer than `write_quorum` nodes are live.
+    public func begin(maxLength: Int64 = .max) throws -> UploadSession {
+        let snapshot = view.snapshot()
+        try requireQuorum(snapshot)
+        return UploadSession(coordinator: self, snapshot: snapshot, maxLength: maxLength)
+    }
+
+    /// Commits a finished upload under `key` (the manifest goes on its owners last). Checks the
+    /// client's promised length and checksum first: nothing is committed when they differ.
+    public func commit(_ content: UploadSession.Content, as key: FileKey, contentType: String, expectedLength: Int64?, expectedSHA256: String?) async throws -> Manifest {
+        if let expectedLength, content.size != expectedLength {
+            throw APIError.badRequest("truncated", "received \(content.size) of \(expectedLength) bytes; nothing was stored")
+        }
+        if let expectedSHA256, expectedSHA256 != content.sha256 {
+            throw APIError(.unprocessableContent, "checksum_mismatch", "the body hashes to \(content.sha256), not the \(expectedSHA256) the client sent; nothing was stored")
+        }
+        let manifest = Manifest(
+            owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
+            contentType: contentType, createdAt: Int64(HybridClock.systemMilliseconds()), version: calls.local.clock.now()
+        )
+        try await storeManifest(manifest, content.snapshot)
+        return manifest
+    }
+
+    /// Writes a tombstone for `key`.
+    public func delete(_ key: FileKey) async throws -> Manifest {
+        let snapshot = view.snapshot()
+        try requireQuorum(snapshot)
+        let tombstone = Manifest.tombstone(for: key, version: calls.local.clock.now(), at: Int64(HybridClock.systemMilliseconds()))
+        try await storeManifest(tombstone, snapshot)
+        return tombstone
+    }
+
+    /// Puts a manifest version on its owners (stand-ins with hints), `write_quorum` at least.
+    public func storeManifest(_ manifest: Manifest, _ snapshot: ClusterSnapshot) async throws {
+        _ = try await replicate(manifest.key.position, snapshot, what: "manifest \(manifest.key)") { target in
+            try await calls.putManifest(manifest, on: target.node, hintFor: target.hintFor, snapshot)
+        }
+    }
+
+    /// Puts a chunk on its write targets, skipping the transfer where a target already holds it.
+    func storeChunk(_ id: ChunkID, _ bytes: ByteBuffer, _ snapshot: ClusterSnapshot) async throws {
+        let nodes = try await replicate(id.position, snapshot, what: "chunk \(id)") { target in
+            // A stand-in must record its hint, so it always gets the PUT (which dedups on arrival).
+            if target.hintFor == nil, try await calls.chunkSize(id, on: target.node, snapshot) == Int64(bytes.readableBytes) { return }
+            try await calls.putChunk(id, bytes, on: target.node, hintFor: target.hintFor, snapshot)
+        }
+        logger.trace("chunk stored", metadata: ["chunk": "\(id)", "nodes": "\(nodes)"])
+    }
+
+    /// Writes to the targets of `position` in parallel; a failed target is replaced by the next
+    /// available node (with a hint) until `replication` copies succeed or no candidates remain.
+    /// Throws 503 when fewer than `write_quorum` distinct nodes acknowledged.
+    func replicate(
+        _ position: RingPosition, _ snapshot: ClusterSnapshot, what: String, write: @escaping @Sendable (WritePlacement.Target) async throws -> Void
+    ) async throws -> [NodeID] {
+        var failed: Set<NodeID> = []
+        var done: [NodeID] = []
+        var lastError: PeerError?
+        while done.count < snapshot.replication {
+            let pending = snapshot.writePlacement(for: position, excluding: failed).targets.filter { !done.contains($0.node) }.prefix(snapshot.replication - done.count)
+            if pending.isEmpty { break }
+            let results = await withTaskGroup(of: (NodeID, PeerError?).self) { group in
+                for target in pending {
+                    group.addTask {
+                        do {
+                            try await write(target)
+                            return (target.node, nil)
+                        } catch let error as PeerError {
+                            return (target.node, error)
+                        } catch {
+                            return (target.node, PeerError(code: .refused, node: target.node, message: "\(error)"))
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            for (node, error) in results {
+                if let error {
+                    failed.insert(node)
+                    lastError = error
+                    logger.warning("write to node failed; trying the next", metadata: ["peer": "\(node)", "what": "\(what)", "error": "\(error)"])
+                } else {
+                    done.append(node)
+                }
+            }
+        }
+        guard done.count >= snapshot.writeQuorum else {
+            throw APIError.unavailable("only \(done.count) of the \(snapshot.writeQuorum) copies of \(what) could be written" + (lastError.map { " (last error: \($0))" } ?? ""))
+        }
+        return done
+    }
+
+    private func requireQuorum(_ snapshot: ClusterSnapshot) throws {
+        let available = snapshot.availableMembers.count
+        guard available >= snapshot.writeQuorum else {
+            throw APIError.unavailable("\(available) node(s) are live; writes need \(snapshot.writeQuorum)")
+        }
+    }
+}

@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "filestore",
             dependencies: [
-                "Agent", "Ring", "Gossip",
+                "Agent", "Ring", "Gossip", "DevCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -94,6 +94,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Throw-away local clusters of real agent processes: `filestore dev`, drills, live tests.
+        .target(name: "DevCluster", dependencies: ["TestSupport"]),
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
         .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
@@ -102,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "S3", "Ring", "Gossip", "Simulation", "TestSupport",
+                "Agent", "S3", "Ring", "Gossip", "Simulation", "TestSupport", "DevCluster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

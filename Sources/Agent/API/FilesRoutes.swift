@@ -173,11 +173,16 @@ struct FilesRoutes {
             }
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
-        let bytes = range ?? 0...(manifest.size - 1)
-        let length = manifest.size == 0 ? 0 : bytes.upperBound - bytes.lowerBound + 1
         if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(manifest.size)" }
+        // An empty file has no byte range at all (and no chunks).
+        guard manifest.size > 0 else {
+            headers[.contentLength] = "0"
+            return Response(status: status, headers: headers, body: ResponseBody())
+        }
+        let bytes = range ?? 0...(manifest.size - 1)
+        let length = bytes.upperBound - bytes.lowerBound + 1
         headers[.contentLength] = String(length)
-        if head || length == 0 { return Response(status: status, headers: headers, body: ResponseBody()) }
+        if head { return Response(status: status, headers: headers, body: ResponseBody()) }
 
         // Which chunks hold the bytes, and where in the first and last of them the range falls.
         let offsets = manifest.chunkOffsets

@@ -1,0 +1,218 @@
+import Foundation
+import Synchronization
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throw-away cluster of real agent processes on loopback, for `filestore dev`, drills and
+/// live tests: writes a `cluster.yml`, starts one `filestore agent` per node (and one
+/// `moto_server` per node for S3 storage), and can kill, freeze, restart and stop them.
+public final class LocalCluster: Sendable {
+    /// How to lay the cluster out.
+    public struct Options: Sendable {
+        public enum Storage: String, Sendable { case directory = "dir", s3 }
+        public var nodes = 3
+        /// First HTTP port (0: free ports picked by the kernel, for tests).
+        public var httpPort = 0
+        public var gossipPort = 0
+        public var directory: String
+        public var storage = Storage.directory
+        public var replication = 2
+        public var chunkSize = "5MiB"
+        public var deadGrace = "5m"
+        public var clusterName = "dev"
+        public var adminPassword: String
+        /// The `filestore` executable (default: this process's own executable).
+        public var executable: String?
+        public var logLevel = "info"
+
+        public init(directory: String, adminPassword: String) {
+            self.directory = directory
+            self.adminPassword = adminPassword
+        }
+    }
+
+    /// One node: its addresses, where its files are, and its running process.
+    public struct Node: Sendable {
+        public var id: String
+        public var httpPort: Int
+        public var gossipPort: Int
+        public var dataDirectory: String
+        public var logFile: String
+        public var url: String { "http://127.0.0.1:\(httpPort)" }
+    }
+
+    public let options: Options
+    public let nodes: [Node]
+    public let configurationFile: String
+    private let processes: Mutex<[String: Process]>
+    private let motos: [MotoServer]
+
+    private init(options: Options, nodes: [Node], configurationFile: String, motos: [MotoServer]) {
+        self.options = options
+        self.nodes = nodes
+        self.configurationFile = configurationFile
+        self.motos = motos
+        self.processes = Mutex([:])
+    }
+
+    /// Lays out the cluster and starts every agent; returns once each answers HTTP.
+    public static func start(_ options: Options) async throws -> LocalCluster {
+        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
+        var motos: [MotoServer] = []
+        var nodes: [Node] = []
+        var yaml = """
+            # Written by filestore; one agent per node below.
+            cluster:
+              name: \(options.clusterName)
+              secret: \(try secret(in: directory))
+              replication: \(options.replication)
+              write_quorum: \(options.replication)
+              chunk_size: \(options.chunkSize)
+              dead_grace: \(options.deadGrace)
+            nodes:
+
+            """
+        do {
+            for index in 1...options.nodes {
+                let id = "node\(index)"
+                let node = Node(
+                    id: id, httpPort: options.httpPort == 0 ? try FreePort.pick() : options.httpPort + index - 1,
+                    gossipPort: options.gossipPort == 0 ? try FreePort.pick() : options.gossipPort + index - 1,
+                    dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log"
+                )
+                try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
+                let storage: String
+                switch options.storage {
+                case .directory:
+                    storage = "{type: dir, path: \"\(node.dataDirectory)/chunks\"}"
+                case .s3:
+                    guard let moto = try await MotoServer.start() else { throw TestSupportError("--storage s3 needs moto_server (pip install 'moto[server]')") }
+                    motos.append(moto)
+                    storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
+                }
+                yaml += "  - {id: \(id), http: \"127.0.0.1:\(node.httpPort)\", gossip: \"127.0.0.1:\(node.gossipPort)\", storage: \(storage)}\n"
+                nodes.append(node)
+            }
+        } catch {
+            for moto in motos { await moto.stop() }
+            throw error
+        }
+        let configurationFile = "\(directory)/cluster.yml"
+        try yaml.write(toFile: configurationFile, atomically: true, encoding: .utf8)
+        let cluster = LocalCluster(options: options, nodes: nodes, configurationFile: configurationFile, motos: motos)
+        do {
+            for node in nodes { try cluster.launch(node) }
+            for node in nodes { try await cluster.waitUntilListening(node) }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    /// The cluster secret, kept in the directory so a restarted dev cluster keeps its identity.
+    private static func secret(in directory: String) throws -> String {
+        let path = "\(directory)/secret"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing.count >= 16 { return existing }
+        var random = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &random), radix: 16) }.joined()
+        FileManager.default.createFile(atPath: path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        return secret
+    }
+
+    /// The node with this id.
+    public func node(_ id: String) -> Node? { nodes.first { $0.id == id } }
+
+    /// Process id of a running agent.
+    public func pid(_ id: String) -> Int32? { processes.withLock { $0[id].map(\.processIdentifier) } }
+
+    /// Starts (or restarts) one agent.
+    public func launch(_ node: Node) throws {
+        let executable = try options.executable ?? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["agent", "--config", configurationFile, "--node", node.id, "--data-dir", node.dataDirectory, "--log-level", options.logLevel]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FILESTORE_ADMIN_PASSWORD"] = options.adminPassword
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: node.logFile) { FileManager.default.createFile(atPath: node.logFile, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logFile))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        processes.withLock { $0[node.id] = process }
+    }
+
+    /// Restarts a stopped or killed agent and waits until it answers.
+    public func restart(_ id: String) async throws {
+        guard let node = node(id) else { throw TestSupportError("no node \(id)") }
+        try launch(node)
+        try await waitUntilListening(node)
+    }
+
+    /// Waits until the agent accepts HTTP connections (or has exited, which is an error).
+    public func waitUntilListening(_ node: Node, timeout: Duration = .seconds(60)) async throws {
+        let process = processes.withLock { $0[node.id] }
+        try await Executables.offload {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                if FreePort.canConnect(port: node.httpPort) { return }
+                if let process, !process.isRunning {
+                    throw TestSupportError("agent \(node.id) exited with status \(process.terminationStatus):\n\(Self.tail(node.logFile))")
+                }
+                usleep(50_000)  // a poll interval, not a wait for a condition
+            }
+            throw TestSupportError("agent \(node.id) not listening on \(node.httpPort) after \(timeout):\n\(Self.tail(node.logFile))")
+        }
+    }
+
+    /// SIGKILL: the agent dies at once, as in a crash.
+    public func kill(_ id: String) async {
+        guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        _ = try? await Executables.offload { while process.isRunning { usleep(10_000) } }
+    }
+
+    /// SIGSTOP / SIGCONT: the agent freezes with its state, then resumes.
+    public func freeze(_ id: String) { if let pid = pid(id) { Glibc.kill(pid, SIGSTOP) } }
+    public func thaw(_ id: String) { if let pid = pid(id) { Glibc.kill(pid, SIGCONT) } }
+
+    /// Stops one agent gracefully (SIGTERM, SIGKILL after 5 s).
+    public func stop(_ id: String) async {
+        guard let process = processes.withLock({ $0.removeValue(forKey: id) }) else { return }
+        Glibc.kill(process.processIdentifier, SIGCONT)
+        _ = try? await Executables.offload { Executables.terminate(process) }
+    }
+
+    /// Stops every agent and S3 server.
+    public func stop() async {
+        await withTaskGroup(of: Void.self) { group in
+            for node in nodes { group.addTask { await self.stop(node.id) } }
+        }
+        for moto in motos { await moto.stop() }
+    }
+
+    /// The last lines of every node's log, for a failing test's report.
+    public func logs(lines: Int = 60) -> String {
+        nodes.map { "----- \($0.id) (\($0.logFile)) -----\n\(Self.tail($0.logFile, lines: lines))" }.joined(separator: "\n")
+    }
+
+    static func tail(_ path: String, lines: Int = 40) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log)" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// `cluster.json` for scripts: every node's id, URL, pid and data directory, and the admin login.
+    public func clusterJSON() -> String {
+        let entries = nodes.map { node -> [String: Any] in
+            ["id": node.id, "url": node.url, "pid": Int(pid(node.id) ?? 0), "data_dir": node.dataDirectory]
+        }
+        let object: [String: Any] = ["nodes": entries, "admin": ["user": "admin", "password": options.adminPassword]]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,263 @@
+import Crypto
+import DevCluster
+import Foundation
+import NIOCore
+import Testing
+import TestSupport
+
+/// Real agent processes on loopback (DESIGN.md §§6-8, 10): upload anywhere, read anywhere.
+@Suite("live cluster", .serialized)
+struct ClusterLiveTests {
+    static let mib = 1 << 20
+
+    /// The file sizes the issue names, with a 1 MiB chunk size.
+    static let sizes: [(name: String, size: Int)] = [
+        ("empty", 0), ("one-byte", 1), ("one-chunk", mib), ("chunk-plus-one", mib + 1), ("fifty-mib", 50 * mib),
+    ]
+
+    @Test func uploadAnywhereReadAnywhere() async throws {
+        try await LiveCluster.run { cluster, api in
+            for (index, file) in Self.sizes.enumerated() {
+                let bytes = randomBytes(file.size, seed: UInt64(index))
+                let put = try await api.upload("node1", "raw/\(file.name).bin", bytes)
+                try #require(put.status == 201, "PUT \(file.name): \(put.status) \(put.text)")
+                #expect(try put.json()["sha256"] as? String == SHA256.hash(data: bytes).hexString)
+
+                let form = Self.multipart(name: "\(file.name).bin", path: "form/\(file.name).bin", bytes: bytes)
+                let post = try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(bytes: form.body), headers: [("Content-Type", form.contentType)])
+                try #require(post.status == 201, "POST \(file.name): \(post.status) \(post.text)")
+
+                for node in ["node2", "node3"] {
+                    for path in ["raw/\(file.name).bin", "form/\(file.name).bin"] {
+                        let got = try await api.download(node, path)
+                        #expect(got.status == 200 && got.bytes == bytes, "\(path) from \(node): \(got.status), \(got.body.readableBytes) bytes")
+                    }
+                }
+                let meta = try await api.send(.GET, "node3", "/api/v1/meta/raw/\(file.name).bin").json()
+                let chunks = meta["chunks"] as? [[String: Any]] ?? []
+                #expect(chunks.count == (file.size + Self.mib - 1) / Self.mib)
+                for chunk in chunks {
+                    let replicas = chunk["replicas"] as? [String] ?? []
+                    #expect(Set(replicas).count >= 2, "chunk \(chunk["index"] ?? "?") of \(file.name) is on \(replicas)")
+                }
+            }
+
+            // Ranges across chunk boundaries, open-ended and suffix ranges.
+            let big = randomBytes(50 * Self.mib, seed: 4)
+            for (header, range) in [
+                ("bytes=0-0", 0...0), ("bytes=1048570-1048585", 1_048_570...1_048_585), ("bytes=3000000-7000000", 3_000_000...7_000_000),
+                ("bytes=52428000-", 52_428_000...(50 * Self.mib - 1)), ("bytes=-100", (50 * Self.mib - 100)...(50 * Self.mib - 1)),
+            ] {
+                let reply = try await api.send(.GET, "node2", "/api/v1/files/raw/fifty-mib.bin", headers: [("Range", header)])
+                #expect(reply.status == 206 && reply.bytes == Array(big[range]), "\(header): \(reply.status)")
+                #expect(reply.headers.first(name: "Content-Range") == "bytes \(range.lowerBound)-\(range.upperBound)/\(50 * Self.mib)")
+            }
+            let beyond = try await api.send(.GET, "node2", "/api/v1/files/raw/fifty-mib.bin", headers: [("Range", "bytes=60000000-")])
+            #expect(beyond.status == 416)
+            let etag = try await api.send(.HEAD, "node3", "/api/v1/files/raw/fifty-mib.bin").headers.first(name: "ETag") ?? ""
+            let cached = try await api.send(.GET, "node3", "/api/v1/files/raw/fifty-mib.bin", headers: [("If-None-Match", etag)])
+            #expect(cached.status == 304 && cached.body.readableBytes == 0)
+
+            // Listing: scatter-gather over every shard, with a cursor.
+            let first = try await api.send(.GET, "node2", "/api/v1/files?prefix=raw/&limit=3").json()
+            let firstPaths = (first["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            #expect(firstPaths == ["raw/chunk-plus-one.bin", "raw/empty.bin", "raw/fifty-mib.bin"])
+            let cursor = try #require(first["next"] as? String)
+            let second = try await api.send(.GET, "node3", "/api/v1/files?prefix=raw/&limit=3&after=\(cursor)").json()
+            #expect((second["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } == ["raw/one-byte.bin", "raw/one-chunk.bin"])
+            #expect(second["next"] is NSNull)
+        }
+    }
+
+    @Test func identicalContentIsStoredOnce() async throws {
+        try await LiveCluster.run { cluster, api in
+            let bytes = randomBytes(50 * Self.mib, seed: 99)
+            try #require(try await api.upload("node1", "a.bin", bytes).status == 201)
+            let stored = storedChunkBytes(cluster)
+            #expect(stored == Int64(2 * bytes.count), "two copies of every chunk: \(stored)")
+            // The same bytes again, under another path, through another node, and by another user.
+            try #require(try await api.upload("node2", "copy/b.bin", bytes).status == 201)
+            let created = try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"bob","password":"bob-password-1"}"#))
+            try #require(created.status == 201, "\(created.text)")
+            try #require(try await api.upload("node3", "mine.bin", bytes, authorization: API.basic("bob", "bob-password-1")).status == 201)
+            #expect(storedChunkBytes(cluster) == stored)
+        }
+    }
+
+    @Test func badInputIsRefusedAndStoresNothing() async throws {
+        try await LiveCluster.run { cluster, api in
+            let bytes = randomBytes(300_000, seed: 7)
+            func refused(_ reply: API.Reply, _ status: Int, _ what: String) {
+                #expect(reply.status == status, "\(what): \(reply.status) \(reply.text)")
+                #expect(((try? reply.json())?["error"] as? [String: Any])?["code"] is String, "\(what) answers the JSON error shape: \(reply.text)")
+            }
+            let wrongSum = try await api.send(.PUT, "node1", "/api/v1/files/sum.bin", body: ByteBuffer(bytes: bytes), headers: [("X-Checksum-SHA256", String(repeating: "0", count: 64))])
+            refused(wrongSum, 422, "wrong checksum")
+            let wrongDigest = try await api.send(.PUT, "node1", "/api/v1/files/sum.bin", body: ByteBuffer(bytes: bytes), headers: [("Repr-Digest", "sha-256=:\(Data(repeating: 1, count: 32).base64EncodedString()):")])
+            refused(wrongDigest, 422, "wrong Repr-Digest")
+            let rightDigest = try await api.send(.PUT, "node1", "/api/v1/files/ok.bin", body: ByteBuffer(bytes: bytes), headers: [("Repr-Digest", "sha-256=:\(Data(SHA256.hash(data: bytes)).base64EncodedString()):")])
+            #expect(rightDigest.status == 201)
+            for path in ["..%2Fetc%2Fpasswd", "a/../b", "a/%2E%2E/b", "a//b", "a/", "%2Fabs", "a%00b", "a/./b"] {
+                refused(try await api.send(.PUT, "node1", "/api/v1/files/\(path)", body: ByteBuffer(string: "x")), 400, "path \(path)")
+            }
+            // A malformed escape cannot go through an HTTP client that re-encodes it: send it raw.
+            let rawStatus = try await Self.rawRequest(port: try #require(cluster.node("node1")).httpPort, "PUT /api/v1/files/bad%zzescape HTTP/1.1\r\nHost: x\r\nAuthorization: \(API.admin)\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx")
+            #expect(rawStatus.hasPrefix("HTTP/1.1 400"), "bad escape: \(rawStatus)")
+            refused(try await api.upload("node1", "x.bin", bytes, authorization: ""), 401, "no credentials")
+            refused(try await api.upload("node1", "x.bin", bytes, authorization: API.basic("admin", "wrong-password")), 401, "wrong password")
+            refused(try await api.upload("node1", "x.bin", bytes, authorization: "Bearer fst_not-a-token"), 401, "unknown token")
+            refused(try await api.send(.GET, "node2", "/api/v1/files", authorization: nil), 401, "listing without credentials")
+
+            // Another user's files: not readable, not listed, not reachable through ?owner=.
+            try #require(try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"eve","password":"eve-password-1"}"#)).status == 201)
+            let eve = API.basic("eve", "eve-password-1")
+            refused(try await api.download("node2", "ok.bin", authorization: eve), 404, "another user's file")
+            refused(try await api.send(.GET, "node3", "/api/v1/files/ok.bin?owner=admin", authorization: eve), 403, "another namespace")
+            let listing = try await api.send(.GET, "node3", "/api/v1/files", authorization: eve).json()
+            #expect((listing["files"] as? [Any])?.isEmpty == true)
+            refused(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"mallory","password":"password-123"}"#), authorization: eve), 403, "user creating users")
+
+            // Tokens made on one node work on every node.
+            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: eve).json()["token"] as? String
+            let viaToken = try await api.upload("node3", "eve.txt", Array("hi".utf8), authorization: "Bearer \(token ?? "")")
+            let tokenOwner = try viaToken.json()["owner"] as? String
+            #expect(viaToken.status == 201 && tokenOwner == "eve")
+
+            // The internal API refuses anything without the cluster signature, public credentials included.
+            refused(try await api.send(.GET, "node1", "/internal/v1/global"), 401, "internal API with admin credentials")
+            refused(try await api.send(.PUT, "node1", "/internal/v1/chunks/\(SHA256.hash(data: bytes).hexString)", body: ByteBuffer(bytes: bytes), authorization: nil), 401, "internal chunk PUT")
+
+            // Truncated uploads: the connection closes before Content-Length bytes arrived.
+            try await Self.sendTruncated(port: try #require(cluster.node("node1")).httpPort, path: "/api/v1/files/cut.bin", announce: 1_000_000, send: 400_000)
+            let form = Self.multipart(name: "cut.bin", path: "cut-form.bin", bytes: bytes)
+            let cutForm = try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(bytes: form.body.dropLast(40)), headers: [("Content-Type", form.contentType)])
+            refused(cutForm, 400, "multipart without its closing boundary")
+            let noFile = try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(string: "--b\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\nx\r\n--b--\r\n"), headers: [("Content-Type", "multipart/form-data; boundary=b")])
+            refused(noFile, 400, "form without a file part")
+            let hugeHeaders = "--b\r\nContent-Disposition: form-data; name=\"file\"\r\nX-Pad: " + String(repeating: "p", count: 20_000) + "\r\n\r\nx\r\n--b--\r\n"
+            refused(try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(string: hugeHeaders), headers: [("Content-Type", "multipart/form-data; boundary=b")]), 400, "oversized part headers")
+            refused(try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(string: "x"), headers: [("Content-Type", "text/plain")]), 400, "not multipart")
+
+            for path in ["sum.bin", "x.bin", "cut.bin", "cut-form.bin"] {
+                #expect(try await api.download("node2", path).status == 404, "\(path) must not exist")
+            }
+            let all = try await api.send(.GET, "node2", "/api/v1/files").json()
+            #expect((all["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } == ["ok.bin"])
+            // Every agent is still up.
+            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: nil).status == 200) }
+        }
+    }
+
+    @Test func survivesAKilledNode() async throws {
+        try await LiveCluster.run { cluster, api in
+            var files: [String: [UInt8]] = [:]
+            for index in 0..<6 {
+                let bytes = randomBytes(Self.mib * index + 777, seed: UInt64(100 + index))
+                try #require(try await api.upload("node\(index % 3 + 1)", "before/\(index).bin", bytes).status == 201)
+                files["before/\(index).bin"] = bytes
+            }
+            let killed = ContinuousClock.now
+            await cluster.kill("node3")
+
+            // Reads keep working from both survivors at once, before anyone has noticed.
+            for (path, bytes) in files {
+                for node in ["node1", "node2"] {
+                    let got = try await api.download(node, path)
+                    #expect(got.status == 200 && got.bytes == bytes, "\(path) from \(node) after the kill: \(got.status)")
+                }
+            }
+            // Uploads still get two copies, on the two live nodes, with hints for the dead owner.
+            let fresh = randomBytes(8 * Self.mib + 3, seed: 5)
+            let put = try await api.upload("node1", "after/fresh.bin", fresh)
+            try #require(put.status == 201, "upload with a node down: \(put.status) \(put.text)")
+            let meta = try await api.send(.GET, "node2", "/api/v1/meta/after/fresh.bin").json()
+            for chunk in meta["chunks"] as? [[String: Any]] ?? [] {
+                #expect(Set(chunk["replicas"] as? [String] ?? []) == ["node1", "node2"])
+            }
+            #expect(try await api.download("node2", "after/fresh.bin").bytes == fresh)
+
+            // Gossip marks it dead (DESIGN.md §5: p99 ≤ 8 s at N=3).
+            try await poll("both survivors see node3 dead", timeout: .seconds(20)) {
+                let one = try await api.statuses(from: "node1")["node3"], two = try await api.statuses(from: "node2")["node3"]
+                return one == "dead" && two == "dead" ? nil : "node1 sees \(one ?? "?"), node2 sees \(two ?? "?")"
+            }
+            print("live: node3 seen dead by both survivors \(ContinuousClock.now - killed) after kill -9")
+            var hints = 0
+            for node in ["node1", "node2"] {
+                hints += (try await api.send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any])?["hints_pending"] as? Int ?? 0
+            }
+            #expect(hints > 0, "copies meant for node3 are recorded as hints")
+        }
+    }
+
+    @Test func s3StorageOnMoto() async throws {
+        try await LiveCluster.run(storage: .s3) { cluster, api in
+            for (index, size) in [0, 1, Self.mib + 1, 6 * Self.mib].enumerated() {
+                let bytes = randomBytes(size, seed: UInt64(200 + index))
+                let put = try await api.upload("node2", "s3/\(index).bin", bytes)
+                try #require(put.status == 201, "\(put.status) \(put.text)")
+                for node in ["node1", "node3"] { #expect(try await api.download(node, "s3/\(index).bin").bytes == bytes) }
+                let meta = try await api.send(.GET, "node1", "/api/v1/meta/s3/\(index).bin").json()
+                for chunk in meta["chunks"] as? [[String: Any]] ?? [] { #expect(Set(chunk["replicas"] as? [String] ?? []).count == 2) }
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    static func multipart(name: String, path: String, bytes: [UInt8]) -> (contentType: String, body: [UInt8]) {
+        let boundary = "----filestore-test-\(bytes.count)"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n\(path)\r\n".utf8)
+        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+        body += bytes + Array("\r\n--\(boundary)--\r\n".utf8)
+        return ("multipart/form-data; boundary=\(boundary)", body)
+    }
+
+    /// Sends raw request bytes and returns the response's status line.
+    static func rawRequest(port: Int, _ request: String) async throws -> String {
+        try await Executables.offload {
+            let fd = try connectLoopback(port)
+            defer { close(fd) }
+            let bytes = Array(request.utf8)
+            _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            var response = [UInt8](repeating: 0, count: 4096)
+            let count = response.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            return String(decoding: response.prefix(max(0, count)), as: UTF8.self).split(separator: "\r\n").first.map(String.init) ?? ""
+        }
+    }
+
+    static func connectLoopback(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else {
+            close(fd)
+            throw TestSupportError("cannot connect to \(port)")
+        }
+        return fd
+    }
+
+    /// Announces `announce` bytes, sends `send`, then closes the connection.
+    static func sendTruncated(port: Int, path: String, announce: Int, send: Int) async throws {
+        try await Executables.offload {
+            let fd = try connectLoopback(port)
+            defer { close(fd) }
+            let head = "PUT \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: \(API.admin)\r\nContent-Length: \(announce)\r\n\r\n"
+            let bytes = Array(head.utf8) + randomBytes(send, seed: 1)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+                guard written > 0 else { break }
+                offset += written
+            }
+            usleep(300_000)  // let the agent start streaming before the connection drops
+        }
+    }
+}
+
+extension SHA256.Digest {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,71 @@
+import Ring
+import Testing
+@testable import Agent
+
+@Suite("metadata shard (GRDB)")
+struct MetadataStoreTests {
+    static func manifest(_ path: String, owner: String = "alice", wall: UInt64, node: NodeID = "node1", deleted: Bool = false) -> Manifest {
+        let version = HybridTimestamp(wallMilliseconds: wall, counter: 0, node: node)
+        if deleted { return .tombstone(for: FileKey(owner: owner, path: path), version: version, at: 0) }
+        return Manifest(
+            owner: owner, path: path, size: 3, sha256: String(repeating: "a", count: 64), chunkSize: 5,
+            chunks: [ChunkReference(sha256: String(repeating: "a", count: 64), size: 3)], contentType: "text/plain", createdAt: 1, version: version
+        )
+    }
+
+    @Test func newerVersionsWinAndOlderOnesAreIgnored() async throws {
+        let store = try MetadataStore.inMemory()
+        try await store.merge(Self.manifest("a", wall: 10))
+        let older = try await store.merge(Self.manifest("a", wall: 5, deleted: true))
+        #expect(older.version.wallMilliseconds == 10 && !older.deleted)
+        let tombstone = try await store.merge(Self.manifest("a", wall: 20, deleted: true))
+        #expect(tombstone.deleted)
+        let stored = try await store.manifest(FileKey(owner: "alice", path: "a"))
+        #expect(stored == tombstone)
+        #expect(try await store.manifest(FileKey(owner: "bob", path: "a")) == nil)
+    }
+
+    @Test func listsByOwnerPrefixAndCursorInKeyOrder() async throws {
+        let store = try MetadataStore.inMemory()
+        for path in ["b/2", "a/1", "b/1", "b/10", "c", "b%", "bé/x"] { try await store.merge(Self.manifest(path, wall: 1)) }
+        try await store.merge(Self.manifest("b/3", owner: "bob", wall: 1))
+        let all = try await store.manifests(owner: "alice", prefix: "", after: nil, limit: 100).map(\.path)
+        #expect(all == ["a/1", "b%", "b/1", "b/10", "b/2", "bé/x", "c"])
+        let prefixed = try await store.manifests(owner: "alice", prefix: "b/", after: nil, limit: 100).map(\.path)
+        #expect(prefixed == ["b/1", "b/10", "b/2"])
+        let page = try await store.manifests(owner: "alice", prefix: "b/", after: FileKey(owner: "alice", path: "b/1"), limit: 1).map(\.path)
+        #expect(page == ["b/10"])
+        let unicode = try await store.manifests(owner: "alice", prefix: "bé", after: nil, limit: 10).map(\.path)
+        #expect(unicode == ["bé/x"])
+        let everyone = try await store.manifests(owner: nil, prefix: "b/", after: nil, limit: 100).map(\.key.description)
+        #expect(everyone == ["alice:b/1", "alice:b/10", "alice:b/2", "bob:b/3"])
+    }
+
+    @Test func hintsChunksUsersAndNodeState() async throws {
+        let store = try MetadataStore.inMemory()
+        let hint = MetadataStore.Hint(intended: "node3", kind: .chunk, key: String(repeating: "b", count: 64), createdAt: 5)
+        try await store.addHint(hint)
+        try await store.addHint(hint)
+        #expect(try await store.hints() == [hint])
+        try await store.removeHint(intended: "node3", kind: .chunk, key: hint.key)
+        #expect(try await store.hintCount() == 0)
+
+        let id = ChunkID(String(repeating: "c", count: 64))!
+        try await store.recordChunk(id, size: 42, at: 1)
+        try await store.recordChunk(id, size: 42, at: 2)
+        let totals = try await store.chunkTotals()
+        #expect(totals.count == 1 && totals.bytes == 42)
+
+        let old = UserRecord(name: "alice", role: .user, passwordHash: "h1", version: HybridTimestamp(wallMilliseconds: 1, counter: 0, node: "node1"))
+        var new = old
+        new.role = .admin
+        new.version = HybridTimestamp(wallMilliseconds: 2, counter: 0, node: "node2")
+        #expect(try await store.merge(GlobalRecords(users: [new])) == 1)
+        #expect(try await store.merge(GlobalRecords(users: [old])) == 0)
+        #expect(try await store.user("alice")?.role == .admin)
+
+        try await store.setNodeState("incarnation", "7")
+        try await store.setNodeState("incarnation", "8")
+        #expect(try await store.nodeState("incarnation") == "8")
+    }
+}

@@ -87,7 +87,8 @@ let package = Package(
         .executableTarget(
             name: "filestore-bench",
             dependencies: [
-                "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation",
+                "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation", "DevCluster",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

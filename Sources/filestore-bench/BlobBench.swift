@@ -124,16 +124,16 @@ struct GeneratedBytes: AsyncSequence, Sendable {
     }
 }
 
-/// The process's resident memory, from /proc/self/status.
+/// A process's resident memory, from /proc/<pid>/status (this process by default).
 enum ProcessMemory {
-    static func residentBytes() -> Int64 { field("VmRSS:") }
-    static func peakResidentBytes() -> Int64 { field("VmHWM:") }
+    static func residentBytes(pid: String = "self") -> Int64 { field("VmRSS:", pid: pid) }
+    static func peakResidentBytes(pid: String = "self") -> Int64 { field("VmHWM:", pid: pid) }
 
     /// Restarts the peak (VmHWM) from the current RSS (Linux: writing 5 to clear_refs).
-    static func resetPeak() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
+    static func resetPeak(pid: String = "self") { try? "5".write(toFile: "/proc/\(pid)/clear_refs", atomically: false, encoding: .utf8) }
 
-    private static func field(_ name: String) -> Int64 {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+    private static func field(_ name: String, pid: String) -> Int64 {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
               let kib = Int64(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }

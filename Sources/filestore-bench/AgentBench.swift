@@ -1,0 +1,81 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import DevCluster
+import Foundation
+import NIOCore
+
+/// `filestore-bench agent`: a large file through one agent of a 3-node local cluster (directory
+/// storage, replication 2): upload and download throughput, and the coordinator's peak memory.
+struct AgentBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Large-file upload/download through a live 3-node cluster, with peak agent RSS.")
+
+    @Option(help: "File size in MiB.") var sizeMiB = 2048
+    @Option(help: "The filestore executable (default: beside this benchmark).") var executable: String?
+
+    func run() async throws {
+        let binary = try executable ?? URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).deletingLastPathComponent().appendingPathComponent("filestore").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-bench-agent-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var options = LocalCluster.Options(directory: directory, adminPassword: "bench-admin-pw")
+        options.executable = binary
+        options.logLevel = "warning"
+        let cluster = try await LocalCluster.start(options)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(300))))
+        let authorization = "Basic " + Data("admin:bench-admin-pw".utf8).base64EncodedString()
+        do {
+            try await waitForAdmin(http, cluster.nodes[0].url, authorization)
+            let coordinator = String(cluster.pid("node1") ?? 0)
+            let size = Int64(sizeMiB) << 20
+            let baseline = ProcessMemory.residentBytes(pid: coordinator)
+            ProcessMemory.resetPeak(pid: coordinator)
+
+            var request = HTTPClientRequest(url: cluster.nodes[0].url + "/api/v1/files/bench/large.bin")
+            request.method = .PUT
+            request.headers.add(name: "Authorization", value: authorization)
+            request.body = .stream(GeneratedBytes(total: size, seed: 7), length: .known(size))
+            var uploaded = HTTPClientResponse()
+            let putSeconds = try await timed { uploaded = try await http.execute(request, timeout: .seconds(3600)) }
+            let answer = String(buffer: try await uploaded.body.collect(upTo: 1 << 20))
+            guard uploaded.status.code == 201 else { throw ValidationError("upload failed: \(uploaded.status) \(answer)") }
+            let peak = ProcessMemory.peakResidentBytes(pid: coordinator)
+
+            var sent = SHA256()
+            for try await buffer in GeneratedBytes(total: size, seed: 7) { buffer.withUnsafeReadableBytes { sent.update(bufferPointer: $0) } }
+            var received = SHA256()
+            var count: Int64 = 0
+            var download = HTTPClientRequest(url: cluster.nodes[1].url + "/api/v1/files/bench/large.bin")
+            download.headers.add(name: "Authorization", value: authorization)
+            let getSeconds = try await timed {
+                let response = try await http.execute(download, timeout: .seconds(3600))
+                for try await buffer in response.body {
+                    count += Int64(buffer.readableBytes)
+                    buffer.withUnsafeReadableBytes { received.update(bufferPointer: $0) }
+                }
+            }
+            guard count == size, sent.finalize() == received.finalize() else { throw ValidationError("the download differs from the upload") }
+            print("agent upload \(sizeMiB) MiB through node1 (3 nodes, dir storage, replication 2): \(fixed(Double(sizeMiB) / putSeconds)) MiB/s")
+            print("agent upload peak RSS of the coordinating agent: \(fixed(Double(peak) / 1_048_576)) MiB (baseline \(fixed(Double(baseline) / 1_048_576)) MiB; target ≤ 150 MiB)")
+            print("agent download \(sizeMiB) MiB from node2: \(fixed(Double(sizeMiB) / getSeconds)) MiB/s, SHA-256 verified")
+        } catch {
+            print(cluster.logs())
+            try? await http.shutdown()
+            await cluster.stop()
+            throw error
+        }
+        try? await http.shutdown()
+        await cluster.stop()
+    }
+
+    /// The bootstrap admin exists once the agent answers an authenticated request.
+    private func waitForAdmin(_ http: HTTPClient, _ url: String, _ authorization: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            var request = HTTPClientRequest(url: url + "/api/v1/cluster")
+            request.headers.add(name: "Authorization", value: authorization)
+            if let response = try? await http.execute(request, timeout: .seconds(5)), response.status.code == 200 { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw ValidationError("the cluster did not become ready")
+    }
+}

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `filestore dev` as the README's quick start uses it: a working cluster, cluster.json, Ctrl-C stops all.
+@Suite("filestore dev", .serialized)
+struct DevCommandTests {
+    @Test func devStartsAWorkingClusterAndCtrlCStopsIt() async throws {
+        guard let executable = LiveCluster.executable else {
+            #expect(Bool(!MotoServer.isRequired), "the filestore executable is not built")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let port = try FreePort.pick(), gossipPort = try FreePort.pick()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["dev", "--dir", directory, "--port", String(port), "--gossip-port", String(gossipPort), "--chunk-size", "1MiB"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FILESTORE_ADMIN_PASSWORD"] = nil
+        process.environment = environment
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8)).out").path
+        FileManager.default.createFile(atPath: output, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = process.standardOutput
+        try process.run()
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var pids: [Int32] = []
+        do {
+            // cluster.json appears once every agent answers.
+            var nodes: [[String: Any]] = []
+            var password = ""
+            try await poll("cluster.json is written", timeout: .seconds(60)) {
+                guard let data = FileManager.default.contents(atPath: "\(directory)/cluster.json"),
+                    let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let list = object["nodes"] as? [[String: Any]], let admin = object["admin"] as? [String: String]
+                else { return "not yet" }
+                nodes = list
+                password = admin["password"] ?? ""
+                return nil
+            }
+            #expect(nodes.count == 3 && password.count >= 16)
+            pids = nodes.compactMap { ($0["pid"] as? Int).map(Int32.init) }
+            let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            #expect(printed.contains(password) && printed.contains("http://127.0.0.1:\(port)"), "dev prints URLs and credentials:\n\(printed)")
+
+            let authorization = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
+            let bytes = randomBytes(3 << 20, seed: 11)
+            let urls = nodes.compactMap { $0["url"] as? String }
+            var put = HTTPClientRequest(url: urls[0] + "/api/v1/files/hello.bin")
+            put.method = .PUT
+            put.headers.add(name: "Authorization", value: authorization)
+            put.body = .bytes(ByteBuffer(bytes: bytes))
+            // The admin is created as each agent starts: retry until it exists.
+            try await poll("the upload succeeds", timeout: .seconds(30)) {
+                let response = try await http.execute(put, timeout: .seconds(30))
+                let status = response.status.code
+                _ = try await response.body.collect(upTo: 1 << 20)
+                return status == 201 ? nil : "status \(status)"
+            }
+            var get = HTTPClientRequest(url: urls[2] + "/api/v1/files/hello.bin")
+            get.headers.add(name: "Authorization", value: authorization)
+            let response = try await http.execute(get, timeout: .seconds(30))
+            #expect(Array(try await response.body.collect(upTo: 8 << 20).readableBytesView) == bytes)
+        } catch {
+            print("dev output:\n\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+            kill(process.processIdentifier, SIGINT)
+            throw error
+        }
+        try await http.shutdown()
+
+        kill(process.processIdentifier, SIGINT)
+        try await poll("dev and every agent exit", timeout: .seconds(30)) {
+            let running = pids.filter { kill($0, 0) == 0 }
+            return !process.isRunning && running.isEmpty ? nil : "dev running: \(process.isRunning), agents running: \(running)"
+        }
+        #expect(process.terminationStatus == 0)
+    }
+}

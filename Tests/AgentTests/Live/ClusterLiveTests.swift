@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import DevCluster
 import Foundation
@@ -177,11 +178,13 @@ struct ClusterLiveTests {
             #expect(try await api.download("node2", "after/fresh.bin").bytes == fresh)
 
             // Gossip marks it dead (DESIGN.md §5: p99 ≤ 8 s at N=3).
-            try await poll("both survivors see node3 dead", timeout: .seconds(20)) {
+            try await poll("both survivors see node3 dead", timeout: .seconds(20), interval: .milliseconds(100)) {
                 let one = try await api.statuses(from: "node1")["node3"], two = try await api.statuses(from: "node2")["node3"]
                 return one == "dead" && two == "dead" ? nil : "node1 sees \(one ?? "?"), node2 sees \(two ?? "?")"
             }
-            print("live: node3 seen dead by both survivors \(ContinuousClock.now - killed) after kill -9")
+            let detection = ContinuousClock.now - killed
+            print("live: node3 seen dead by both survivors \(detection) after kill -9")
+            #expect(detection <= .seconds(8), "DESIGN.md §5: a crash is detected within 8 s at N=3")
             var hints = 0
             for node in ["node1", "node2"] {
                 hints += (try await api.send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any])?["hints_pending"] as? Int ?? 0
@@ -260,4 +263,97 @@ struct ClusterLiveTests {
 
 extension SHA256.Digest {
     var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Users, tokens and the HTTP edges: changes reach every node, unknown routes and huge headers
+/// get clean answers, and a stopping agent finishes the upload it is in the middle of.
+@Suite("live cluster: accounts and edges", .serialized)
+struct AccountsAndEdgesLiveTests {
+    @Test func accountChangesReachEveryNode() async throws {
+        try await LiveCluster.run { cluster, api in
+            let created = try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"carol","password":"carol-password-1","role":"user"}"#))
+            try #require(created.status == 201, "\(created.text)")
+            #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"carol","password":"another-password"}"#)).status == 409)
+            #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"Bad Name!","password":"whatever-123"}"#)).status == 400)
+            #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"dan","password":"short"}"#)).status == 400)
+            #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: "{not json")).status == 400)
+            let carol = API.basic("carol", "carol-password-1")
+            for node in ["node1", "node2", "node3"] { #expect(try await api.upload(node, "c-\(node).txt", Array("c".utf8), authorization: carol).status == 201) }
+            let users = try await api.send(.GET, "node3", "/api/v1/users").json()["users"] as? [[String: Any]] ?? []
+            #expect(Set(users.compactMap { $0["name"] as? String }) == ["admin", "carol"])
+
+            // Carol changes her own password on node2; the old one stops working on node3.
+            let changed = try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2"}"#), authorization: carol)
+            try #require(changed.status == 200, "\(changed.text)")
+            #expect(try await api.send(.GET, "node3", "/api/v1/files", authorization: carol).status == 401)
+            let carol2 = API.basic("carol", "carol-password-2")
+            #expect(try await api.send(.GET, "node3", "/api/v1/files", authorization: carol2).status == 200)
+            #expect(try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"role":"admin"}"#), authorization: carol2).status == 403)
+            #expect(try await api.send(.PATCH, "node2", "/api/v1/users/admin", body: ByteBuffer(string: #"{"password":"hijacked-123"}"#), authorization: carol2).status == 403)
+
+            // Deleting her revokes her tokens too (they name a user that no longer exists).
+            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: carol2).json()["token"] as? String ?? ""
+            #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 200)
+            #expect(try await api.send(.DELETE, "node3", "/api/v1/users/carol").status == 204)
+            #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 401)
+            #expect(try await api.send(.GET, "node1", "/api/v1/files", authorization: carol2).status == 401)
+            #expect(try await api.send(.DELETE, "node3", "/api/v1/users/carol").status == 404)
+            #expect(try await api.send(.DELETE, "node3", "/api/v1/users/admin").status == 409)
+        }
+    }
+
+    @Test func edgesAnswerCleanly() async throws {
+        try await LiveCluster.run { cluster, api in
+            let unknown = try await api.send(.GET, "node1", "/api/v1/nothing-here")
+            #expect(unknown.status == 404 && ((try? unknown.json())?["error"] as? [String: Any])?["code"] as? String == "not_found")
+            let port = try #require(cluster.node("node1")).httpPort
+            let huge = try await ClusterLiveTests.rawRequest(port: port, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Huge: \(String(repeating: "h", count: 200_000))\r\nConnection: close\r\n\r\n")
+            #expect(!huge.hasPrefix("HTTP/1.1 2"), "oversized headers are refused: \(huge)")
+            let garbage = try await ClusterLiveTests.rawRequest(port: port, "THIS IS NOT HTTP\r\n\r\n")
+            #expect(!garbage.hasPrefix("HTTP/1.1 2"), "garbage is refused: \(garbage)")
+            let bytes = randomBytes(2_500_000, seed: 3)
+            try #require(try await api.upload("node1", "h.bin", bytes).status == 201)
+            let head = try await api.send(.HEAD, "node2", "/api/v1/files/h.bin")
+            #expect(head.status == 200 && head.body.readableBytes == 0 && head.headers.first(name: "Content-Length") == "2500000")
+            #expect(head.headers.first(name: "X-Checksum-SHA256") == SHA256.hash(data: bytes).hexString)
+            #expect(head.headers.first(name: "Accept-Ranges") == "bytes" && head.headers.first(name: "Repr-Digest")?.hasPrefix("sha-256=:") == true)
+            // Overwriting writes a newer version; every node then serves the new bytes.
+            let newer = randomBytes(1_000_000, seed: 4)
+            try #require(try await api.upload("node3", "h.bin", newer).status == 201)
+            for node in ["node1", "node2", "node3"] { #expect(try await api.download(node, "h.bin").bytes == newer) }
+            #expect(try await api.send(.DELETE, "node2", "/api/v1/files/h.bin").status == 204)
+            #expect(try await api.send(.DELETE, "node3", "/api/v1/files/h.bin").status == 404)
+            #expect(try await api.download("node1", "h.bin").status == 404)
+            // Every agent survived all of it.
+            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: nil).status == 200) }
+        }
+    }
+
+    @Test func aStoppingAgentFinishesTheUploadInFlight() async throws {
+        try await LiveCluster.run { cluster, api in
+            let size = 12 << 20
+            let bytes = randomBytes(size, seed: 21)
+            let pid = try #require(cluster.pid("node1"))
+            // Send the body slowly (about 2 s) and stop the agent gracefully in the middle of it.
+            let slow = AsyncStream<ByteBuffer> { continuation in
+                Task {
+                    for offset in stride(from: 0, to: size, by: 256 << 10) {
+                        continuation.yield(ByteBuffer(bytes: bytes[offset..<min(size, offset + (256 << 10))]))
+                        try? await Task.sleep(for: .milliseconds(40))
+                        if offset == 4 << 20 { kill(pid, SIGTERM) }
+                    }
+                    continuation.finish()
+                }
+            }
+            var request = HTTPClientRequest(url: try #require(cluster.node("node1")).url + "/api/v1/files/slow.bin")
+            request.method = .PUT
+            request.headers.add(name: "Authorization", value: API.admin)
+            request.body = .stream(slow, length: .known(Int64(size)))
+            let response = try await api.http.execute(request, timeout: .seconds(60))
+            let answer = String(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(response.status.code == 201, "the upload in flight finished: \(response.status) \(answer)")
+            try await poll("node1 has exited", timeout: .seconds(15)) { kill(pid, 0) == 0 ? "still running" : nil }
+            #expect(try await api.download("node2", "slow.bin").bytes == bytes)
+        }
+    }
 }

@@ -81,4 +81,35 @@ struct DevCommandTests {
         }
         #expect(process.terminationStatus == 0)
     }
+
+    @Test func agentRefusesBadConfigurationNamingTheField() async throws {
+        guard let executable = LiveCluster.executable else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-badconf-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cases: [(yaml: String, arguments: [String], field: String)] = [
+            ("cluster: {name: x, secret: long-enough-secret, replication: 0}\nnodes: []", ["--node", "node1"], "cluster.replication"),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: nope, storage: {type: dir, path: /tmp/x}}", ["--node", "node1"], "nodes[0].gossip"),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "node9"], "--http"),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "Bad_Id"], "--node"),
+        ]
+        for (index, item) in cases.enumerated() {
+            let file = "\(directory)/c\(index).yml"
+            try item.yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try await Executables.offload { () -> (Int32, String) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = ["agent", "--config", file, "--data-dir", "\(directory)/data"] + item.arguments
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                while process.isRunning { usleep(10_000) }
+                return (process.terminationStatus, text)
+            }
+            #expect(result.0 == 64, "exit code for \(item.field): \(result.0)")
+            #expect(result.1.contains(item.field), "the message names \(item.field): \(result.1)")
+        }
+    }
 }

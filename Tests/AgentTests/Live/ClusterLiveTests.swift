@@ -1,6 +1,9 @@
 import AsyncHTTPClient
 import Crypto
 import DevCluster
+import Ring
+import S3
+@testable import Agent
 import Foundation
 import NIOCore
 import Testing
@@ -354,6 +357,38 @@ struct AccountsAndEdgesLiveTests {
             #expect(response.status.code == 201, "the upload in flight finished: \(response.status) \(answer)")
             try await poll("node1 has exited", timeout: .seconds(15)) { kill(pid, 0) == 0 ? "still running" : nil }
             #expect(try await api.download("node2", "slow.bin").bytes == bytes)
+        }
+    }
+}
+
+/// Read repair (DESIGN.md §7): an owner that missed a write gets the manifest when it is read.
+@Suite("live cluster: read repair", .serialized)
+struct ReadRepairLiveTests {
+    @Test func aReadRepairsAnOwnerThatMissedTheWrite() async throws {
+        try await LiveCluster.run { cluster, api in
+            // A path whose manifest node3 owns.
+            let ring = try Ring(members: cluster.nodes.map { Ring.Member(id: NodeID($0.id)!) })
+            let path = try #require((0..<200).map { "repair/\($0).bin" }.first { ring.owners(of: .manifest(owner: "admin", path: $0), replication: 2).contains("node3") })
+            await cluster.kill("node3")
+            let bytes = randomBytes(1_500_000, seed: 8)
+            try #require(try await api.upload("node1", path, bytes).status == 201)
+            try await cluster.restart("node3")
+            try await api.waitUntilAllAlive()
+
+            let secret = try String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)
+            let auth = InternalAuth(clusterName: cluster.options.clusterName, secret: secret)
+            func node3Copy() async throws -> String {
+                let target = "/internal/v1/manifest?owner=admin&path=\(S3.SigV4.uriEncode(path, keepSlash: false))"
+                let headers = auth.sign(method: "GET", target: target, node: "node1", milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                let reply = try await api.send(.GET, "node3", target, authorization: nil, headers: headers)
+                return reply.text
+            }
+            #expect(try await node3Copy() == "[]", "node3 was down during the write")
+            #expect(try await api.download("node2", path).bytes == bytes)
+            try await poll("node3 holds the manifest after the read", timeout: .seconds(10)) {
+                let copy = try await node3Copy()
+                return copy.contains(path) ? nil : copy
+            }
         }
     }
 }

@@ -75,6 +75,7 @@ public enum AgentNode {
         let router = AgentRouter.build(agent, traffic: traffic)
         var app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
             configuration: .init(address: .hostname(httpBind.host, port: httpBind.port), serverName: "filestore/\(selfID)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? httpBind.port

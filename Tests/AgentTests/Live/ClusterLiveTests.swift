@@ -312,6 +312,9 @@ struct AccountsAndEdgesLiveTests {
             let port = try #require(cluster.node("node1")).httpPort
             let huge = try await ClusterLiveTests.rawRequest(port: port, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Huge: \(String(repeating: "h", count: 200_000))\r\nConnection: close\r\n\r\n")
             #expect(!huge.hasPrefix("HTTP/1.1 2"), "oversized headers are refused: \(huge)")
+            // Expect: 100-continue gets its interim answer before any body byte is sent (curl waits 1 s otherwise).
+            let interim = try await ClusterLiveTests.rawRequest(port: port, "PUT /api/v1/files/e.bin HTTP/1.1\r\nHost: x\r\nAuthorization: \(API.admin)\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+            #expect(interim == "HTTP/1.1 100 Continue")
             let garbage = try await ClusterLiveTests.rawRequest(port: port, "THIS IS NOT HTTP\r\n\r\n")
             #expect(!garbage.hasPrefix("HTTP/1.1 2"), "garbage is refused: \(garbage)")
             let bytes = randomBytes(2_500_000, seed: 3)

@@ -21,6 +21,10 @@ public final class LocalCluster: Sendable {
         public var replication = 2
         public var chunkSize = "5MiB"
         public var deadGrace = "5m"
+        /// Self-healing timings (cluster.yml keys); nil keeps the agent's defaults.
+        public var repairInterval: String?
+        public var gcGrace: String?
+        public var scrubPeriod: String?
         public var clusterName = "dev"
         public var adminPassword: String
         /// The `filestore` executable (default: this process's own executable).
@@ -44,14 +48,16 @@ public final class LocalCluster: Sendable {
     }
 
     public let options: Options
-    public let nodes: [Node]
+    private let members: Mutex<[Node]>
+    /// Every node, those added with `addNode` included.
+    public var nodes: [Node] { members.withLock { $0 } }
     public let configurationFile: String
     private let processes: Mutex<[String: Process]>
     private let motos: [MotoServer]
 
     private init(options: Options, nodes: [Node], configurationFile: String, motos: [MotoServer]) {
         self.options = options
-        self.nodes = nodes
+        self.members = Mutex(nodes)
         self.configurationFile = configurationFile
         self.motos = motos
         self.processes = Mutex([:])
@@ -72,9 +78,12 @@ public final class LocalCluster: Sendable {
               write_quorum: \(options.replication)
               chunk_size: \(options.chunkSize)
               dead_grace: \(options.deadGrace)
-            nodes:
 
             """
+        for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod)] {
+            if let value { yaml += "  \(key): \(value)\n" }
+        }
+        yaml += "nodes:\n"
         do {
             for index in 1...options.nodes {
                 let id = "node\(index)"
@@ -129,12 +138,29 @@ public final class LocalCluster: Sendable {
     /// Process id of a running agent.
     public func pid(_ id: String) -> Int32? { processes.withLock { $0[id].map(\.processIdentifier) } }
 
+    /// Starts a new agent that is not in cluster.yml and joins through node1's gossip port (a
+    /// ring join, DESIGN.md §4). Directory storage only.
+    public func addNode() async throws -> Node {
+        let id = "node\(nodes.count + 1)"
+        let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
+        let node = Node(id: id, httpPort: try FreePort.pick(), gossipPort: try FreePort.pick(), dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
+        members.withLock { $0.append(node) }
+        let seed = nodes[0]
+        try launch(node, extra: [
+            "--http", "127.0.0.1:\(node.httpPort)", "--gossip", "127.0.0.1:\(node.gossipPort)",
+            "--storage", "dir:\(node.dataDirectory)/chunks", "--join", "127.0.0.1:\(seed.gossipPort)",
+        ])
+        try await waitUntilListening(node)
+        return node
+    }
+
     /// Starts (or restarts) one agent.
-    public func launch(_ node: Node) throws {
+    public func launch(_ node: Node, extra: [String] = []) throws {
         let executable = try options.executable ?? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["agent", "--config", configurationFile, "--node", node.id, "--data-dir", node.dataDirectory, "--log-level", options.logLevel]
+        process.arguments = ["agent", "--config", configurationFile, "--node", node.id, "--data-dir", node.dataDirectory, "--log-level", options.logLevel] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["FILESTORE_ADMIN_PASSWORD"] = options.adminPassword
         process.environment = environment
@@ -147,9 +173,15 @@ public final class LocalCluster: Sendable {
         processes.withLock { $0[node.id] = process }
     }
 
-    /// Restarts a stopped or killed agent and waits until it answers.
-    public func restart(_ id: String) async throws {
+    /// Restarts a stopped or killed agent and waits until it answers; `wipe` deletes its data
+    /// directory first (a node that returns with an empty disk).
+    public func restart(_ id: String, wipe: Bool = false) async throws {
         guard let node = node(id) else { throw TestSupportError("no node \(id)") }
+        if wipe {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: node.dataDirectory)) ?? [] where name != "agent.log" {
+                try FileManager.default.removeItem(atPath: "\(node.dataDirectory)/\(name)")
+            }
+        }
         try launch(node)
         try await waitUntilListening(node)
     }

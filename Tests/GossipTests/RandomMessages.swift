@@ -24,6 +24,8 @@ struct RandomMessages {
         load.bytesInPerSecond = u64()
         load.storageUsedBytes = u64()
         load.chunkCount = u64()
+        load.underReplicated = u64()
+        load.hintsPending = u64()
         return load
     }
 

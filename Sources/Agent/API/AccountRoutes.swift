@@ -53,7 +53,7 @@ struct AccountRoutes {
             }
         }
         let (text, record) = agent.accounts.makeToken(for: principal.name, lifetime: lifetime)
-        try await publish(GlobalRecords(tokens: [record]))
+        try await agent.publish(GlobalRecords(tokens: [record]))
         context.logger.info("token created", metadata: ["user": "\(principal.name)"])
         return .json(status: .created, ["token": text, "expires_at": FileJSON.rfc3339(milliseconds: record.expiresAt)])
     }
@@ -78,7 +78,7 @@ struct AccountRoutes {
             throw APIError.conflict("user \(new.name) already exists")
         }
         let record = try await agent.accounts.makeUser(name: new.name, password: new.password, role: new.role ?? .user)
-        try await publish(GlobalRecords(users: [record]))
+        try await agent.publish(GlobalRecords(users: [record]))
         context.logger.info("user created", metadata: ["user": "\(new.name)", "by": "\(admin.name)"])
         return .json(status: .created, UserJSON(name: record.name, role: record.role.rawValue))
     }
@@ -98,7 +98,7 @@ struct AccountRoutes {
             record.role = role
             record.version = agent.local.clock.now()
         }
-        try await publish(GlobalRecords(users: [record]))
+        try await agent.publish(GlobalRecords(users: [record]))
         return .json(UserJSON(name: record.name, role: record.role.rawValue))
     }
 
@@ -110,7 +110,7 @@ struct AccountRoutes {
         record.deleted = true
         record.passwordHash = ""
         record.version = agent.local.clock.now()
-        try await publish(GlobalRecords(users: [record]))
+        try await agent.publish(GlobalRecords(users: [record]))
         context.logger.info("user deleted", metadata: ["user": "\(name)", "by": "\(admin.name)"])
         return Response(status: .noContent)
     }
@@ -120,23 +120,6 @@ struct AccountRoutes {
             return try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
         } catch {
             throw APIError.badRequest("bad_json", "the body is not the expected JSON: \(error)")
-        }
-    }
-
-    /// Stores records here and pushes them to every other live node.
-    private func publish(_ records: GlobalRecords) async throws {
-        try await agent.local.metadata.merge(records)
-        let snapshot = agent.view.snapshot()
-        await withTaskGroup(of: Void.self) { group in
-            for node in snapshot.availableMembers where node != agent.selfID {
-                group.addTask {
-                    do throws(PeerError) {
-                        try await agent.calls.pushGlobalRecords(records, to: node, snapshot)
-                    } catch {
-                        agent.logger.warning("could not push account change; global sync will retry", metadata: ["peer": "\(node)", "error": "\(error)"])
-                    }
-                }
-            }
         }
     }
 }

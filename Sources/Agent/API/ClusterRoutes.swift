@@ -12,6 +12,88 @@ struct ClusterRoutes {
             _ = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
             return Response.json(try await status())
         }
+        router.post("/api/v1/cluster/nodes/:id/drain") { request, context in
+            try await decide(request, context, .draining)
+        }
+        router.delete("/api/v1/cluster/nodes/:id") { request, context in
+            try await decide(request, context, .removed)
+        }
+        router.get("/api/v1/ring/plan") { request, _ in
+            _ = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+            return Response.json(try await plan(QueryItems(request.uri.query)))
+        }
+    }
+
+    /// Records an admin's drain or remove decision; every node applies it (DESIGN.md §9).
+    private func decide(_ request: Request, _ context: BasicRequestContext, _ state: RingStateRecord.State) async throws -> Response {
+        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        guard principal.isAdmin else { throw APIError.forbidden("only admins drain or remove nodes") }
+        let text = try context.parameters.require("id")
+        let snapshot = agent.view.snapshot()
+        guard let id = NodeID(text), let info = snapshot.nodes[id], snapshot.ring.contains(id) else { throw APIError.notFound("no ring member \(text)") }
+        if state == .removed, info.status == .alive || info.status == .suspect || id == agent.selfID, try QueryItems(request.uri.query)["force"] != "true" {
+            throw APIError.conflict("\(id) is \(info.status.map { "\($0)" } ?? "up"): drain it (POST …/drain), or add ?force=true to drop its copies at once")
+        }
+        let record = RingStateRecord(node: id.rawValue, state: state, version: agent.local.clock.now())
+        try await agent.publish(GlobalRecords(ringStates: [record]))
+        context.logger.notice("ring decision", metadata: ["peer": "\(id)", "state": "\(state)", "by": "\(principal.name)"])
+        return Response.json(status: .accepted, ["node": id.rawValue, "state": state.rawValue])
+    }
+
+    struct Plan: Encodable {
+        struct Move: Encodable {
+            var from, to: String
+            var chunks: Int
+            var bytes: UInt64
+            var keySpace: Double
+            enum CodingKeys: String, CodingKey { case from, to, chunks, bytes; case keySpace = "key_space" }
+        }
+        var change: String
+        var movedFraction: Double
+        var chunks: Int
+        var bytes: UInt64
+        var moves: [Move]
+        var chunksExamined: Int
+        enum CodingKeys: String, CodingKey {
+            case change, chunks, bytes, moves
+            case movedFraction = "moved_fraction"
+            case chunksExamined = "chunks_examined"
+        }
+    }
+
+    /// What a ring change would move: exact key-space shares, and the chunks and bytes of every
+    /// chunk stored in the cluster now (each node's index, deduplicated).
+    func plan(_ query: QueryItems) async throws -> Plan {
+        let snapshot = agent.view.snapshot()
+        let members = snapshot.ring.members.filter { !snapshot.isExcludedFromPlacement($0.id) }
+        let current = try Ring(members: members, vnodesPerWeight: snapshot.ring.vnodesPerWeight)
+        let target: Ring
+        let change: String
+        if let add = query["add"] {
+            guard let id = NodeID(add), !current.contains(id) else { throw APIError.badRequest("invalid_parameter", "add must be a new node id") }
+            let weightText = query["weight"] ?? "1"
+            guard let weight = Double(weightText), weight > 0, weight <= 1000 else { throw APIError.badRequest("invalid_parameter", "weight must be a positive number") }
+            target = try current.adding(Ring.Member(id: id, weight: weight, zone: query["zone"] ?? ""))
+            change = "add \(id) (weight \(weightText))"
+        } else if let remove = query["remove"] {
+            guard let id = NodeID(remove), current.contains(id) else { throw APIError.badRequest("invalid_parameter", "remove must name a ring member") }
+            target = current.removing(id)
+            change = "remove \(id)"
+        } else {
+            throw APIError.badRequest("invalid_parameter", "give add=ID[&weight=W] or remove=ID")
+        }
+        var chunks: [String: Int64] = [:]
+        for node in snapshot.availableMembers {
+            if let keys = try? await agent.calls.held(.chunk, keys: [], on: node, snapshot, all: true) {
+                for (key, size) in keys { chunks[key] = Int64(size) ?? 0 }
+            }
+        }
+        let keys = chunks.compactMap { key, size in ChunkID(key).map { ($0.position, UInt64(max(0, size))) } }
+        let plan = current.plan(to: target, replication: snapshot.replication, keys: keys)
+        let moves = plan.routes.sorted { $0.key < $1.key }.map { route, amount in
+            Plan.Move(from: route.from.rawValue, to: route.to.rawValue, chunks: amount.keys, bytes: amount.bytes, keySpace: amount.keySpace)
+        }
+        return Plan(change: change, movedFraction: plan.movedFraction, chunks: plan.total.keys, bytes: plan.total.bytes, moves: moves, chunksExamined: plan.keysExamined)
     }
 
     struct Status: Encodable {
@@ -102,10 +184,15 @@ struct ClusterRoutes {
                 storage: Storage(usedBytes: info.load.storageUsedBytes, capacityBytes: info.load.storageCapacityBytes, chunks: info.load.chunkCount)
             )
         }
-        let hints = try await agent.local.metadata.hintCount()
+        // Each node reports what it holds and must push; summed, that is the cluster's backlog.
+        let loads = snapshot.nodes.values.filter { snapshot.ring.contains($0.id) }.map(\.load)
         return Status(
             name: agent.cluster.name, self: agent.selfID.rawValue, replication: snapshot.replication, chunkSize: agent.writer.chunkSize,
-            nodes: nodes, health: Health(underReplicatedChunks: nil, hintsPending: hints, bytesToMove: nil, repairRateBytesPerSecond: nil)
+            nodes: nodes,
+            health: Health(
+                underReplicatedChunks: Int(loads.reduce(0) { $0 + $1.underReplicated }), hintsPending: Int(loads.reduce(0) { $0 + $1.hintsPending }),
+                bytesToMove: Int(loads.reduce(0) { $0 + $1.repairBacklogBytes }), repairRateBytesPerSecond: Int(loads.reduce(0) { $0 + $1.repairBytesPerSecond })
+            )
         )
     }
 

@@ -78,6 +78,39 @@ struct InternalRoutes {
             )
             return Response.json(manifests)
         }
+        router.post("/internal/v1/sync/digests") { request, _ in
+            try verify(request)
+            var request = request
+            let ask = try decode(DigestRequest.self, try await request.collectBody(upTo: 1 << 20))
+            guard let peer = NodeID(ask.peer), ask.partitions.allSatisfy({ (0..<Partition.count).contains($0) }) else {
+                throw APIError.badRequest("bad_request", "peer must be a node id and partitions 0-\(Partition.count - 1)")
+            }
+            let items = try await SyncItem.load(ask.kind, from: agent.local.metadata)
+            let digests = agent.view.snapshot().coOwnedDigests(items, agent.selfID, peer, partitions: Set(ask.partitions))
+            return Response.json(Dictionary(uniqueKeysWithValues: digests.map { (String($0.key), $0.value) }))
+        }
+        router.post("/internal/v1/sync/held") { request, _ in
+            try verify(request)
+            var request = request
+            let ask = try decode(HeldRequest.self, try await request.collectBody(upTo: 16 << 20))
+            let wanted = Set(ask.keys)
+            let items = try await SyncItem.load(ask.kind, from: agent.local.metadata)
+            if ask.all == true {
+                return Response.json(Dictionary(items.map { ($0.key, ask.kind == .chunk ? String($0.size) : $0.version) }) { first, _ in first })
+            }
+            return Response.json(Dictionary(items.filter { wanted.contains($0.key) }.map { ($0.key, $0.version) }) { first, _ in first })
+        }
+        router.get("/internal/v1/gc/references") { request, _ in
+            try verify(request)
+            let ids = try await agent.local.metadata.referencedChunks() + agent.writer.uploads.chunksInFlight()
+            var filter = ChunkBloomFilter(expected: ids.count)
+            for id in ids { filter.insert(id) }
+            return Response.json(filter)
+        }
+        router.post("/internal/v1/chunks/:id/verify") { request, context in
+            try verify(request)
+            return Response.json(try await agent.local.verifyOrDrop(try chunkID(context), logger: agent.logger))
+        }
         router.get("/internal/v1/global") { request, _ in
             try verify(request)
             return Response.json(try await agent.local.metadata.globalRecords())
@@ -86,7 +119,7 @@ struct InternalRoutes {
             try verify(request)
             var request = request
             let records = try decode(GlobalRecords.self, try await request.collectBody(upTo: 64 << 20))
-            for version in records.users.map(\.version) + records.tokens.map(\.version) {
+            for version in records.versions {
                 do { try agent.local.clock.observe(version) } catch { throw APIError.conflict("\(error)") }
             }
             return Response.json(try await agent.local.metadata.merge(records))

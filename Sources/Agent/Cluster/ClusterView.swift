@@ -12,8 +12,26 @@ public struct NodeInfo: Sendable, Equatable {
     /// nil until gossip has heard of the node.
     public var status: Gossip.Status?
     public var incarnation: UInt64
+    /// The node's own announcement, or an admin's drain/remove record, whichever is further along.
     public var ringState: Gossip.RingState
     public var load: Gossip.LoadReport
+    /// When this node last saw it become dead (nil while it is not dead).
+    public var deadSince: ContinuousClock.Instant? = nil
+
+    public init(
+        id: NodeID, http: String, gossip: String, zone: String, weight: Double, status: Gossip.Status?, incarnation: UInt64,
+        ringState: Gossip.RingState, load: Gossip.LoadReport
+    ) {
+        self.id = id
+        self.http = http
+        self.gossip = gossip
+        self.zone = zone
+        self.weight = weight
+        self.status = status
+        self.incarnation = incarnation
+        self.ringState = ringState
+        self.load = load
+    }
 }
 
 /// A consistent picture of the cluster at one moment: who is in the ring, who is up, and the
@@ -24,11 +42,15 @@ public struct ClusterSnapshot: Sendable {
     public var writeQuorum: Int
     public var ring: Ring
     public var nodes: [NodeID: NodeInfo]
+    /// How long a dead node keeps its place among the owners (DESIGN.md §9).
+    public var deadGrace: Duration = .seconds(300)
+    /// When the snapshot was taken (what `deadGrace` is measured against).
+    public var takenAt = ContinuousClock.now
 
     /// Whether a node may be written to or read from: this node always; others unless gossip
     /// says dead or left (a suspect is probably up; a failed request falls through to the next).
     public func isAvailable(_ node: NodeID) -> Bool {
-        if node == selfID { return true }
+        if node == selfID { return nodes[node]?.ringState != .left }
         guard let info = nodes[node] else { return false }
         switch info.status {
         case .dead?, .left?: return false
@@ -36,19 +58,44 @@ public struct ClusterSnapshot: Sendable {
         }
     }
 
+    /// Whether a ring member has lost its place among the owners: it is draining, or it has
+    /// been dead for longer than `deadGrace` (its data is then re-replicated to the next nodes).
+    public func isExcludedFromPlacement(_ node: NodeID) -> Bool {
+        guard let info = nodes[node] else { return true }
+        if info.ringState != .member { return true }
+        if node == selfID { return false }
+        if info.status == .left { return true }
+        if let since = info.deadSince, info.status == .dead, takenAt - since >= deadGrace { return true }
+        return false
+    }
+
+    /// The preference list without excluded members: owners first.
+    public func placementList(for position: RingPosition) -> [NodeID] {
+        ring.preferenceList(for: position).filter { !isExcludedFromPlacement($0) }
+    }
+
+    /// The key's owners: the first `replication` members of its placement list (possibly down).
+    public func owners(of position: RingPosition) -> [NodeID] {
+        Array(placementList(for: position).prefix(replication))
+    }
+
     /// Ring members that are available.
     public var availableMembers: [NodeID] { ring.members.map(\.id).filter(isAvailable) }
 
+    /// Ring members that may take new copies (available and not excluded).
+    public var writableMembers: [NodeID] { availableMembers.filter { !isExcludedFromPlacement($0) } }
+
     /// Where to write a copy of the key at `position`, avoiding `failed` nodes.
     public func writePlacement(for position: RingPosition, excluding failed: Set<NodeID> = []) -> WritePlacement {
-        WritePlacement(preferenceList: ring.preferenceList(for: position), replication: replication) { isAvailable($0) && !failed.contains($0) }
+        WritePlacement(preferenceList: placementList(for: position), replication: replication) { isAvailable($0) && !failed.contains($0) }
     }
 
-    /// Whom to read a key from, best first: the available primary owners by lowest load (this
-    /// node wins ties), then the rest of the preference list (hint holders, mid-rebalance).
+    /// Whom to read a key from, best first: the available owners by lowest load (this node wins
+    /// ties), then every other available node of the preference list (stand-ins holding hints,
+    /// draining nodes, previous owners mid-rebalance).
     public func readOrder(for position: RingPosition) -> [NodeID] {
         let list = ring.preferenceList(for: position).filter(isAvailable)
-        let owners = Set(ring.owners(of: position, replication: replication))
+        let owners = Set(owners(of: position))
         let primaries = list.filter { owners.contains($0) }.sorted { loadScore($0) < loadScore($1) }
         return primaries + list.filter { !owners.contains($0) }
     }
@@ -64,10 +111,18 @@ public struct ClusterSnapshot: Sendable {
     public func httpAddress(_ node: NodeID) -> String? { nodes[node]?.http }
 }
 
-/// The agent's live view of the cluster: configured nodes plus what gossip reports, turned into a
-/// ring whenever ring membership changes. Readers take `snapshot()`; gossip feeds `apply`.
+/// The agent's live view of the cluster: configured nodes plus what gossip reports plus the
+/// admins' drain/remove records, turned into a ring whenever ring membership changes. Readers
+/// take `snapshot()`; gossip feeds `apply`.
 public final class ClusterView: Sendable {
-    private let state: Mutex<ClusterSnapshot>
+    private struct State {
+        var snapshot: ClusterSnapshot
+        /// What each node announced itself (gossip), before admin records are applied.
+        var announced: [NodeID: Gossip.RingState] = [:]
+        var records: [NodeID: RingStateRecord] = [:]
+    }
+
+    private let state: Mutex<State>
     private let vnodes: Int
 
     public init(selfID: NodeID, configuration: ClusterConfiguration, selfInfo: NodeInfo) throws {
@@ -81,30 +136,66 @@ public final class ClusterView: Sendable {
         nodes[selfID] = selfInfo
         vnodes = configuration.vnodes
         let ring = try Self.ring(of: nodes, vnodes: configuration.vnodes)
-        state = Mutex(ClusterSnapshot(selfID: selfID, replication: configuration.replication, writeQuorum: configuration.writeQuorum, ring: ring, nodes: nodes))
+        var snapshot = ClusterSnapshot(selfID: selfID, replication: configuration.replication, writeQuorum: configuration.writeQuorum, ring: ring, nodes: nodes)
+        snapshot.deadGrace = configuration.deadGrace
+        state = Mutex(State(snapshot: snapshot))
     }
 
     /// The current picture.
-    public func snapshot() -> ClusterSnapshot { state.withLock { $0 } }
+    public func snapshot() -> ClusterSnapshot {
+        state.withLock { state in
+            var snapshot = state.snapshot
+            snapshot.takenAt = .now
+            return snapshot
+        }
+    }
 
     /// Folds in a gossip member update; rebuilds the ring when membership or weights changed.
     public func apply(_ member: Gossip.Member) {
-        state.withLock { snapshot in
-            let previous = snapshot.nodes[member.id]
+        state.withLock { state in
+            let previous = state.snapshot.nodes[member.id]
             var info = NodeInfo(
                 id: member.id, http: member.metadata.http, gossip: member.metadata.gossip.description, zone: member.metadata.zone,
                 weight: member.metadata.weight, status: member.status, incarnation: member.incarnation, ringState: member.metadata.ringState, load: member.load
             )
-            if member.id == snapshot.selfID { info.status = .alive }
-            snapshot.nodes[member.id] = info
-            let ringChanged = previous.map { ($0.ringState, $0.weight, $0.zone) != (info.ringState, info.weight, info.zone) } ?? true
-            if ringChanged, let ring = try? Self.ring(of: snapshot.nodes, vnodes: vnodes) { snapshot.ring = ring }
+            if member.id == state.snapshot.selfID { info.status = .alive }
+            info.deadSince = member.status == .dead ? (previous?.status == .dead ? previous?.deadSince : .now) ?? .now : nil
+            state.announced[member.id] = member.metadata.ringState
+            info.ringState = Self.effectiveRingState(announced: member.metadata.ringState, record: state.records[member.id])
+            state.snapshot.nodes[member.id] = info
+            rebuildIfNeeded(&state, previous: previous, now: info)
+        }
+    }
+
+    /// Applies admins' drain and remove records (global records, on every node).
+    public func apply(_ records: [RingStateRecord]) {
+        state.withLock { state in
+            for record in records {
+                guard let node = NodeID(record.node), state.records[node] != record else { continue }
+                state.records[node] = record
+                guard let previous = state.snapshot.nodes[node] else { continue }
+                var info = previous
+                info.ringState = Self.effectiveRingState(announced: state.announced[node] ?? .member, record: record)
+                state.snapshot.nodes[node] = info
+                rebuildIfNeeded(&state, previous: previous, now: info)
+            }
         }
     }
 
     /// Updates this node's own load in the picture (gossip carries it to the others).
     public func updateSelfLoad(_ load: Gossip.LoadReport) {
-        state.withLock { snapshot in snapshot.nodes[snapshot.selfID]?.load = load }
+        state.withLock { state in state.snapshot.nodes[state.snapshot.selfID]?.load = load }
+    }
+
+    private func rebuildIfNeeded(_ state: inout State, previous: NodeInfo?, now info: NodeInfo) {
+        let changed = previous.map { ($0.ringState, $0.weight, $0.zone) != (info.ringState, info.weight, info.zone) } ?? true
+        if changed, let ring = try? Self.ring(of: state.snapshot.nodes, vnodes: vnodes) { state.snapshot.ring = ring }
+    }
+
+    /// The further along of what a node announced and what an admin recorded.
+    static func effectiveRingState(announced: Gossip.RingState, record: RingStateRecord?) -> Gossip.RingState {
+        guard let record, !record.deleted else { return announced }
+        return Gossip.RingState(rawValue: max(announced.rawValue, record.state.ringState.rawValue)) ?? announced
     }
 
     /// Ring members: every known node not `left` (a crashed node stays: DESIGN.md §4).

@@ -12,6 +12,18 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var chunkSize = ByteSize(bytes: 5 << 20)
     public var vnodes = Ring.defaultVnodesPerWeight
     public var deadGrace: Duration = .seconds(300)
+    /// How often the convergence loop runs when there is nothing pending (DESIGN.md §9).
+    public var repairInterval: Duration = .seconds(30)
+    /// Background repair traffic cap per node, bytes per second.
+    public var repairBandwidth = ByteSize(bytes: 64 << 20)
+    /// Scrub read rate per node, bytes per second.
+    public var scrubRate = ByteSize(bytes: 32 << 20)
+    /// Scrub covers the whole store once per this period.
+    public var scrubPeriod: Duration = .seconds(7 * 24 * 3600)
+    /// How long an unreferenced chunk is kept before GC may delete it.
+    public var gcGrace: Duration = .seconds(3600)
+    /// How long a tombstone is kept before it is purged.
+    public var tombstoneTTL: Duration = .seconds(7 * 24 * 3600)
     public var nodes: [NodeConfiguration] = []
 
     /// One node of the cluster: its id, addresses, zone, weight and storage.
@@ -66,7 +78,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -84,12 +96,13 @@ public struct ClusterConfiguration: Sendable, Equatable {
             }
             configuration.chunkSize = size
         }
-        if let text = cluster.optionalString("dead_grace") {
-            guard let grace = DurationText.parse(text), grace >= .seconds(1) else {
-                throw Error(field: "cluster.dead_grace", problem: "\"\(text)\" is not a duration of at least 1s (like 30s, 5m)")
-            }
-            configuration.deadGrace = grace
-        }
+        configuration.deadGrace = try cluster.duration("dead_grace", default: configuration.deadGrace, minimum: .seconds(1))
+        configuration.repairInterval = try cluster.duration("repair_interval", default: configuration.repairInterval, minimum: .milliseconds(100))
+        configuration.scrubPeriod = try cluster.duration("scrub_period", default: configuration.scrubPeriod, minimum: .seconds(1))
+        configuration.gcGrace = try cluster.duration("gc_grace", default: configuration.gcGrace, minimum: .seconds(1))
+        configuration.tombstoneTTL = try cluster.duration("tombstone_ttl", default: configuration.tombstoneTTL, minimum: .seconds(1))
+        configuration.repairBandwidth = try cluster.size("repair_bandwidth", default: configuration.repairBandwidth, minimum: 64 << 10)
+        configuration.scrubRate = try cluster.size("scrub_rate", default: configuration.scrubRate, minimum: 64 << 10)
 
         guard let nodes = top.node("nodes") else { return configuration }
         guard case .sequence(let list) = nodes else { throw Error(field: "nodes", problem: "must be a list") }
@@ -167,6 +180,22 @@ public struct ClusterConfiguration: Sendable, Equatable {
         func string(_ name: String) throws(Error) -> String {
             guard let text = try required(name).string, !text.isEmpty else { throw Error(field: "\(path).\(name)", problem: "must be non-empty text") }
             return text
+        }
+
+        func duration(_ name: String, default fallback: Duration, minimum: Duration) throws(Error) -> Duration {
+            guard let text = optionalString(name) else { return fallback }
+            guard let value = DurationText.parse(text), value >= minimum else {
+                throw Error(field: "\(path).\(name)", problem: "\"\(text)\" is not a duration of at least \(minimum) (like 30s, 5m)")
+            }
+            return value
+        }
+
+        func size(_ name: String, default fallback: ByteSize, minimum: Int64) throws(Error) -> ByteSize {
+            guard let text = optionalString(name) else { return fallback }
+            guard let value = ByteSize(text), value.bytes >= minimum else {
+                throw Error(field: "\(path).\(name)", problem: "\"\(text)\" is not a size of at least \(minimum) bytes (like 64MiB)")
+            }
+            return value
         }
 
         func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(Error) -> Int {

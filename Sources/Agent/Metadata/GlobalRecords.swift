@@ -1,3 +1,5 @@
+import Gossip
+
 /// What a user may do: admins manage users and see every namespace.
 public enum Role: String, Codable, Sendable, CaseIterable {
     case admin, user
@@ -64,13 +66,58 @@ public struct TokenRecord: Codable, Hashable, Sendable, LastWriterWins {
     public var tieBreak: String { "\(deleted ? 1 : 0)\(user)\(expiresAt)" }
 }
 
-/// Every global record a node holds: what nodes exchange to keep users and tokens everywhere.
+/// An admin's decision about a node's place in the ring: drain it, or remove it for good.
+public struct RingStateRecord: Codable, Hashable, Sendable, LastWriterWins {
+    public enum State: String, Codable, Sendable {
+        /// Stop writing to it; move its data to the other owners; then it becomes `removed`.
+        case draining
+        /// Out of the ring; survivors re-replicate what it held.
+        case removed
+
+        var ringState: Gossip.RingState { self == .draining ? .leaving : .left }
+    }
+
+    public var node: String
+    public var state: State
+    public var version: HybridTimestamp
+    /// A tombstone undoes the decision (the node may come back as a member).
+    public var deleted: Bool = false
+
+    public init(node: String, state: State, version: HybridTimestamp) {
+        self.node = node
+        self.state = state
+        self.version = version
+    }
+
+    public var key: String { node }
+    public var tieBreak: String { "\(deleted ? 1 : 0)\(state.rawValue)" }
+}
+
+/// Every global record a node holds: what nodes exchange to keep users, tokens and admins' ring
+/// decisions everywhere.
 public struct GlobalRecords: Codable, Sendable, Equatable {
     public var users: [UserRecord]
     public var tokens: [TokenRecord]
+    public var ringStates: [RingStateRecord]
 
-    public init(users: [UserRecord] = [], tokens: [TokenRecord] = []) {
+    enum CodingKeys: String, CodingKey {
+        case users, tokens
+        case ringStates = "ring_states"
+    }
+
+    public init(users: [UserRecord] = [], tokens: [TokenRecord] = [], ringStates: [RingStateRecord] = []) {
         self.users = users
         self.tokens = tokens
+        self.ringStates = ringStates
     }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        users = try container.decodeIfPresent([UserRecord].self, forKey: .users) ?? []
+        tokens = try container.decodeIfPresent([TokenRecord].self, forKey: .tokens) ?? []
+        ringStates = try container.decodeIfPresent([RingStateRecord].self, forKey: .ringStates) ?? []
+    }
+
+    /// Every record's version (what a receiver folds into its clock).
+    public var versions: [HybridTimestamp] { users.map(\.version) + tokens.map(\.version) + ringStates.map(\.version) }
 }

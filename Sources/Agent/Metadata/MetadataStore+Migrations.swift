@@ -30,6 +30,9 @@ extension MetadataStore {
                     """
             )
         }
+        migrator.registerMigration("v2: admins' ring decisions (drain, remove)") { db in
+            try db.execute(sql: "CREATE TABLE ring_state (node TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL)")
+        }
         return migrator
     }
 }

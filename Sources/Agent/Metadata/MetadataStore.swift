@@ -95,6 +95,11 @@ public struct MetadataStore: Sendable {
         }
     }
 
+    /// Marks a chunk as wanted again now (a dedup hit): GC measures `gc_grace` from here.
+    public func touchChunk(_ id: ChunkID, at milliseconds: Int64) async throws {
+        try await database.write { db in try db.execute(sql: "UPDATE chunk SET stored_at = max(stored_at, ?) WHERE id = ?", arguments: [milliseconds, id.hex]) }
+    }
+
     /// Forgets a chunk (after deleting it from the blob store).
     public func forgetChunk(_ id: ChunkID) async throws {
         try await database.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.hex]) }
@@ -110,6 +115,67 @@ public struct MetadataStore: Sendable {
         try await database.read { db in
             let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(sum(size), 0) FROM chunk")
             return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
+    /// Every indexed chunk: id, size and when it was stored (ms).
+    public func chunkEntries() async throws -> [(id: ChunkID, size: Int64, storedAt: Int64)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, size, stored_at FROM chunk").compactMap { row in
+                guard let id = ChunkID(row[0] as String) else { return nil }
+                return (id, row[1], row[2])
+            }
+        }
+    }
+
+    /// Chunks least recently verified first (never verified before all others).
+    public func chunksToScrub(limit: Int) async throws -> [(id: ChunkID, size: Int64)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, size FROM chunk ORDER BY coalesce(last_verified_at, 0), id LIMIT ?", arguments: [limit]).compactMap { row in
+                guard let id = ChunkID(row[0] as String) else { return nil }
+                return (id, row[1])
+            }
+        }
+    }
+
+    /// Records a successful verification of a chunk.
+    public func markVerified(_ id: ChunkID, at milliseconds: Int64) async throws {
+        try await database.write { db in try db.execute(sql: "UPDATE chunk SET last_verified_at = ? WHERE id = ?", arguments: [milliseconds, id.hex]) }
+    }
+
+    /// Every manifest's key and version (tombstones included), without the chunk lists.
+    public func manifestVersions() async throws -> [(key: FileKey, version: HybridTimestamp)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT owner, path, version FROM manifest").compactMap { row in
+                guard let version = HybridTimestamp(row[2] as String) else { return nil }
+                return (FileKey(owner: row[0], path: row[1]), version)
+            }
+        }
+    }
+
+    /// Every live manifest's chunk ids (what GC must keep).
+    public func referencedChunks() async throws -> [ChunkID] {
+        try await database.read { db in
+            var ids: [ChunkID] = []
+            for data in try Data.fetchAll(db, sql: "SELECT record FROM manifest WHERE deleted = 0") {
+                ids.append(contentsOf: try Self.decoder.decode(Manifest.self, from: data).chunks.compactMap(\.id))
+            }
+            return ids
+        }
+    }
+
+    /// Removes a manifest copy (this node no longer owns it, or a tombstone has expired).
+    public func deleteManifest(_ key: FileKey) async throws {
+        try await database.write { db in try db.execute(sql: "DELETE FROM manifest WHERE owner = ? AND path = ?", arguments: [key.owner, key.path]) }
+    }
+
+    /// Tombstones written before `milliseconds`.
+    public func tombstones(before milliseconds: Int64) async throws -> [FileKey] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM manifest WHERE deleted = 1").compactMap { data in
+                let manifest = try Self.decoder.decode(Manifest.self, from: data)
+                return manifest.createdAt < milliseconds ? manifest.key : nil
+            }
         }
     }
 
@@ -154,6 +220,11 @@ public struct MetadataStore: Sendable {
         }
     }
 
+    /// Removes every hint for a key (the local copy is gone).
+    public func removeHints(kind: HintKind, key: String) async throws {
+        try await database.write { db in try db.execute(sql: "DELETE FROM hint WHERE kind = ? AND key = ?", arguments: [kind.rawValue, key]) }
+    }
+
     /// How many hints are pending.
     public func hintCount() async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hint") ?? 0 }
@@ -166,6 +237,7 @@ public struct MetadataStore: Sendable {
     public func merge(_ records: GlobalRecords) async throws -> Int {
         let users = try records.users.map { ($0, try Self.encoder.encode($0)) }
         let tokens = try records.tokens.map { ($0, try Self.encoder.encode($0)) }
+        let ringStates = try records.ringStates.map { ($0, try Self.encoder.encode($0)) }
         return try await database.write { db in
             var changed = 0
             for (user, data) in users {
@@ -184,7 +256,23 @@ public struct MetadataStore: Sendable {
                 )
                 changed += 1
             }
+            for (record, data) in ringStates {
+                if let existing = try Data.fetchOne(db, sql: "SELECT record FROM ring_state WHERE node = ?", arguments: [record.node]).map({ try Self.decoder.decode(RingStateRecord.self, from: $0) }),
+                    !existing.isSuperseded(by: record) { continue }
+                try db.execute(
+                    sql: "INSERT INTO ring_state (node, version, record) VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE SET version = excluded.version, record = excluded.record",
+                    arguments: [record.node, record.version.description, data]
+                )
+                changed += 1
+            }
             return changed
+        }
+    }
+
+    /// Admins' drain and remove records.
+    public func ringStates() async throws -> [RingStateRecord] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT record FROM ring_state ORDER BY node").map { try Self.decoder.decode(RingStateRecord.self, from: $0) }
         }
     }
 
@@ -193,7 +281,8 @@ public struct MetadataStore: Sendable {
         try await database.read { db in
             GlobalRecords(
                 users: try Data.fetchAll(db, sql: "SELECT record FROM user ORDER BY name").map { try Self.decoder.decode(UserRecord.self, from: $0) },
-                tokens: try Data.fetchAll(db, sql: "SELECT record FROM token ORDER BY hash").map { try Self.decoder.decode(TokenRecord.self, from: $0) }
+                tokens: try Data.fetchAll(db, sql: "SELECT record FROM token ORDER BY hash").map { try Self.decoder.decode(TokenRecord.self, from: $0) },
+                ringStates: try Data.fetchAll(db, sql: "SELECT record FROM ring_state ORDER BY node").map { try Self.decoder.decode(RingStateRecord.self, from: $0) }
             )
         }
     }

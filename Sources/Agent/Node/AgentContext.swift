@@ -16,3 +16,24 @@ public struct AgentContext: Sendable {
     /// Largest accepted upload (bytes).
     public var maxUploadBytes: Int64 = 1 << 40
 }
+
+extension AgentContext {
+    /// Stores global records (users, tokens, ring decisions) here, then pushes them to every
+    /// other live node; the periodic global sync reaches any node the push missed.
+    public func publish(_ records: GlobalRecords) async throws {
+        try await local.metadata.merge(records)
+        view.apply(records.ringStates)
+        let snapshot = view.snapshot()
+        await withTaskGroup(of: Void.self) { group in
+            for node in snapshot.availableMembers where node != selfID {
+                group.addTask {
+                    do throws(PeerError) {
+                        try await calls.pushGlobalRecords(records, to: node, snapshot)
+                    } catch {
+                        logger.warning("could not push a global record; global sync will retry", metadata: ["peer": "\(node)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}

@@ -13,6 +13,8 @@ struct BackgroundLoops: Service {
     let traffic: TrafficCounters
     let adminPassword: String?
     let storage: ClusterConfiguration.StorageConfiguration
+    let progress = RepairProgress()
+    let scrubCounters = ScrubCounters()
     static let globalSyncInterval: Duration = .seconds(5)
 
     func run() async throws {
@@ -22,10 +24,63 @@ struct BackgroundLoops: Service {
                 group.addTask { await reportLoad() }
                 group.addTask { await syncGlobalRecords() }
                 group.addTask { await bootstrapAdmin() }
+                group.addTask { await followRingDecisions() }
+                group.addTask { await selfHealing() }
                 await group.waitForAll()
             }
         } onGracefulShutdown: {
             Task { await gossip.leave() }
+        }
+    }
+
+    /// Convergence, scrub and GC (DESIGN.md §9), after the chunk index is brought in line with
+    /// the blob store (a lost disk, or a crash between a blob write and its index row).
+    private func selfHealing() async {
+        do {
+            let (added, forgotten) = try await agent.local.reconcileIndex()
+            if added + forgotten > 0 {
+                agent.logger.notice("chunk index reconciled with the blob store", metadata: ["added": "\(added)", "forgotten": "\(forgotten)"])
+            }
+        } catch {
+            agent.logger.error("could not reconcile the chunk index", metadata: ["error": "\(error)"])
+        }
+        let cluster = agent.cluster
+        let convergence = ConvergenceService(
+            agent: agent, throttle: Throttle(bytesPerSecond: cluster.repairBandwidth.bytes), progress: progress,
+            interval: cluster.repairInterval, tombstoneTTL: cluster.tombstoneTTL
+        )
+        let scrub = ScrubService(agent: agent, throttle: Throttle(bytesPerSecond: cluster.scrubRate.bytes), period: cluster.scrubPeriod, counters: scrubCounters)
+        let gc = GCService(agent: agent, interval: max(cluster.repairInterval, min(cluster.gcGrace / 4, .seconds(900))), grace: cluster.gcGrace)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await convergence.run() }
+            group.addTask { await scrub.run() }
+            group.addTask { await gc.run() }
+            await group.waitForAll()
+        }
+    }
+
+    /// Applies admins' drain/remove records as they arrive, and finishes this node's own drain:
+    /// once it holds nothing, it records itself as removed.
+    private func followRingDecisions() async {
+        while !Task.isCancelled && !isShuttingDown {
+            if let records = try? await agent.local.metadata.ringStates() {
+                agent.view.apply(records)
+                if let mine = records.first(where: { $0.node == agent.selfID.rawValue }), mine.state == .draining, !mine.deleted,
+                    let chunks = try? await agent.local.metadata.chunkTotals(), chunks.count == 0,
+                    let manifests = try? await agent.local.metadata.manifestCount(), manifests == 0
+                {
+                    var done = mine
+                    done.state = .removed
+                    done.version = agent.local.clock.now()
+                    do {
+                        try await agent.publish(GlobalRecords(ringStates: [done]))
+                        agent.logger.notice("drain finished: this node holds nothing and has left the ring")
+                    } catch {
+                        agent.logger.warning("could not record the end of the drain", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 
@@ -43,9 +98,12 @@ struct BackgroundLoops: Service {
         var lastIncarnation: UInt64 = 0
         var last = (bytesIn: 0, bytesOut: 0, at: ContinuousClock.now)
         var totals: (count: Int, bytes: Int64) = (0, 0)
+        var hints = 0
+        var lastMoved = (bytes: Int64(0), at: ContinuousClock.now)
         var tick = 0
         while !Task.isCancelled && !isShuttingDown {
             if tick % 5 == 0, let fresh = try? await agent.local.metadata.chunkTotals() { totals = fresh }
+            if tick % 5 == 0, let count = try? await agent.local.metadata.hintCount() { hints = count }
             tick += 1
             let now = ContinuousClock.now
             let seconds = max(0.001, Double((now - last.at).components.attoseconds) / 1e18 + Double((now - last.at).components.seconds))
@@ -58,6 +116,13 @@ struct BackgroundLoops: Service {
             load.chunkCount = UInt64(totals.count)
             load.storageUsedBytes = UInt64(max(0, totals.bytes))
             load.storageCapacityBytes = capacity()
+            let repair = progress.current
+            load.underReplicated = UInt64(max(0, repair.underReplicated))
+            load.repairBacklogBytes = UInt64(max(0, repair.bytesToMove))
+            load.hintsPending = UInt64(hints)
+            let movedSeconds = max(0.001, Double((now - lastMoved.at).components.seconds) + Double((now - lastMoved.at).components.attoseconds) / 1e18)
+            load.repairBytesPerSecond = UInt64(Double(max(0, repair.bytesMoved - lastMoved.bytes)) / movedSeconds)
+            lastMoved = (repair.bytesMoved, now)
             last = (bytesIn, bytesOut, now)
             await gossip.updateLoad(load)
             agent.view.updateSelfLoad(load)
@@ -86,7 +151,7 @@ struct BackgroundLoops: Service {
             if let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() {
                 do throws(PeerError) {
                     let theirs = try await agent.calls.globalRecords(on: peer, snapshot)
-                    for version in theirs.users.map(\.version) + theirs.tokens.map(\.version) { try? agent.local.clock.observe(version) }
+                    for version in theirs.versions { try? agent.local.clock.observe(version) }
                     _ = try? await agent.local.metadata.merge(theirs)
                     if let ours = try? await agent.local.metadata.globalRecords(), ours != theirs {
                         try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot)

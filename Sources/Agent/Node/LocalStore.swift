@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import Ring
 import S3
@@ -18,8 +19,12 @@ public struct LocalStore: Sendable {
     }
 
     /// The stored size of a chunk, or nil (the blob store is the truth; the index follows it).
+    /// A chunk asked about may be about to be referenced by an upload's dedup: its GC grace
+    /// restarts.
     public func chunkSize(_ id: ChunkID) async throws -> Int64? {
-        try await blobs.size(of: id)
+        let size = try await blobs.size(of: id)
+        if size != nil { try await metadata.touchChunk(id, at: Int64(HybridClock.systemMilliseconds())) }
+        return size
     }
 
     /// Stores a chunk unless it is already here (dedup), verifying its SHA-256 on the way in;
@@ -56,5 +61,54 @@ public struct LocalStore: Sendable {
             try await metadata.addHint(.init(intended: hintFor, kind: .manifest, key: "\(key.owner)/\(key.path)", createdAt: Int64(HybridClock.systemMilliseconds())))
         }
         return stored
+    }
+
+    /// Re-reads a chunk and checks it against its id; a bad or unreadable copy is deleted (the
+    /// convergence loop then refills it from a good replica). Returns whether the copy was good.
+    public func verifyOrDrop(_ id: ChunkID, logger: Logger) async throws -> Bool {
+        guard let size = try await blobs.size(of: id) else {
+            try await metadata.forgetChunk(id)
+            return false
+        }
+        do {
+            _ = try await blobs.read(id) { stream in
+                for try await _ in VerifyingByteSequence(base: stream.bytes, id: id, size: size) {}
+            }
+            try await metadata.markVerified(id, at: Int64(HybridClock.systemMilliseconds()))
+            return true
+        } catch let error as BlobStoreError where error.code == .integrity || error.code == .notFound {
+            logger.error("bad chunk copy deleted; a good replica will replace it", metadata: ["chunk": "\(id)", "error": "\(error)"])
+            try await blobs.delete(id)
+            try await metadata.forgetChunk(id)
+            return false
+        }
+    }
+
+    /// Removes a chunk copy this node no longer needs (and its hints).
+    public func dropChunk(_ id: ChunkID) async throws {
+        try await blobs.delete(id)
+        try await metadata.forgetChunk(id)
+        try await metadata.removeHints(kind: .chunk, key: id.hex)
+    }
+
+    /// Brings the chunk index in line with the blob store (after a lost disk or a crash between
+    /// the two): indexes chunks the store has, forgets chunks it does not. Returns (added, forgotten).
+    public func reconcileIndex() async throws -> (added: Int, forgotten: Int) {
+        var stored: [ChunkID: Int64] = [:]
+        for try await entry in blobs.list() { stored[entry.id] = entry.size }
+        let indexed = try await metadata.chunkEntries()
+        var forgotten = 0
+        for entry in indexed where stored[entry.id] == nil {
+            try await metadata.forgetChunk(entry.id)
+            forgotten += 1
+        }
+        let known = Set(indexed.map(\.id))
+        let now = Int64(HybridClock.systemMilliseconds())
+        var added = 0
+        for (id, size) in stored where !known.contains(id) {
+            try await metadata.recordChunk(id, size: size, at: now)
+            added += 1
+        }
+        return (added, forgotten)
     }
 }

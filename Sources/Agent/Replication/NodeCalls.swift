@@ -121,4 +121,37 @@ public struct NodeCalls: Sendable {
         }
         _ = try await peers.json(Int.self, .PUT, node: node, address: try address(node, snapshot), target: "/internal/v1/global", body: records)
     }
+
+    // MARK: Convergence and GC
+
+    /// `node`'s digests, per partition, of its `kind` keys that it and this node both own.
+    public func digests(_ kind: SyncKind, partitions: [Int], on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Int: String] {
+        let body = DigestRequest(kind: kind, peer: selfID.rawValue, partitions: partitions)
+        let answer = try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/digests", body: body)
+        return Dictionary(uniqueKeysWithValues: answer.compactMap { key, value in Int(key).map { ($0, value) } })
+    }
+
+    /// Which of `keys` `node` holds, with the version of each (empty for chunks).
+    /// With `all`, every key `node` holds, each with its version (manifests) or size (chunks).
+    public func held(_ kind: SyncKind, keys: [String], on node: NodeID, _ snapshot: ClusterSnapshot, all: Bool = false) async throws(PeerError) -> [String: String] {
+        if all {
+            return try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/held", body: HeldRequest(kind: kind, keys: [], all: true))
+        }
+        var result: [String: String] = [:]
+        for batch in stride(from: 0, to: keys.count, by: 2000).map({ Array(keys[$0..<min(keys.count, $0 + 2000)]) }) {
+            let answer = try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/held", body: HeldRequest(kind: kind, keys: batch))
+            result.merge(answer) { $1 }
+        }
+        return result
+    }
+
+    /// `node`'s Bloom filter of the chunks its live manifests and uploads in progress reference.
+    public func references(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> ChunkBloomFilter {
+        try await peers.json(ChunkBloomFilter.self, .GET, node: node, address: try address(node, snapshot), target: "/internal/v1/gc/references")
+    }
+
+    /// Asks `node` to re-verify its copy of a chunk (deleting it when bad); true when it was good.
+    public func verifyChunk(_ id: ChunkID, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Bool {
+        try await peers.json(Bool.self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/chunks/\(id.hex)/verify")
+    }
 }

@@ -22,7 +22,7 @@ public struct ReadCoordinator: Sendable {
     /// Asks every available primary owner; only if none has a copy, walks on down the preference list.
     public func latestManifest(_ key: FileKey, _ snapshot: ClusterSnapshot) async throws -> Manifest? {
         let order = snapshot.readOrder(for: key.position)
-        let owners = Set(snapshot.ring.owners(of: key.position, replication: snapshot.replication))
+        let owners = Set(snapshot.owners(of: key.position))
         let primaries = order.filter { owners.contains($0) }
         var answers: [(NodeID, Manifest?)] = []
         var errors: [PeerError] = []

@@ -1,5 +1,7 @@
 import Crypto
+import Foundation
 import NIOCore
+import Synchronization
 
 /// One upload in progress: bytes go in with `append` as they arrive from the client; full chunks
 /// go out to their targets while more bytes arrive, at most `window` at a time, so memory stays
@@ -11,6 +13,7 @@ public struct UploadSession {
         public var sha256: String
         public var chunks: [ChunkReference]
         let snapshot: ClusterSnapshot
+        let upload: UUID
     }
 
     let coordinator: WriteCoordinator
@@ -21,6 +24,8 @@ public struct UploadSession {
     private var current = ByteBuffer()
     private var references: [ChunkReference] = []
     private var inFlight: [Task<Void, any Error>] = []
+    /// This upload's entry in the registry of uploads in progress.
+    let id = UUID()
     /// Bytes received so far.
     public private(set) var size: Int64 = 0
 
@@ -51,18 +56,20 @@ public struct UploadSession {
     public mutating func finish() async throws -> Content {
         if current.readableBytes > 0 { try await dispatch() }
         while !inFlight.isEmpty { try await inFlight.removeFirst().value }
-        return Content(size: size, sha256: ChunkID(digest: fileHasher.finalize()).hex, chunks: references, snapshot: snapshot)
+        return Content(size: size, sha256: ChunkID(digest: fileHasher.finalize()).hex, chunks: references, snapshot: snapshot, upload: id)
     }
 
     /// Stops chunk transfers still running (the upload failed; what was written is garbage for GC).
     public func abort() {
         for task in inFlight { task.cancel() }
+        coordinator.uploads.finish(id)
     }
 
     private mutating func dispatch() async throws {
         let id = ChunkID(digest: chunkHasher.finalize())
         let bytes = current
         references.append(ChunkReference(sha256: id.hex, size: Int64(bytes.readableBytes)))
+        coordinator.uploads.add(id, to: self.id)
         current = ByteBuffer()
         chunkHasher = SHA256()
         if inFlight.count >= coordinator.window { try await inFlight.removeFirst().value }
@@ -70,4 +77,19 @@ public struct UploadSession {
         let snapshot = self.snapshot
         inFlight.append(Task { try await coordinator.storeChunk(id, bytes, snapshot) })
     }
+}
+
+/// Chunk ids of the uploads in progress on this node (they have no manifest yet, so GC learns
+/// of them here).
+public final class UploadRegistry: Sendable {
+    private let uploads = Mutex<[UUID: [ChunkID]]>([:])
+
+    public init() {}
+
+    func add(_ chunk: ChunkID, to upload: UUID) { uploads.withLock { $0[upload, default: []].append(chunk) } }
+
+    func finish(_ upload: UUID) { _ = uploads.withLock { $0.removeValue(forKey: upload) } }
+
+    /// Every chunk of every upload not yet committed or abandoned.
+    public func chunksInFlight() -> [ChunkID] { uploads.withLock { Array($0.values.joined()) } }
 }

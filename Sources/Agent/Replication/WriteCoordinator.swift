@@ -14,6 +14,8 @@ public struct WriteCoordinator: Sendable {
     /// Chunks in flight per upload: what bounds an upload's memory (window + 1 chunk buffers).
     public var window = 4
     public let logger: Logger
+    /// Chunks of uploads not yet committed: GC must not take them.
+    public let uploads = UploadRegistry()
 
     public init(calls: NodeCalls, view: ClusterView, chunkSize: Int, logger: Logger) {
         self.calls = calls
@@ -44,6 +46,7 @@ public struct WriteCoordinator: Sendable {
             contentType: contentType, createdAt: Int64(HybridClock.systemMilliseconds()), version: calls.local.clock.now()
         )
         try await storeManifest(manifest, content.snapshot)
+        uploads.finish(content.upload)
         return manifest
     }
 
@@ -117,7 +120,7 @@ public struct WriteCoordinator: Sendable {
     }
 
     private func requireQuorum(_ snapshot: ClusterSnapshot) throws {
-        let available = snapshot.availableMembers.count
+        let available = snapshot.writableMembers.count
         guard available >= snapshot.writeQuorum else {
             throw APIError.unavailable("\(available) node(s) are live; writes need \(snapshot.writeQuorum)")
         }

@@ -64,6 +64,12 @@ extension Gossip {
         public var storageCapacityBytes: UInt64 = 0
         public var chunkCount: UInt64 = 0
         public var repairBacklogBytes: UInt64 = 0
+        /// Keys this node holds that some available owner lacks (what its repair will push).
+        public var underReplicated: UInt64 = 0
+        /// Copies held for an owner that was down when they were written.
+        public var hintsPending: UInt64 = 0
+        /// Background repair traffic over the last interval.
+        public var repairBytesPerSecond: UInt64 = 0
 
         public init() {}
     }

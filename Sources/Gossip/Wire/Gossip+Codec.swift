@@ -134,7 +134,7 @@ extension Gossip {
 
         private static func writeLoad(_ load: LoadReport, _ writer: inout WireWriter) {
             writer.u32(load.inFlightRequests)
-            for value in [load.bytesInPerSecond, load.bytesOutPerSecond, load.storageUsedBytes, load.storageCapacityBytes, load.chunkCount, load.repairBacklogBytes] {
+            for value in [load.bytesInPerSecond, load.bytesOutPerSecond, load.storageUsedBytes, load.storageCapacityBytes, load.chunkCount, load.repairBacklogBytes, load.underReplicated, load.hintsPending, load.repairBytesPerSecond] {
                 writer.u64(value)
             }
         }
@@ -148,6 +148,9 @@ extension Gossip {
             load.storageCapacityBytes = try reader.u64()
             load.chunkCount = try reader.u64()
             load.repairBacklogBytes = try reader.u64()
+            load.underReplicated = try reader.u64()
+            load.hintsPending = try reader.u64()
+            load.repairBytesPerSecond = try reader.u64()
             return load
         }
 

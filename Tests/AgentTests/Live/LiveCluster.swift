@@ -21,6 +21,7 @@ enum LiveCluster {
 
     static func run(
         nodes: Int = 3, storage: LocalCluster.Options.Storage = .directory, chunkSize: String = "1MiB",
+        configure: (inout LocalCluster.Options) -> Void = { _ in },
         _ body: (LocalCluster, API) async throws -> Void
     ) async throws {
         guard let executable else {
@@ -41,6 +42,7 @@ enum LiveCluster {
         options.executable = executable
         options.clusterName = "live"
         options.logLevel = "info"
+        configure(&options)
         let cluster = try await LocalCluster.start(options)
         let api = API(cluster: cluster)
         do {
@@ -107,6 +109,17 @@ struct API: Sendable {
         let reply = try await send(.GET, node, "/api/v1/cluster")
         let nodes = try reply.json()["nodes"] as? [[String: Any]] ?? []
         return Dictionary(uniqueKeysWithValues: nodes.compactMap { entry in (entry["id"] as? String).map { ($0, entry["status"] as? String ?? "?") } })
+    }
+
+    /// The nodes holding each chunk of a file, as `GET /api/v1/meta` reports them.
+    func replicas(_ path: String, from node: String = "node1") async throws -> [Set<String>] {
+        let meta = try await send(.GET, node, "/api/v1/meta/\(path)").json()
+        return (meta["chunks"] as? [[String: Any]] ?? []).map { Set($0["replicas"] as? [String] ?? []) }
+    }
+
+    /// The cluster's repair health as `node` reports it.
+    func health(from node: String = "node1") async throws -> [String: Any] {
+        try await send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any] ?? [:]
     }
 
     /// Polls every agent's view until all agents see each other alive.

@@ -1,0 +1,171 @@
+import Logging
+import NIOCore
+import Ring
+
+/// The convergence loop (DESIGN.md §9), one round every `repair_interval` (every second while
+/// work is pending): for each key this node holds, make sure every available owner has it —
+/// comparing per-partition digests with each co-owner first and exchanging key lists only where
+/// they differ — and drop copies this node no longer owns once every owner holds them. This one
+/// rule delivers hinted handoff, re-replication after `dead_grace`, rebalancing after a join and
+/// draining. Pushes are paced by `repair_bandwidth`.
+struct ConvergenceService: Sendable {
+    let agent: AgentContext
+    let throttle: Throttle
+    let progress: RepairProgress
+    let interval: Duration
+    let tombstoneTTL: Duration
+
+    func run() async {
+        while !Task.isCancelled {
+            var busy = false
+            do {
+                busy = try await round()
+            } catch is CancellationError {
+                return
+            } catch {
+                agent.logger.warning("convergence round failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: busy ? min(interval, .seconds(1)) : interval)
+        }
+    }
+
+    /// One pass over every key held here; returns whether there was work.
+    @discardableResult
+    func round() async throws -> Bool {
+        let snapshot = agent.view.snapshot()
+        var pending = 0
+        var backlog: Int64 = 0
+        var worked = false
+        for kind in SyncKind.allCases {
+            let items = try await SyncItem.load(kind, from: agent.local.metadata)
+            var coOwned: [NodeID: [SyncItem]] = [:]
+            var foreign: [SyncItem] = []
+            for item in items {
+                let owners = snapshot.owners(of: item.position)
+                if owners.contains(agent.selfID) {
+                    for peer in owners where peer != agent.selfID && snapshot.isAvailable(peer) { coOwned[peer, default: []].append(item) }
+                } else {
+                    foreign.append(item)
+                }
+            }
+            // Keys this node owns: co-owners first compare digests, then key lists where they differ.
+            for (peer, peerItems) in coOwned.sorted(by: { $0.key < $1.key }) {
+                let partitions = Set(peerItems.map(\.position.partition.index))
+                guard let theirs = try? await agent.calls.digests(kind, partitions: partitions.sorted(), on: peer, snapshot) else { continue }
+                let mine = snapshot.coOwnedDigests(items, agent.selfID, peer, partitions: partitions)
+                let differing = partitions.filter { mine[$0] != theirs[$0] }
+                guard !differing.isEmpty else { continue }
+                let candidates = peerItems.filter { differing.contains($0.position.partition.index) }
+                guard let held = try? await agent.calls.held(kind, keys: candidates.map(\.key), on: peer, snapshot) else { continue }
+                for item in candidates where !item.isCovered(byVersion: held[item.key]) {
+                    pending += 1
+                    backlog += item.size
+                    if await push(kind, item, to: peer, snapshot) {
+                        pending -= 1
+                        backlog -= item.size
+                        worked = true
+                    }
+                }
+            }
+            // Keys this node does not own: push to owners that lack them, then let the copy go.
+            var held: [NodeID: [String: String]] = [:]
+            let owners = Dictionary(uniqueKeysWithValues: foreign.map { ($0.key, snapshot.owners(of: $0.position)) })
+            for owner in Set(owners.values.joined()) where owner != agent.selfID && snapshot.isAvailable(owner) {
+                let keys = foreign.filter { owners[$0.key]?.contains(owner) == true }.map(\.key)
+                held[owner] = try? await agent.calls.held(kind, keys: keys, on: owner, snapshot)
+            }
+            for item in foreign {
+                let itemOwners = owners[item.key] ?? []
+                let holders = Set(itemOwners.filter { item.isCovered(byVersion: held[$0]?[item.key]) })
+                switch Convergence.decide(selfID: agent.selfID, owners: itemOwners, isAvailable: snapshot.isAvailable, holders: holders) {
+                case .keep:
+                    if itemOwners.contains(where: { !holders.contains($0) }) { pending += 1 }
+                case .push(let targets):
+                    pending += 1
+                    backlog += item.size
+                    var all = true
+                    for target in targets { all = await push(kind, item, to: target, snapshot) && all }
+                    if all {
+                        pending -= 1
+                        backlog -= item.size
+                        worked = true
+                    }
+                case .delete:
+                    try await drop(kind, item)
+                    worked = true
+                }
+            }
+        }
+        try await purgeTombstones()
+        try await settleHints(snapshot)
+        progress.roundFinished(underReplicated: pending, bytesToMove: backlog)
+        return worked || pending > 0
+    }
+
+    /// Copies one key to `peer`; false when that failed (retried next round).
+    private func push(_ kind: SyncKind, _ item: SyncItem, to peer: NodeID, _ snapshot: ClusterSnapshot) async -> Bool {
+        do {
+            switch kind {
+            case .chunk:
+                guard let id = ChunkID(item.key) else { return false }
+                let bytes: ByteBuffer
+                do {
+                    bytes = try await agent.local.readChunk(id, limit: Int(item.size))
+                } catch let error as BlobStoreError where error.code == .integrity || error.code == .notFound {
+                    // This copy is bad: never spread it; drop it so a good replica refills it here.
+                    _ = try? await agent.local.verifyOrDrop(id, logger: agent.logger)
+                    return false
+                }
+                try await throttle.take(bytes.readableBytes)
+                try await agent.calls.putChunk(id, bytes, on: peer, hintFor: nil, snapshot)
+                progress.moved(bytes.readableBytes)
+            case .manifest:
+                guard let key = SyncItem.fileKey(item.key), let manifest = try await agent.local.metadata.manifest(key) else { return false }
+                try await agent.calls.putManifest(manifest, on: peer, hintFor: nil, snapshot)
+            }
+            agent.logger.debug("repair: pushed", metadata: ["peer": "\(peer)", "kind": "\(kind)", "key": "\(item.key)"])
+            return true
+        } catch {
+            agent.logger.debug("repair: push failed", metadata: ["peer": "\(peer)", "key": "\(item.key)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    private func drop(_ kind: SyncKind, _ item: SyncItem) async throws {
+        switch kind {
+        case .chunk:
+            guard let id = ChunkID(item.key) else { return }
+            try await agent.local.dropChunk(id)
+        case .manifest:
+            guard let key = SyncItem.fileKey(item.key) else { return }
+            try await agent.local.metadata.deleteManifest(key)
+            try await agent.local.metadata.removeHints(kind: .manifest, key: item.key)
+        }
+        agent.logger.debug("repair: dropped a copy every owner holds", metadata: ["kind": "\(kind)", "key": "\(item.key)"])
+    }
+
+    /// Forgets hints that no longer describe a stand-in copy: the copy is gone, or this node has
+    /// become an owner of the key itself (its owner stayed dead past `dead_grace`).
+    private func settleHints(_ snapshot: ClusterSnapshot) async throws {
+        let chunks = Set(try await agent.local.metadata.chunkEntries().map(\.id.hex))
+        let manifests = Set(try await agent.local.metadata.manifestVersions().map { "\($0.key.owner)/\($0.key.path)" })
+        for hint in try await agent.local.metadata.hints() {
+            let position: RingPosition?
+            let present: Bool
+            switch hint.kind {
+            case .chunk: (position, present) = (ChunkID(hint.key)?.position, chunks.contains(hint.key))
+            case .manifest: (position, present) = (SyncItem.fileKey(hint.key)?.position, manifests.contains(hint.key))
+            }
+            let owners = position.map { snapshot.owners(of: $0) } ?? []
+            if !present || owners.contains(agent.selfID) || !owners.contains(hint.intended) {
+                try await agent.local.metadata.removeHint(intended: hint.intended, kind: hint.kind, key: hint.key)
+            }
+        }
+    }
+
+    /// Tombstones older than `tombstone_ttl` are forgotten (every node purges its own).
+    private func purgeTombstones() async throws {
+        let cutoff = Int64(HybridClock.systemMilliseconds()) - tombstoneTTL.components.seconds * 1000
+        for key in try await agent.local.metadata.tombstones(before: cutoff) { try await agent.local.metadata.deleteManifest(key) }
+    }
+}

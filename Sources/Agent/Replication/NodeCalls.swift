@@ -63,6 +63,8 @@ public struct NodeCalls: Sendable {
                 return try await local.readChunk(id, limit: Int(size))
             } catch let error as BlobStoreError where error.code == .notFound {
                 return nil
+            } catch let error as BlobStoreError where error.code == .integrity {
+                throw PeerError(code: .invalidResponse, node: node, message: "local chunk \(id) failed verification: \(error)")
             } catch {
                 throw PeerError(code: .refused, node: node, message: "local chunk \(id): \(error)")
             }

@@ -85,12 +85,27 @@ public struct ReadCoordinator: Sendable {
                 problems.append("\(node): not held")
             } catch {
                 if error.code == .invalidResponse {
-                    logger.error("bad chunk copy; reading another replica", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
+                    logger.error("bad chunk copy; reading another replica and having it re-verified", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
+                    reverify(id, on: node, snapshot)
                 }
                 problems.append(error.description)
             }
         }
         throw APIError.unavailable("no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
+    }
+
+    /// Has `node` re-verify its copy in the background: a bad copy is dropped there, and the
+    /// convergence loop refills it from a good replica.
+    private func reverify(_ id: ChunkID, on node: NodeID, _ snapshot: ClusterSnapshot) {
+        let calls = self.calls
+        let logger = self.logger
+        Task {
+            if node == calls.selfID {
+                _ = try? await calls.local.verifyOrDrop(id, logger: logger)
+            } else {
+                _ = try? await calls.verifyChunk(id, on: node, snapshot)
+            }
+        }
     }
 
     /// Streams the chunks `indices` of `manifest` in order with read-ahead; `send` gets each

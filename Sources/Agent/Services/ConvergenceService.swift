@@ -16,16 +16,8 @@ struct ConvergenceService: Sendable {
     let tombstoneTTL: Duration
 
     func run() async {
-        while !Task.isCancelled {
-            var busy = false
-            do {
-                busy = try await round()
-            } catch is CancellationError {
-                return
-            } catch {
-                agent.logger.warning("convergence round failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: busy ? min(interval, .seconds(1)) : interval)
+        await runPeriodically("convergence round", logger: agent.logger, retryAfter: interval) {
+            try await round() ? min(interval, .seconds(1)) : interval
         }
     }
 

@@ -11,15 +11,10 @@ struct GCService: Sendable {
     let grace: Duration
 
     func run() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            do {
-                try await round()
-            } catch is CancellationError {
-                return
-            } catch {
-                agent.logger.warning("GC round failed", metadata: ["error": "\(error)"])
-            }
+        try? await Task.sleep(for: interval)
+        await runPeriodically("GC round", logger: agent.logger, retryAfter: interval) {
+            try await round()
+            return interval
         }
     }
 

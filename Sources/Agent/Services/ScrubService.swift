@@ -11,17 +11,10 @@ struct ScrubService: Sendable {
     let counters: ScrubCounters
 
     func run() async {
-        while !Task.isCancelled {
+        await runPeriodically("scrub pass", logger: agent.logger, retryAfter: .seconds(60)) {
             let started = ContinuousClock.now
-            do {
-                try await pass()
-            } catch is CancellationError {
-                return
-            } catch {
-                agent.logger.warning("scrub pass failed", metadata: ["error": "\(error)"])
-            }
-            let rest = period - (ContinuousClock.now - started)
-            try? await Task.sleep(for: max(rest, .seconds(1)))
+            try await pass()
+            return max(period - (ContinuousClock.now - started), .seconds(1))
         }
     }
 

@@ -170,10 +170,10 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     return bytes
 }
 
-/// Bytes of every chunk file under each node's directory store.
-func storedChunkBytes(_ cluster: LocalCluster) -> Int64 {
+/// Bytes of every chunk file under each node's directory store (or one node's).
+func storedChunkBytes(_ cluster: LocalCluster, only: String? = nil) -> Int64 {
     var total: Int64 = 0
-    for node in cluster.nodes {
+    for node in cluster.nodes where only == nil || node.id == only {
         guard let walker = FileManager.default.enumerator(atPath: node.dataDirectory + "/chunks/chunks") else { continue }
         while let name = walker.nextObject() as? String {
             if let size = (try? FileManager.default.attributesOfItem(atPath: node.dataDirectory + "/chunks/chunks/" + name))?[.size] as? NSNumber,

@@ -1,3 +1,4 @@
+import Crypto
 import DevCluster
 import Foundation
 import NIOCore
@@ -76,4 +77,94 @@ struct SelfHealingLiveTests {
             for (path, bytes) in files { #expect(try await api.download("node2", path).bytes == bytes) }
         }
     }
+}
+
+/// Ring changes, corruption and garbage on a live cluster.
+@Suite("live ring changes, scrub and GC", .serialized)
+struct RingChangeLiveTests {
+    @Test func joinMovesAboutAQuarterAsPlannedThenDrainEmptiesANode() async throws {
+        try await LiveCluster.run(configure: SelfHealingLiveTests.fast) { cluster, api in
+            var files: [String: [UInt8]] = [:]
+            for index in 0..<12 {
+                let bytes = randomBytes(1_000_000 + index * 97_000, seed: UInt64(500 + index))
+                try #require(try await api.upload("node\(index % 3 + 1)", "r/\(index).bin", bytes).status == 201)
+                files["r/\(index).bin"] = bytes
+            }
+            let before = storedChunkBytes(cluster)
+            let plan = try await api.send(.GET, "node1", "/api/v1/ring/plan?add=node4").json()
+            let predicted = plan["bytes"] as? Int ?? -1
+            #expect((plan["chunks_examined"] as? Int ?? 0) > 0)
+
+            let joined = try await cluster.addNode()
+            try await poll("node4 holds its share and every chunk is on exactly two nodes", timeout: .seconds(60), interval: .milliseconds(500)) {
+                if let problem = try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node2", "node3", "node4"]) { return problem }
+                let onNew = storedChunkBytes(cluster, only: joined.id)
+                return onNew > 0 ? nil : "node4 holds nothing yet"
+            }
+            let moved = storedChunkBytes(cluster, only: joined.id)
+            let fraction = Double(moved) / Double(before)
+            print("live: join moved \(moved) of \(before) stored bytes (\(fraction)); plan predicted \(predicted) bytes; 1/(N+1) = 0.25")
+            #expect(Int64(predicted) == moved, "the plan predicted exactly what moved")
+            #expect(fraction > 0.1 && fraction < 0.4)
+            #expect(storedChunkBytes(cluster) == before, "nothing was lost or duplicated")
+            for (path, bytes) in files { #expect(try await api.download("node4", path).bytes == bytes) }
+
+            // Drain node2: it hands everything over, then leaves the ring.
+            let drained = try await api.send(.POST, "node1", "/api/v1/cluster/nodes/node2/drain")
+            try #require(drained.status == 202, "\(drained.text)")
+            try await poll("node2 is empty and has left the ring", timeout: .seconds(60), interval: .milliseconds(500)) {
+                let onNode2 = storedChunkBytes(cluster, only: "node2")
+                let state = (try await api.send(.GET, "node1", "/api/v1/cluster").json()["nodes"] as? [[String: Any]])?.first { $0["id"] as? String == "node2" }?["ring_state"] as? String
+                return onNode2 == 0 && state == "left" ? nil : "node2 still holds \(onNode2) bytes, ring state \(state ?? "?")"
+            }
+            try await poll("every chunk on two of the remaining nodes", timeout: .seconds(30), interval: .milliseconds(500)) {
+                try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node3", "node4"])
+            }
+            for (path, bytes) in files { #expect(try await api.download("node3", path).bytes == bytes) }
+        }
+    }
+
+    @Test func aCorruptedCopyIsNeverServedAndIsReplaced() async throws {
+        try await LiveCluster.run(configure: SelfHealingLiveTests.fast) { cluster, api in
+            let bytes = randomBytes(3_000_000, seed: 77)
+            try #require(try await api.upload("node1", "c.bin", bytes).status == 201)
+            let meta = try await api.send(.GET, "node1", "/api/v1/meta/c.bin").json()
+            let chunk = try #require((meta["chunks"] as? [[String: Any]])?.first)
+            let id = try #require(chunk["sha256"] as? String)
+            let holder = try #require((chunk["replicas"] as? [String])?.first)
+            let path = try #require(cluster.node(holder)).dataDirectory + "/chunks/chunks/\(id.prefix(2))/\(id.dropFirst(2).prefix(2))/\(id)"
+            var stored = try #require(FileManager.default.contents(atPath: path))
+            stored[1000] ^= 0xFF
+            try stored.write(to: URL(fileURLWithPath: path))
+            // Reads from every node return the right bytes, the bad copy included in the candidates.
+            for node in ["node1", "node2", "node3"] { #expect(try await api.download(node, "c.bin").bytes == bytes) }
+            try await poll("the bad copy is replaced with a good one", timeout: .seconds(30), interval: .milliseconds(500)) {
+                guard let now = FileManager.default.contents(atPath: path) else { return "removed, not yet refilled" }
+                return SHA256Hex.of(now) == id ? nil : "still corrupt"
+            }
+        }
+    }
+
+    @Test func garbageGoesAndSharedChunksStay() async throws {
+        try await LiveCluster.run(configure: { SelfHealingLiveTests.fast(&$0); $0.gcGrace = "2s" }) { cluster, api in
+            let shared = randomBytes(2_000_000, seed: 90)
+            let unique = randomBytes(2_000_000, seed: 91)
+            try #require(try await api.upload("node1", "keep.bin", shared).status == 201)
+            try #require(try await api.upload("node2", "copy.bin", shared).status == 201)
+            try #require(try await api.upload("node3", "gone.bin", unique).status == 201)
+            let withAll = storedChunkBytes(cluster)
+            #expect(withAll == Int64(2 * (shared.count + unique.count)))
+            #expect(try await api.send(.DELETE, "node1", "/api/v1/files/gone.bin").status == 204)
+            #expect(try await api.send(.DELETE, "node1", "/api/v1/files/copy.bin").status == 204)
+            try await poll("the deleted file's chunks are collected", timeout: .seconds(30), interval: .milliseconds(500)) {
+                let now = storedChunkBytes(cluster)
+                return now == Int64(2 * shared.count) ? nil : "\(now) bytes stored"
+            }
+            #expect(try await api.download("node2", "keep.bin").bytes == shared)
+        }
+    }
+}
+
+enum SHA256Hex {
+    static func of(_ data: Data) -> String { SHA256.hash(data: data).hexString }
 }

@@ -1,0 +1,80 @@
+import Crypto
+import Ring
+import Simulation
+import Testing
+@testable import Agent
+
+@Suite("convergence decisions")
+struct ConvergenceTests {
+    static let nodes: [NodeID] = ["n1", "n2", "n3", "n4", "n5"]
+
+    @Test(arguments: 0..<30)
+    func decisionsNeverDropANeededCopy(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        for _ in 0..<300 {
+            let me = Self.nodes.randomElement(using: &random)!
+            let owners = Array(Self.nodes.shuffled(using: &random).prefix(Int.random(in: 1...3, using: &random)))
+            let down = Set(Self.nodes.filter { _ in Bool.random(using: &random) && Bool.random(using: &random) })
+            let holders = Set(Self.nodes.filter { _ in Bool.random(using: &random) })
+            let action = Convergence.decide(selfID: me, owners: owners, isAvailable: { !down.contains($0) }, holders: holders)
+            switch action {
+            case .delete:
+                #expect(!owners.contains(me), "an owner never drops its copy")
+                #expect(owners.allSatisfy(holders.contains), "a copy goes only once every owner holds the key")
+            case .push(let targets):
+                #expect(!targets.isEmpty && targets.allSatisfy { owners.contains($0) && !down.contains($0) && !holders.contains($0) && $0 != me })
+            case .keep:
+                #expect(owners.allSatisfy { $0 == me || down.contains($0) || holders.contains($0) })
+            }
+        }
+    }
+
+    /// Many nodes applying the rule to random holdings, with random nodes down in each round:
+    /// no key ever loses its last copy, and once everyone is up every key ends on exactly its owners.
+    @Test(arguments: 0..<30)
+    func repeatedRoundsConvergeWithoutLosingData(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        let keys = 40
+        let owners = (0..<keys).map { _ in Array(Self.nodes.shuffled(using: &random).prefix(2)) }
+        var holdings = (0..<keys).map { _ in Set(Self.nodes.filter { _ in Int.random(in: 0..<4, using: &random) == 0 }) }
+        for key in 0..<keys where holdings[key].isEmpty { holdings[key].insert(Self.nodes.randomElement(using: &random)!) }
+        for round in 0..<30 {
+            let down: Set<NodeID> = round < 20 ? Set(Self.nodes.filter { _ in Int.random(in: 0..<4, using: &random) == 0 }) : []
+            for key in 0..<keys {
+                for node in Self.nodes.shuffled(using: &random) where holdings[key].contains(node) && !down.contains(node) {
+                    // Each holder sees the holdings of nodes that are up (down nodes cannot answer).
+                    let visible = holdings[key].filter { !down.contains($0) }
+                    switch Convergence.decide(selfID: node, owners: owners[key], isAvailable: { !down.contains($0) }, holders: visible) {
+                    case .push(let targets): holdings[key].formUnion(targets)
+                    case .delete: holdings[key].remove(node)
+                    case .keep: break
+                    }
+                    #expect(!holdings[key].isEmpty, "key \(key) lost its last copy in round \(round)")
+                }
+            }
+        }
+        for key in 0..<keys { #expect(holdings[key] == Set(owners[key]), "key \(key): \(holdings[key]) vs owners \(owners[key])") }
+    }
+
+    @Test(arguments: 0..<10)
+    func digestsIgnoreOrderAndSeeDifferences(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        let items = (0..<50).map { (key: "k\($0)-\(UInt64.random(in: 0...UInt64.max, using: &random))", version: "v\(Int.random(in: 0..<3, using: &random))") }
+        #expect(Convergence.digest(items) == Convergence.digest(items.shuffled(using: &random)))
+        #expect(Convergence.digest(items) != Convergence.digest(items.dropLast()))
+        var changed = items
+        changed[7].version += "x"
+        #expect(Convergence.digest(items) != Convergence.digest(changed))
+        #expect(Convergence.digest([]) == Convergence.digest([]))
+    }
+
+    @Test func bloomFiltersHaveNoFalseNegativesAndFewFalsePositives() {
+        let inserted = (0..<10_000).map { ChunkID(digest: SHA256.hash(data: Array("in\($0)".utf8))) }
+        var filter = ChunkBloomFilter(expected: inserted.count)
+        for id in inserted { filter.insert(id) }
+        #expect(inserted.allSatisfy(filter.mayContain))
+        let outside = (0..<10_000).map { ChunkID(digest: SHA256.hash(data: Array("out\($0)".utf8))) }
+        let falsePositives = outside.filter(filter.mayContain).count
+        #expect(falsePositives < 300, "false positives: \(falsePositives) of 10000")
+    }
+}

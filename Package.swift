@@ -98,7 +98,16 @@ let package = Package(
             ]
         ),
         // Throw-away local clusters of real agent processes: `filestore dev`, drills, live tests.
-        .target(name: "DevCluster", dependencies: ["TestSupport"]),
+        .target(
+            name: "DevCluster",
+            dependencies: [
+                "TestSupport", "S3",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
         .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),

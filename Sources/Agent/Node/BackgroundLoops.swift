@@ -19,14 +19,17 @@ struct BackgroundLoops: Service {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await followMembership() }
-                group.addTask { await reportLoad() }
-                group.addTask { await syncGlobalRecords() }
-                group.addTask { await bootstrapAdmin() }
-                group.addTask { await followRingDecisions() }
-                group.addTask { await selfHealing() }
-                await group.waitForAll()
+            // Every loop stops when shutdown begins, so in-flight requests are all that remain.
+            try? await cancelWhenGracefulShutdown {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await followMembership() }
+                    group.addTask { await reportLoad() }
+                    group.addTask { await syncGlobalRecords() }
+                    group.addTask { await bootstrapAdmin() }
+                    group.addTask { await followRingDecisions() }
+                    group.addTask { await selfHealing() }
+                    await group.waitForAll()
+                }
             }
         } onGracefulShutdown: {
             Task { await gossip.leave() }

@@ -110,7 +110,7 @@ struct ClusterLiveTests {
             refused(try await api.upload("node1", "x.bin", bytes, authorization: ""), 401, "no credentials")
             refused(try await api.upload("node1", "x.bin", bytes, authorization: API.basic("admin", "wrong-password")), 401, "wrong password")
             refused(try await api.upload("node1", "x.bin", bytes, authorization: "Bearer fst_not-a-token"), 401, "unknown token")
-            refused(try await api.send(.GET, "node2", "/api/v1/files", authorization: nil), 401, "listing without credentials")
+            refused(try await api.send(.GET, "node2", "/api/v1/files", authorization: ""), 401, "listing without credentials")
 
             // Another user's files: not readable, not listed, not reachable through ?owner=.
             try #require(try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"eve","password":"eve-password-1"}"#)).status == 201)
@@ -129,7 +129,7 @@ struct ClusterLiveTests {
 
             // The internal API refuses anything without the cluster signature, public credentials included.
             refused(try await api.send(.GET, "node1", "/internal/v1/global"), 401, "internal API with admin credentials")
-            refused(try await api.send(.PUT, "node1", "/internal/v1/chunks/\(SHA256.hash(data: bytes).hexString)", body: ByteBuffer(bytes: bytes), authorization: nil), 401, "internal chunk PUT")
+            refused(try await api.send(.PUT, "node1", "/internal/v1/chunks/\(SHA256.hash(data: bytes).hexString)", body: ByteBuffer(bytes: bytes), authorization: ""), 401, "internal chunk PUT")
 
             // Truncated uploads: the connection closes before Content-Length bytes arrived.
             try await Self.sendTruncated(port: try #require(cluster.node("node1")).httpPort, path: "/api/v1/files/cut.bin", announce: 1_000_000, send: 400_000)
@@ -148,7 +148,7 @@ struct ClusterLiveTests {
             let all = try await api.send(.GET, "node2", "/api/v1/files").json()
             #expect((all["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } == ["ok.bin"])
             // Every agent is still up.
-            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: nil).status == 200) }
+            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: "").status == 200) }
         }
     }
 
@@ -181,7 +181,7 @@ struct ClusterLiveTests {
             #expect(try await api.download("node2", "after/fresh.bin").bytes == fresh)
 
             // Gossip marks it dead (DESIGN.md §5: p99 ≤ 8 s at N=3).
-            try await poll("both survivors see node3 dead", timeout: .seconds(20), interval: .milliseconds(100)) {
+            try await pollUntil("both survivors see node3 dead", timeout: .seconds(20), interval: .milliseconds(100)) {
                 let one = try await api.statuses(from: "node1")["node3"], two = try await api.statuses(from: "node2")["node3"]
                 return one == "dead" && two == "dead" ? nil : "node1 sees \(one ?? "?"), node2 sees \(two ?? "?")"
             }
@@ -331,7 +331,7 @@ struct AccountsAndEdgesLiveTests {
             #expect(try await api.send(.DELETE, "node3", "/api/v1/files/h.bin").status == 404)
             #expect(try await api.download("node1", "h.bin").status == 404)
             // Every agent survived all of it.
-            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: nil).status == 200) }
+            for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: "").status == 200) }
         }
     }
 
@@ -358,7 +358,7 @@ struct AccountsAndEdgesLiveTests {
             let response = try await api.http.execute(request, timeout: .seconds(60))
             let answer = String(buffer: try await response.body.collect(upTo: 1 << 20))
             #expect(response.status.code == 201, "the upload in flight finished: \(response.status) \(answer)")
-            try await poll("node1 has exited", timeout: .seconds(15)) { kill(pid, 0) == 0 ? "still running" : nil }
+            try await pollUntil("node1 has exited", timeout: .seconds(15)) { kill(pid, 0) == 0 ? "still running" : nil }
             #expect(try await api.download("node2", "slow.bin").bytes == bytes)
         }
     }
@@ -383,12 +383,12 @@ struct ReadRepairLiveTests {
             func node3Copy() async throws -> String {
                 let target = "/internal/v1/manifest?owner=admin&path=\(S3.SigV4.uriEncode(path, keepSlash: false))"
                 let headers = auth.sign(method: "GET", target: target, node: "node1", milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-                let reply = try await api.send(.GET, "node3", target, authorization: nil, headers: headers)
+                let reply = try await api.send(.GET, "node3", target, authorization: "", headers: headers)
                 return reply.text
             }
             #expect(try await node3Copy() == "[]", "node3 was down during the write")
             #expect(try await api.download("node2", path).bytes == bytes)
-            try await poll("node3 holds the manifest after the read", timeout: .seconds(10)) {
+            try await pollUntil("node3 holds the manifest after the read", timeout: .seconds(10)) {
                 let copy = try await node3Copy()
                 return copy.contains(path) ? nil : copy
             }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DevCluster
 import Foundation
 import NIOCore
 import Testing
@@ -35,7 +36,7 @@ struct DevCommandTests {
             // cluster.json appears once every agent answers.
             var nodes: [[String: Any]] = []
             var password = ""
-            try await poll("cluster.json is written", timeout: .seconds(60)) {
+            try await pollUntil("cluster.json is written", timeout: .seconds(60)) {
                 guard let data = FileManager.default.contents(atPath: "\(directory)/cluster.json"),
                     let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
                     let list = object["nodes"] as? [[String: Any]], let admin = object["admin"] as? [String: String]
@@ -57,7 +58,7 @@ struct DevCommandTests {
             put.headers.add(name: "Authorization", value: authorization)
             put.body = .bytes(ByteBuffer(bytes: bytes))
             // The admin is created as each agent starts: retry until it exists.
-            try await poll("the upload succeeds", timeout: .seconds(30)) {
+            try await pollUntil("the upload succeeds", timeout: .seconds(30)) {
                 let response = try await http.execute(put, timeout: .seconds(30))
                 let status = response.status.code
                 _ = try await response.body.collect(upTo: 1 << 20)
@@ -75,7 +76,7 @@ struct DevCommandTests {
         try await http.shutdown()
 
         kill(process.processIdentifier, SIGINT)
-        try await poll("dev and every agent exit", timeout: .seconds(30)) {
+        try await pollUntil("dev and every agent exit", timeout: .seconds(30)) {
             let running = pids.filter { kill($0, 0) == 0 }
             return !process.isRunning && running.isEmpty ? nil : "dev running: \(process.isRunning), agents running: \(running)"
         }

@@ -60,114 +60,11 @@ enum LiveCluster {
     }
 }
 
-/// An HTTP client for the public API of a live cluster, with admin credentials by default.
-struct API: Sendable {
-    let cluster: LocalCluster
-    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(120))))
+/// Tests call the cluster client `API`; its admin credentials are the live clusters' admin.
+typealias API = ClusterClient
 
-    struct Reply: Sendable {
-        var status: Int
-        var headers: HTTPHeaders
-        var body: ByteBuffer
-        var bytes: [UInt8] { Array(body.readableBytesView) }
-        var text: String { String(buffer: body) }
-        func json() throws -> [String: Any] {
-            guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { throw TestSupportError("not a JSON object: \(text)") }
-            return object
-        }
-    }
-
-    static func basic(_ user: String, _ password: String) -> String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+extension ClusterClient {
     static let admin = basic("admin", LiveCluster.adminPassword)
-
-    func shutdown() async throws { try await http.shutdown() }
-
-    /// One request to `node` (`path` includes the query); `authorization` nil sends none.
-    func send(
-        _ method: HTTPMethod, _ node: String, _ path: String, body: ByteBuffer? = nil, authorization: String? = API.admin, headers: [(String, String)] = []
-    ) async throws -> Reply {
-        guard let target = cluster.node(node) else { throw TestSupportError("no node \(node)") }
-        var request = HTTPClientRequest(url: target.url + path)
-        request.method = method
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(body) }
-        let response = try await http.execute(request, timeout: .seconds(120))
-        return Reply(status: Int(response.status.code), headers: response.headers, body: try await response.body.collect(upTo: 256 << 20))
-    }
-
-    func upload(_ node: String, _ path: String, _ bytes: [UInt8], authorization: String = API.admin) async throws -> Reply {
-        try await send(.PUT, node, "/api/v1/files/\(path)", body: ByteBuffer(bytes: bytes), authorization: authorization)
-    }
-
-    func download(_ node: String, _ path: String, authorization: String = API.admin) async throws -> Reply {
-        try await send(.GET, node, "/api/v1/files/\(path)", authorization: authorization)
-    }
-
-    /// `GET /api/v1/cluster` from `node`: each node id with its status.
-    func statuses(from node: String) async throws -> [String: String] {
-        let reply = try await send(.GET, node, "/api/v1/cluster")
-        let nodes = try reply.json()["nodes"] as? [[String: Any]] ?? []
-        return Dictionary(uniqueKeysWithValues: nodes.compactMap { entry in (entry["id"] as? String).map { ($0, entry["status"] as? String ?? "?") } })
-    }
-
-    /// The nodes holding each chunk of a file, as `GET /api/v1/meta` reports them.
-    func replicas(_ path: String, from node: String = "node1") async throws -> [Set<String>] {
-        let meta = try await send(.GET, node, "/api/v1/meta/\(path)").json()
-        return (meta["chunks"] as? [[String: Any]] ?? []).map { Set($0["replicas"] as? [String] ?? []) }
-    }
-
-    /// The cluster's repair health as `node` reports it.
-    func health(from node: String = "node1") async throws -> [String: Any] {
-        try await send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any] ?? [:]
-    }
-
-    /// Polls every agent's view until all agents see each other alive.
-    func waitUntilAllAlive(timeout: Duration = .seconds(30)) async throws {
-        let ids = cluster.nodes.map(\.id)
-        try await poll("every node sees every node alive", timeout: timeout) {
-            for id in ids {
-                let view = try await statuses(from: id)
-                guard ids.allSatisfy({ view[$0] == "alive" }) else { return "\(id) sees \(view)" }
-            }
-            return nil
-        }
-    }
-}
-
-/// Polls `check` (nil = done, text = what was last seen) until it passes or the deadline passes.
-func poll(_ what: String, timeout: Duration, interval: Duration = .milliseconds(200), _ check: () async throws -> String?) async throws {
-    let deadline = ContinuousClock.now + timeout
-    var last = "never checked"
-    while ContinuousClock.now < deadline {
-        do {
-            guard let seen = try await check() else { return }
-            last = seen
-        } catch {
-            last = "\(error)"
-        }
-        try await Task.sleep(for: interval)
-    }
-    throw TestSupportError("timed out after \(timeout) waiting until \(what); last seen: \(last)")
-}
-
-/// Reproducible pseudo-random bytes (fast enough for tens of MiB in a debug build).
-func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
-    var bytes = [UInt8](repeating: 0, count: count)
-    bytes.withUnsafeMutableBytes { raw in
-        var index = 0
-        while index < count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            var word = state ^ (state >> 29)
-            for _ in 0..<8 where index < count {
-                raw[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-    }
-    return bytes
 }
 
 /// Bytes of every chunk file under each node's directory store (or one node's).

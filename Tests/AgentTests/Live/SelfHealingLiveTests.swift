@@ -39,7 +39,7 @@ struct SelfHealingLiveTests {
                 files["h/\(index).bin"] = bytes
             }
             // After dead_grace, every chunk is again on two live nodes.
-            try await poll("every chunk is on node1 and node2", timeout: .seconds(40), interval: .milliseconds(500)) {
+            try await pollUntil("every chunk is on node1 and node2", timeout: .seconds(40), interval: .milliseconds(500)) {
                 try await Self.placed(api, files, on: ["node1", "node2"])
             }
             print("live: full replication on the survivors \(ContinuousClock.now - killed) after kill -9 (dead_grace 4 s)")
@@ -48,7 +48,7 @@ struct SelfHealingLiveTests {
             // The node returns: data flows back, extra copies go, hints drain.
             try await cluster.restart("node3")
             try await api.waitUntilAllAlive()
-            try await poll("every chunk on exactly two nodes, hints drained", timeout: .seconds(40), interval: .milliseconds(500)) {
+            try await pollUntil("every chunk on exactly two nodes, hints drained", timeout: .seconds(40), interval: .milliseconds(500)) {
                 if let problem = try await Self.placed(api, files, on: ["node1", "node2", "node3"]) { return problem }
                 let health = try await api.health()
                 return health["hints_pending"] as? Int == 0 && health["under_replicated_chunks"] as? Int == 0 ? nil : "health \(health)"
@@ -71,7 +71,7 @@ struct SelfHealingLiveTests {
             await cluster.kill("node2")
             try await cluster.restart("node2", wipe: true)
             try await api.waitUntilAllAlive()
-            try await poll("node2's share is back", timeout: .seconds(40), interval: .milliseconds(500)) {
+            try await pollUntil("node2's share is back", timeout: .seconds(40), interval: .milliseconds(500)) {
                 try await Self.placed(api, files, on: ["node1", "node2", "node3"])
             }
             for (path, bytes) in files { #expect(try await api.download("node2", path).bytes == bytes) }
@@ -96,7 +96,7 @@ struct RingChangeLiveTests {
             #expect((plan["chunks_examined"] as? Int ?? 0) > 0)
 
             let joined = try await cluster.addNode()
-            try await poll("node4 holds its share and every chunk is on exactly two nodes", timeout: .seconds(60), interval: .milliseconds(500)) {
+            try await pollUntil("node4 holds its share and every chunk is on exactly two nodes", timeout: .seconds(60), interval: .milliseconds(500)) {
                 if let problem = try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node2", "node3", "node4"]) { return problem }
                 let onNew = storedChunkBytes(cluster, only: joined.id)
                 return onNew > 0 ? nil : "node4 holds nothing yet"
@@ -112,12 +112,12 @@ struct RingChangeLiveTests {
             // Drain node2: it hands everything over, then leaves the ring.
             let drained = try await api.send(.POST, "node1", "/api/v1/cluster/nodes/node2/drain")
             try #require(drained.status == 202, "\(drained.text)")
-            try await poll("node2 is empty and has left the ring", timeout: .seconds(60), interval: .milliseconds(500)) {
+            try await pollUntil("node2 is empty and has left the ring", timeout: .seconds(60), interval: .milliseconds(500)) {
                 let onNode2 = storedChunkBytes(cluster, only: "node2")
                 let state = (try await api.send(.GET, "node1", "/api/v1/cluster").json()["nodes"] as? [[String: Any]])?.first { $0["id"] as? String == "node2" }?["ring_state"] as? String
                 return onNode2 == 0 && state == "left" ? nil : "node2 still holds \(onNode2) bytes, ring state \(state ?? "?")"
             }
-            try await poll("every chunk on two of the remaining nodes", timeout: .seconds(30), interval: .milliseconds(500)) {
+            try await pollUntil("every chunk on two of the remaining nodes", timeout: .seconds(30), interval: .milliseconds(500)) {
                 try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node3", "node4"])
             }
             for (path, bytes) in files { #expect(try await api.download("node3", path).bytes == bytes) }
@@ -138,7 +138,7 @@ struct RingChangeLiveTests {
             try stored.write(to: URL(fileURLWithPath: path))
             // Reads from every node return the right bytes, the bad copy included in the candidates.
             for node in ["node1", "node2", "node3"] { #expect(try await api.download(node, "c.bin").bytes == bytes) }
-            try await poll("the bad copy is replaced with a good one", timeout: .seconds(30), interval: .milliseconds(500)) {
+            try await pollUntil("the bad copy is replaced with a good one", timeout: .seconds(30), interval: .milliseconds(500)) {
                 guard let now = FileManager.default.contents(atPath: path) else { return "removed, not yet refilled" }
                 return SHA256Hex.of(now) == id ? nil : "still corrupt"
             }
@@ -156,7 +156,7 @@ struct RingChangeLiveTests {
             #expect(withAll == Int64(2 * (shared.count + unique.count)))
             #expect(try await api.send(.DELETE, "node1", "/api/v1/files/gone.bin").status == 204)
             #expect(try await api.send(.DELETE, "node1", "/api/v1/files/copy.bin").status == 204)
-            try await poll("the deleted file's chunks are collected", timeout: .seconds(30), interval: .milliseconds(500)) {
+            try await pollUntil("the deleted file's chunks are collected", timeout: .seconds(30), interval: .milliseconds(500)) {
                 let now = storedChunkBytes(cluster)
                 return now == Int64(2 * shared.count) ? nil : "\(now) bytes stored"
             }

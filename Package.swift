@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "TestSupport", "S3",
+                "TestSupport", "S3", "Agent",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import S3
 import Synchronization
 import TestSupport
 #if canImport(Glibc)
@@ -53,13 +54,13 @@ public final class LocalCluster: Sendable {
     public var nodes: [Node] { members.withLock { $0 } }
     public let configurationFile: String
     private let processes: Mutex<[String: Process]>
-    private let motos: [MotoServer]
+    private let motos: Mutex<[String: MotoServer]>
 
-    private init(options: Options, nodes: [Node], configurationFile: String, motos: [MotoServer]) {
+    private init(options: Options, nodes: [Node], configurationFile: String, motos: [String: MotoServer]) {
         self.options = options
         self.members = Mutex(nodes)
         self.configurationFile = configurationFile
-        self.motos = motos
+        self.motos = Mutex(motos)
         self.processes = Mutex([:])
     }
 
@@ -67,7 +68,7 @@ public final class LocalCluster: Sendable {
     public static func start(_ options: Options) async throws -> LocalCluster {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        var motos: [MotoServer] = []
+        var motos: [String: MotoServer] = [:]
         var nodes: [Node] = []
         var yaml = """
             # Written by filestore; one agent per node below.
@@ -99,14 +100,14 @@ public final class LocalCluster: Sendable {
                     storage = "{type: dir, path: \"\(node.dataDirectory)/chunks\"}"
                 case .s3:
                     guard let moto = try await MotoServer.start() else { throw TestSupportError("--storage s3 needs moto_server (pip install 'moto[server]')") }
-                    motos.append(moto)
+                    motos[id] = moto
                     storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
                 }
                 yaml += "  - {id: \(id), http: \"127.0.0.1:\(node.httpPort)\", gossip: \"127.0.0.1:\(node.gossipPort)\", storage: \(storage)}\n"
                 nodes.append(node)
             }
         } catch {
-            for moto in motos { await moto.stop() }
+            for moto in motos.values { await moto.stop() }
             throw error
         }
         let configurationFile = "\(directory)/cluster.yml"
@@ -139,7 +140,7 @@ public final class LocalCluster: Sendable {
     public func pid(_ id: String) -> Int32? { processes.withLock { $0[id].map(\.processIdentifier) } }
 
     /// Starts a new agent that is not in cluster.yml and joins through node1's gossip port (a
-    /// ring join, DESIGN.md §4). Directory storage only.
+    /// ring join, DESIGN.md §4), with storage of the cluster's kind.
     public func addNode() async throws -> Node {
         let id = "node\(nodes.count + 1)"
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
@@ -147,9 +148,15 @@ public final class LocalCluster: Sendable {
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
         let seed = nodes[0]
+        var storage = "dir:\(node.dataDirectory)/chunks"
+        if options.storage == .s3 {
+            guard let moto = try await MotoServer.start() else { throw TestSupportError("S3 storage needs moto_server") }
+            motos.withLock { $0[id] = moto }
+            storage = "s3://\(moto.accessKey):\(moto.secretKey)@\(moto.endpoint.dropFirst("http://".count))/filestore"
+        }
         try launch(node, extra: [
             "--http", "127.0.0.1:\(node.httpPort)", "--gossip", "127.0.0.1:\(node.gossipPort)",
-            "--storage", "dir:\(node.dataDirectory)/chunks", "--join", "127.0.0.1:\(seed.gossipPort)",
+            "--storage", storage, "--join", "127.0.0.1:\(seed.gossipPort)",
         ])
         try await waitUntilListening(node)
         return node
@@ -225,7 +232,12 @@ public final class LocalCluster: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for node in nodes { group.addTask { await self.stop(node.id) } }
         }
-        for moto in motos { await moto.stop() }
+        for moto in motos.withLock({ Array($0.values) }) { await moto.stop() }
+    }
+
+    /// The S3 server of a node with S3 storage: its endpoint and credentials.
+    public func s3Server(of id: String) -> S3.Configuration? {
+        motos.withLock { $0[id]?.configuration }
     }
 
     /// The last lines of every node's log, for a failing test's report.

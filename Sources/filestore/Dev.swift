@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import DevCluster
 import Foundation
@@ -91,9 +92,7 @@ struct DevUp: AsyncParsableCommand {
         let path = "\(directory)/admin-password"
         if let saved = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !saved.isEmpty { return saved }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var random = SystemRandomNumberGenerator()
-        let password = String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+        let password = Accounts.generatePassword()
         FileManager.default.createFile(atPath: path, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
         return password
     }

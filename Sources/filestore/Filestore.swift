@@ -6,6 +6,6 @@ struct Filestore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore",
         abstract: "A distributed file store: chunked, replicated, self-healing, no coordinator.",
-        subcommands: [AgentCommand.self, Dev.self]
+        subcommands: [AgentCommand.self, Dev.self, DrillCommand.self]
     )
 }

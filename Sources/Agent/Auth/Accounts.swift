@@ -93,6 +93,13 @@ public final class Accounts: Sendable {
         return (text, TokenRecord(hash: Self.tokenHash(text), user: user, expiresAt: expires, version: clock.now()))
     }
 
+    /// A new random password: 20 characters from an alphabet without look-alikes.
+    public static func generatePassword() -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var random = SystemRandomNumberGenerator()
+        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
+    }
+
     static func tokenHash(_ text: String) -> String { ChunkID(digest: SHA256.hash(data: Data(text.utf8))).hex }
 
     /// Runs CPU-heavy work (bcrypt) off the cooperative pool, which has only a few threads.

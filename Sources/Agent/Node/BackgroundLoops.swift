@@ -187,7 +187,7 @@ struct BackgroundLoops: Service {
                 try await Task.sleep(for: .milliseconds(500))
             }
             guard try await agent.local.metadata.globalRecords().users.isEmpty else { return }
-            let password = Self.generatePassword()
+            let password = Accounts.generatePassword()
             let record = try await agent.accounts.makeUser(name: "admin", password: password, role: .admin)
             try await agent.local.metadata.merge(GlobalRecords(users: [record]))
             FileHandle.standardOutput.write(Data("filestore: created user admin with password \(password) (shown once; set FILESTORE_ADMIN_PASSWORD to choose it)\n".utf8))
@@ -196,9 +196,4 @@ struct BackgroundLoops: Service {
         }
     }
 
-    static func generatePassword() -> String {
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var random = SystemRandomNumberGenerator()
-        return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
-    }
 }

@@ -147,18 +147,28 @@ struct ClusterRoutes {
         }
     }
 
-    /// Repair progress. Fields this version does not measure yet are null rather than a made-up 0.
+    /// Repair progress, summed over the nodes' gossiped reports (each node counts what it holds
+    /// and must push, so nothing is counted twice).
     struct Health: Encodable {
         var underReplicatedChunks: Int?
         var hintsPending: Int
         var bytesToMove: Int?
         var repairRateBytesPerSecond: Int?
 
+        /// Seconds until `bytes_to_move` is moved at the current rate: 0 when nothing is left,
+        /// null while work is pending but nothing is moving yet.
+        var etaSeconds: Int? {
+            guard let bytes = bytesToMove, bytes > 0 else { return 0 }
+            guard let rate = repairRateBytesPerSecond, rate > 0 else { return nil }
+            return (bytes + rate - 1) / rate
+        }
+
         enum CodingKeys: String, CodingKey {
             case underReplicatedChunks = "under_replicated_chunks"
             case hintsPending = "hints_pending"
             case bytesToMove = "bytes_to_move"
             case repairRateBytesPerSecond = "repair_rate_bytes_per_s"
+            case etaSeconds = "eta_seconds"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -167,6 +177,7 @@ struct ClusterRoutes {
             try container.encode(hintsPending, forKey: .hintsPending)
             try container.encode(bytesToMove, forKey: .bytesToMove)
             try container.encode(repairRateBytesPerSecond, forKey: .repairRateBytesPerSecond)
+            try container.encode(etaSeconds, forKey: .etaSeconds)
         }
     }
 

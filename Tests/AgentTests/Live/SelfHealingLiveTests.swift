@@ -125,7 +125,7 @@ struct RingChangeLiveTests {
     }
 
     @Test func aCorruptedCopyIsNeverServedAndIsReplaced() async throws {
-        try await LiveCluster.run(configure: SelfHealingLiveTests.fast) { cluster, api in
+        try await LiveCluster.run(configure: { SelfHealingLiveTests.fast(&$0); $0.scrubPeriod = "2s" }) { cluster, api in
             let bytes = randomBytes(3_000_000, seed: 77)
             try #require(try await api.upload("node1", "c.bin", bytes).status == 201)
             let meta = try await api.send(.GET, "node1", "/api/v1/meta/c.bin").json()
@@ -141,6 +141,20 @@ struct RingChangeLiveTests {
             try await pollUntil("the bad copy is replaced with a good one", timeout: .seconds(30), interval: .milliseconds(500)) {
                 guard let now = FileManager.default.contents(atPath: path) else { return "removed, not yet refilled" }
                 return SHA256Hex.of(now) == id ? nil : "still corrupt"
+            }
+            // A copy nobody reads: scrub finds it.
+            let quiet = randomBytes(500_000, seed: 78)
+            try #require(try await api.upload("node2", "quiet.bin", quiet).status == 201)
+            let quietChunk = try #require((try await api.send(.GET, "node1", "/api/v1/meta/quiet.bin").json()["chunks"] as? [[String: Any]])?.first)
+            let quietID = try #require(quietChunk["sha256"] as? String)
+            let quietHolder = try #require((quietChunk["replicas"] as? [String])?.last)
+            let quietPath = try #require(cluster.node(quietHolder)).dataDirectory + "/chunks/chunks/\(quietID.prefix(2))/\(quietID.dropFirst(2).prefix(2))/\(quietID)"
+            var quietBytes = try #require(FileManager.default.contents(atPath: quietPath))
+            quietBytes[0] ^= 0x01
+            try quietBytes.write(to: URL(fileURLWithPath: quietPath))
+            try await pollUntil("scrub replaces the unread bad copy", timeout: .seconds(30), interval: .milliseconds(500)) {
+                guard let now = FileManager.default.contents(atPath: quietPath) else { return "removed, not yet refilled" }
+                return SHA256Hex.of(now) == quietID ? nil : "still corrupt"
             }
         }
     }

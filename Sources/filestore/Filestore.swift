@@ -6,6 +6,10 @@ struct Filestore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore",
         abstract: "A distributed file store: chunked, replicated, self-healing, no coordinator.",
-        subcommands: [AgentCommand.self, Dev.self, DrillCommand.self]
+        subcommands: [
+            AgentCommand.self, Dev.self, DrillCommand.self,
+            PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, StatCommand.self,
+            StatusCommand.self, RingCommand.self, LoginCommand.self, UserCommand.self,
+        ]
     )
 }

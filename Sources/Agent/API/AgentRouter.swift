@@ -4,12 +4,19 @@ import Hummingbird
 enum AgentRouter {
     static func build(_ agent: AgentContext, traffic: TrafficCounters) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: TrafficMiddleware(traffic: traffic))
+        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics))
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         FilesRoutes(agent: agent).register(on: router)
         ClusterRoutes(agent: agent).register(on: router)
         AccountRoutes(agent: agent).register(on: router)
         InternalRoutes(agent: agent).register(on: router)
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: agent.metrics.render()))
+            )
+        }
         return router
     }
 }
@@ -17,13 +24,20 @@ enum AgentRouter {
 /// Counts requests in flight and bytes moved, for the load this node gossips (replica choice).
 struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
     let traffic: TrafficCounters
+    let metrics: AgentMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         traffic.inFlight.add(1, ordering: .relaxed)
         defer { traffic.inFlight.subtract(1, ordering: .relaxed) }
-        if let length = request.headers[.contentLength].flatMap(Int.init) { traffic.bytesIn.add(length, ordering: .relaxed) }
+        if let length = request.headers[.contentLength].flatMap(Int.init) {
+            traffic.bytesIn.add(length, ordering: .relaxed)
+            metrics.bytesIn.increment(by: length)
+        }
         let response = try await next(request, context)
-        if let length = response.body.contentLength { traffic.bytesOut.add(length, ordering: .relaxed) }
+        if let length = response.body.contentLength {
+            traffic.bytesOut.add(length, ordering: .relaxed)
+            metrics.bytesOut.increment(by: length)
+        }
         return response
     }
 }

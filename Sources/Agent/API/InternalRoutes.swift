@@ -39,6 +39,7 @@ struct InternalRoutes {
             let id = try chunkID(context)
             guard let size = try await agent.local.chunkSize(id) else { return Response(status: .notFound) }
             let blobs = agent.local.blobs
+            agent.metrics.chunkGets.increment()
             return Response(
                 status: .ok, headers: [.contentType: "application/octet-stream"],
                 body: ResponseBody(contentLength: Int(size)) { writer in

@@ -13,6 +13,7 @@ public struct AgentContext: Sendable {
     public let accounts: Accounts
     public let internalAuth: InternalAuth
     public let logger: Logger
+    public let metrics: AgentMetrics
     /// Largest accepted upload (bytes).
     public var maxUploadBytes: Int64 = 1 << 40
 }

@@ -56,7 +56,8 @@ public enum AgentNode {
             status: .alive, incarnation: incarnation + 1, ringState: .member, load: .init()
         )
         let view = try ClusterView(selfID: selfID, configuration: options.cluster, selfInfo: selfInfo)
-        let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock)
+        let metrics = AgentMetrics.bootstrap()
+        let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
         let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
         let peers = PeerClient(selfID: selfID, auth: internalAuth)
         let calls = NodeCalls(local: local, peers: peers, selfID: selfID)
@@ -64,7 +65,7 @@ public enum AgentNode {
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
             writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),
             reader: ReadCoordinator(calls: calls, view: view, logger: logger),
-            accounts: Accounts(metadata: metadata, clock: clock), internalAuth: internalAuth, logger: logger
+            accounts: Accounts(metadata: metadata, clock: clock), internalAuth: internalAuth, logger: logger, metrics: metrics
         )
         agent.maxUploadBytes = options.maxUploadBytes
 

@@ -128,6 +128,13 @@ struct BackgroundLoops: Service {
             lastMoved = (repair.bytesMoved, now)
             last = (bytesIn, bytesOut, now)
             await gossip.updateLoad(load)
+            let metrics = agent.metrics
+            metrics.recordGossip(members: await gossip.members, counters: await gossip.counters)
+            metrics.repairBacklogBytes.record(Int64(load.repairBacklogBytes))
+            metrics.underReplicated.record(Int64(load.underReplicated))
+            metrics.hintsPending.record(Int64(load.hintsPending))
+            metrics.storedChunks.record(Int64(load.chunkCount))
+            metrics.storedBytes.record(Int64(load.storageUsedBytes))
             agent.view.updateSelfLoad(load)
             let incarnation = await gossip.me.incarnation
             if incarnation != lastIncarnation, (try? await agent.local.metadata.setNodeState("incarnation", String(incarnation))) != nil {

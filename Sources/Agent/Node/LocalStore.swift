@@ -11,11 +11,13 @@ public struct LocalStore: Sendable {
     public let blobs: any BlobStore
     public let metadata: MetadataStore
     public let clock: HybridClock
+    public let metrics: AgentMetrics?
 
-    public init(blobs: any BlobStore, metadata: MetadataStore, clock: HybridClock) {
+    public init(blobs: any BlobStore, metadata: MetadataStore, clock: HybridClock, metrics: AgentMetrics? = nil) {
         self.blobs = blobs
         self.metadata = metadata
         self.clock = clock
+        self.metrics = metrics
     }
 
     /// The stored size of a chunk, or nil (the blob store is the truth; the index follows it).
@@ -34,7 +36,12 @@ public struct LocalStore: Sendable {
     public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool {
         let now = Int64(HybridClock.systemMilliseconds())
         let existing = try await blobs.size(of: id)
-        if existing == nil { try await blobs.put(id, size: size, body: body) }
+        if existing == nil {
+            try await blobs.put(id, size: size, body: body)
+            metrics?.chunkPuts.increment()
+        } else {
+            metrics?.dedupHits.increment()
+        }
         try await metadata.recordChunk(id, size: size, at: now)
         if let hintFor { try await metadata.addHint(.init(intended: hintFor, kind: .chunk, key: id.hex, createdAt: now)) }
         return existing == nil
@@ -42,7 +49,8 @@ public struct LocalStore: Sendable {
 
     /// Reads a whole chunk into memory (at most `limit` bytes), verifying it against its id.
     public func readChunk(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
-        try await blobs.read(id) { stream in
+        metrics?.chunkGets.increment()
+        return try await blobs.read(id) { stream in
             guard stream.length <= Int64(limit) else { throw BlobStoreError(.integrity, "chunk \(id) is \(stream.length) bytes, more than \(limit)") }
             var buffer = ByteBuffer()
             buffer.reserveCapacity(Int(stream.length))
@@ -77,6 +85,7 @@ public struct LocalStore: Sendable {
             try await metadata.markVerified(id, at: Int64(HybridClock.systemMilliseconds()))
             return true
         } catch let error as BlobStoreError where error.code == .integrity || error.code == .notFound {
+            metrics?.verificationFailures.increment()
             logger.error("bad chunk copy deleted; a good replica will replace it", metadata: ["chunk": "\(id)", "error": "\(error)"])
             try await blobs.delete(id)
             try await metadata.forgetChunk(id)

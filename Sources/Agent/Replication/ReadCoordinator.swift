@@ -85,6 +85,7 @@ public struct ReadCoordinator: Sendable {
                 problems.append("\(node): not held")
             } catch {
                 if error.code == .invalidResponse {
+                    calls.local.metrics?.verificationFailures.increment()
                     logger.error("bad chunk copy; reading another replica and having it re-verified", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
                     reverify(id, on: node, snapshot)
                 }

@@ -52,7 +52,7 @@ struct ConvergenceService: Sendable {
                 for item in candidates where !item.isCovered(byVersion: held[item.key]) {
                     pending += 1
                     backlog += item.size
-                    if await push(kind, item, to: peer, snapshot) {
+                    if await push(kind, item, to: peer, snapshot, source: "owner") {
                         pending -= 1
                         backlog -= item.size
                         worked = true
@@ -76,7 +76,7 @@ struct ConvergenceService: Sendable {
                     pending += 1
                     backlog += item.size
                     var all = true
-                    for target in targets { all = await push(kind, item, to: target, snapshot) && all }
+                    for target in targets { all = await push(kind, item, to: target, snapshot, source: "stand_in") && all }
                     if all {
                         pending -= 1
                         backlog -= item.size
@@ -95,7 +95,9 @@ struct ConvergenceService: Sendable {
     }
 
     /// Copies one key to `peer`; false when that failed (retried next round).
-    private func push(_ kind: SyncKind, _ item: SyncItem, to peer: NodeID, _ snapshot: ClusterSnapshot) async -> Bool {
+    /// `source` says whether an owner pushes (re-replication, rebalance) or a non-owner does
+    /// (hinted handoff, drain), for the metrics.
+    private func push(_ kind: SyncKind, _ item: SyncItem, to peer: NodeID, _ snapshot: ClusterSnapshot, source: String) async -> Bool {
         do {
             switch kind {
             case .chunk:
@@ -111,6 +113,7 @@ struct ConvergenceService: Sendable {
                 try await throttle.take(bytes.readableBytes)
                 try await agent.calls.putChunk(id, bytes, on: peer, hintFor: nil, snapshot)
                 progress.moved(bytes.readableBytes)
+                (source == "owner" ? agent.metrics.repairBytesOwner : agent.metrics.repairBytesStandIn).increment(by: bytes.readableBytes)
             case .manifest:
                 guard let key = SyncItem.fileKey(item.key), let manifest = try await agent.local.metadata.manifest(key) else { return false }
                 try await agent.calls.putManifest(manifest, on: peer, hintFor: nil, snapshot)

@@ -1,0 +1,58 @@
+import Gossip
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The agent's metrics (DESIGN.md §14), recorded through swift-metrics into a Prometheus
+/// registry that `GET /metrics` renders. One per process: `bootstrap()` installs the factory
+/// once (swift-metrics allows only one), so Hummingbird's request metrics land there too.
+public final class AgentMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    let bytesIn = Metrics.Counter(label: "filestore_client_bytes_in_total")
+    let bytesOut = Metrics.Counter(label: "filestore_client_bytes_out_total")
+    let chunkPuts = Metrics.Counter(label: "filestore_chunk_puts_total")
+    let chunkGets = Metrics.Counter(label: "filestore_chunk_gets_total")
+    let dedupHits = Metrics.Counter(label: "filestore_chunk_dedup_hits_total")
+    let verificationFailures = Metrics.Counter(label: "filestore_chunk_verification_failures_total")
+    let repairBytesOwner = Metrics.Counter(label: "filestore_repair_bytes_total", dimensions: [("source", "owner")])
+    let repairBytesStandIn = Metrics.Counter(label: "filestore_repair_bytes_total", dimensions: [("source", "stand_in")])
+    let repairBacklogBytes = Metrics.Gauge(label: "filestore_repair_backlog_bytes")
+    let underReplicated = Metrics.Gauge(label: "filestore_under_replicated_keys")
+    let hintsPending = Metrics.Gauge(label: "filestore_hints_pending")
+    let storedChunks = Metrics.Gauge(label: "filestore_stored_chunks")
+    let storedBytes = Metrics.Gauge(label: "filestore_stored_bytes")
+    let gossipPacketsIn = Metrics.Gauge(label: "filestore_gossip_packets_in")
+    let gossipPacketsOut = Metrics.Gauge(label: "filestore_gossip_packets_out")
+    let gossipDropped = Metrics.Gauge(label: "filestore_gossip_packets_dropped")
+    let members: [Gossip.Status: Metrics.Gauge] = Dictionary(
+        uniqueKeysWithValues: [Gossip.Status.alive, .suspect, .dead, .left].map { ($0, Metrics.Gauge(label: "filestore_members", dimensions: [("status", "\($0)")])) }
+    )
+
+    private static let shared = Mutex<AgentMetrics?>(nil)
+
+    /// The process's metrics, installing the Prometheus factory on first use.
+    public static func bootstrap() -> AgentMetrics {
+        shared.withLock { existing in
+            if let existing { return existing }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            let metrics = AgentMetrics(registry: registry)
+            existing = metrics
+            return metrics
+        }
+    }
+
+    private init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+
+    /// Prometheus text exposition of everything recorded.
+    public func render() -> String { registry.emitToString() }
+
+    /// Membership counts and gossip counters, refreshed by the load reporter every second.
+    func recordGossip(members list: [Gossip.Member], counters: Gossip.ShellCounters) {
+        for (status, gauge) in members { gauge.record(list.filter { $0.status == status }.count) }
+        gossipPacketsIn.record(counters.packetsIn)
+        gossipPacketsOut.record(counters.packetsOut)
+        gossipDropped.record(counters.droppedMalformed + counters.droppedOversized + counters.droppedReplayed + counters.droppedUnauthenticated)
+    }
+}

@@ -1,0 +1,207 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+
+/// `filestore put FILE [PATH]`: upload a file (or `-` for stdin), streamed, checked end to end.
+struct PutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "put", abstract: "Upload a file (or - for stdin).")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The local file, or - for standard input.") var file: String
+    @Argument(help: "Where to store it (default: the file's name).") var path: String?
+    @Flag(help: "Print the stored file as JSON.") var json = false
+
+    func run() async throws {
+        try await runClient {
+            let target = path ?? (file == "-" ? nil : (file as NSString).lastPathComponent)
+            guard let target, !target.isEmpty else { throw ClientError("give a PATH to store standard input under") }
+            let handle: FileHandle
+            var size: Int64?
+            if file == "-" {
+                handle = .standardInput
+            } else {
+                guard let opened = FileHandle(forReadingAtPath: file) else { throw ClientError("cannot read \(file)") }
+                handle = opened
+                size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value
+            }
+            let progress = ProgressBar(label: "put \(target)", total: size)
+            let source = FileBytes(handle: handle, progress: progress)
+            try await APIConnection.with(client) { connection in
+                var request = connection.request(.PUT, "/api/v1/files/" + APIConnection.encode(path: target))
+                request.body = .stream(source, length: size.map { .known($0) } ?? .unknown)
+                let response = try await connection.send(request)
+                let answer = try await response.body.collect(upTo: 1 << 20)
+                progress.finish()
+                let stored = try JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any] ?? [:]
+                // The agent hashed what it stored; so did we, as the bytes left: they must agree.
+                guard let sent = source.digest(), stored["sha256"] as? String == sent else {
+                    throw ClientError("the stored file's SHA-256 does not match what was sent")
+                }
+                if json {
+                    say(String(decoding: answer.readableBytesView, as: UTF8.self))
+                } else {
+                    say("stored \(stored["path"] as? String ?? target)  \(ProgressBar.size(Int64(stored["size"] as? Int ?? 0)))  sha256 \(sent)")
+                }
+            }
+        }
+    }
+}
+
+/// A file's bytes as an async sequence of 1 MiB buffers, hashed and counted as they are read.
+final class FileBytes: AsyncSequence, @unchecked Sendable {
+    // Unchecked: read by one request body stream at a time (AsyncHTTPClient iterates it once).
+    typealias Element = ByteBuffer
+    let handle: FileHandle
+    let progress: ProgressBar
+    private var hasher = SHA256()
+    private var finished: String?
+
+    init(handle: FileHandle, progress: ProgressBar) {
+        self.handle = handle
+        self.progress = progress
+    }
+
+    /// The SHA-256 of everything read, once the end was reached.
+    func digest() -> String? { finished }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let source: FileBytes
+        mutating func next() async throws -> ByteBuffer? { try source.read() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: self) }
+
+    private func read() throws -> ByteBuffer? {
+        guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else {
+            if finished == nil { finished = SHA256Hex.hex(hasher.finalize()) }
+            return nil
+        }
+        hasher.update(data: data)
+        progress.advance(data.count)
+        return ByteBuffer(bytes: data)
+    }
+}
+
+enum SHA256Hex {
+    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// `filestore get PATH [FILE]`: download to a file (or stdout), verified against the SHA-256.
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Download a file (to FILE, or stdout).")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The stored path.") var path: String
+    @Argument(help: "Where to write it (default: standard output; - also means stdout).") var file: String?
+
+    func run() async throws {
+        try await withConnection(client) { connection in
+            let response = try await connection.send(connection.request(.GET, "/api/v1/files/" + APIConnection.encode(path: path)))
+            let total = response.headers.first(name: "Content-Length").flatMap(Int64.init)
+            let expected = response.headers.first(name: "X-Checksum-SHA256")
+            let toStdout = file == nil || file == "-"
+            let temporary = toStdout ? nil : (file! + ".filestore-partial")
+            let output: FileHandle
+            if let temporary {
+                guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
+                    throw ClientError("cannot write \(file!)")
+                }
+                output = handle
+            } else {
+                output = .standardOutput
+            }
+            let progress = ProgressBar(label: "get \(path)", total: total)
+            var hasher = SHA256()
+            do {
+                for try await buffer in response.body {
+                    buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    try output.write(contentsOf: Data(buffer.readableBytesView))
+                    progress.advance(buffer.readableBytes)
+                }
+                progress.finish()
+                let received = SHA256Hex.hex(hasher.finalize())
+                guard expected == nil || expected == received else { throw ClientError("the download's SHA-256 \(received) differs from the stored \(expected!)") }
+                if let temporary {
+                    try output.close()
+                    if FileManager.default.fileExists(atPath: file!) { try FileManager.default.removeItem(atPath: file!) }
+                    try FileManager.default.moveItem(atPath: temporary, toPath: file!)
+                }
+            } catch {
+                if let temporary { try? FileManager.default.removeItem(atPath: temporary) }
+                throw error
+            }
+        }
+    }
+}
+
+/// `filestore ls [PREFIX]`: list files (all pages).
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List files.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "Only paths starting with this.") var prefix: String = ""
+    @Flag(help: "Print JSON (one array of files).") var json = false
+
+    func run() async throws {
+        try await withConnection(client) { connection in
+            var files: [[String: Any]] = []
+            var after: String?
+            repeat {
+                var path = "/api/v1/files?limit=1000&prefix=" + APIConnection.encode(query: prefix)
+                if let after { path += "&after=" + APIConnection.encode(query: after) }
+                let page = try await connection.json(.GET, path) as? [String: Any] ?? [:]
+                files += page["files"] as? [[String: Any]] ?? []
+                after = page["next"] as? String
+            } while after != nil
+            if json {
+                say(String(decoding: try JSONSerialization.data(withJSONObject: files, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                return
+            }
+            for file in files {
+                let size = ProgressBar.size(Int64(file["size"] as? Int ?? 0))
+                say("\(size.padding(toLength: 11, withPad: " ", startingAt: 0)) \((file["created_at"] as? String ?? "").prefix(19))  \(file["path"] as? String ?? "?")")
+            }
+        }
+    }
+}
+
+/// `filestore rm PATH`.
+struct RemoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a file.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The stored path.") var path: String
+
+    func run() async throws {
+        try await withConnection(client) { connection in
+            try await connection.delete("/api/v1/files/" + APIConnection.encode(path: path))
+            say("deleted \(path)")
+        }
+    }
+}
+
+/// `filestore stat PATH`: the file and where each of its chunks is stored.
+struct StatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show a file and the nodes holding each chunk.")
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The stored path.") var path: String
+    @Flag(help: "Print the JSON answer.") var json = false
+
+    func run() async throws {
+        try await withConnection(client) { connection in
+            let meta = try await connection.json(.GET, "/api/v1/meta/" + APIConnection.encode(path: path)) as? [String: Any] ?? [:]
+            if json {
+                say(String(decoding: try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                return
+            }
+            say("path     \(meta["path"] as? String ?? "")")
+            say("owner    \(meta["owner"] as? String ?? "")")
+            say("size     \(meta["size"] as? Int ?? 0) bytes")
+            say("sha256   \(meta["sha256"] as? String ?? "")")
+            say("type     \(meta["content_type"] as? String ?? "")")
+            say("created  \(meta["created_at"] as? String ?? "")   version \(meta["version"] as? String ?? "")")
+            for chunk in meta["chunks"] as? [[String: Any]] ?? [] {
+                let replicas = (chunk["replicas"] as? [String] ?? []).joined(separator: ", ")
+                say("chunk \(chunk["index"] as? Int ?? 0)  \((chunk["sha256"] as? String ?? "").prefix(16))…  \(chunk["size"] as? Int ?? 0) bytes  on \(replicas)")
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import DevCluster
+import Foundation
+import Testing
+import TestSupport
+
+/// The `filestore` client commands against a live cluster, as a user runs them.
+@Suite("filestore CLI and /metrics", .serialized)
+struct CLILiveTests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs `filestore ARGS` with `stdin`, a private config dir and the given URL.
+    static func cli(_ arguments: [String], stdin: String? = nil, config: String, url: String) async throws -> Run {
+        let executable = try #require(LiveCluster.executable)
+        return try await Executables.offload {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            environment["XDG_CONFIG_HOME"] = config
+            environment["FILESTORE_URL"] = url
+            environment["FILESTORE_TOKEN"] = nil
+            process.environment = environment
+            let output = Pipe(), errors = Pipe(), input = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            process.standardInput = input
+            try process.run()
+            if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+            try input.fileHandleForWriting.close()
+            let out = output.fileHandleForReading.readDataToEndOfFile()
+            let err = errors.fileHandleForReading.readDataToEndOfFile()
+            while process.isRunning { usleep(10_000) }
+            return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+        }
+    }
+
+    @Test func clientCommandsWorkEndToEnd() async throws {
+        try await LiveCluster.run { cluster, api in
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-cli-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let url = try #require(cluster.node("node1")).url
+            func run(_ arguments: String..., stdin: String? = nil) async throws -> Run {
+                try await Self.cli(arguments, stdin: stdin, config: work + "/config", url: url)
+            }
+
+            let login = try await run("login", "--password-stdin", stdin: LiveCluster.adminPassword + "\n")
+            try #require(login.status == 0, "login: \(login.errors)")
+            let saved = work + "/config/filestore/credentials.json"
+            let permissions = try FileManager.default.attributesOfItem(atPath: saved)[.posixPermissions] as? NSNumber
+            #expect(permissions?.intValue == 0o600, "the token file is private")
+
+            let bytes = randomBytes(2_500_000, seed: 61)
+            try Data(bytes).write(to: URL(fileURLWithPath: work + "/a.bin"))
+            let put = try await run("put", work + "/a.bin", "docs/a.bin")
+            #expect(put.status == 0 && put.output.contains("stored docs/a.bin"), "put: \(put.output) \(put.errors)")
+            let listed = try await run("ls")
+            #expect(listed.output.contains("docs/a.bin"))
+            let stat = try await run("stat", "docs/a.bin")
+            #expect(stat.output.contains("chunk 2 ") && stat.output.contains(" on node"), "stat: \(stat.output)")
+            let get = try await run("get", "docs/a.bin", work + "/back.bin")
+            #expect(get.status == 0, "get: \(get.errors)")
+            #expect(FileManager.default.contents(atPath: work + "/back.bin") == Data(bytes))
+
+            let piped = try await run("put", "-", "notes/stdin.txt", stdin: "from standard input\n")
+            #expect(piped.status == 0, "put from stdin: \(piped.errors)")
+            let cat = try await run("get", "notes/stdin.txt")
+            #expect(cat.output == "from standard input\n")
+
+            #expect(try await run("rm", "docs/a.bin").status == 0)
+            #expect(!(try await run("ls", "docs/")).output.contains("a.bin"))
+            let missing = try await run("get", "docs/a.bin", work + "/nothing.bin")
+            #expect(missing.status == 1 && missing.errors.hasPrefix("filestore: no file") && missing.errors.split(separator: "\n").count == 1, "one clear line: \(missing.errors)")
+            #expect(!FileManager.default.fileExists(atPath: work + "/nothing.bin"))
+
+            #expect(try await run("user", "add", "bob", "--password-stdin", stdin: "bob-password-1\n").status == 0)
+            #expect(try await run("user", "list").output.contains("bob\tuser"))
+            #expect(try await run("ring", "plan", "--add", "node9").output.contains("→"))
+
+            try await pollUntil("status reports a healthy cluster", timeout: .seconds(20)) {
+                let status = try await run("status")
+                return status.status == 0 ? nil : "exit \(status.status): \(status.output)"
+            }
+            await cluster.kill("node3")
+            try await pollUntil("status exits 2 once node3 is dead", timeout: .seconds(20), interval: .milliseconds(500)) {
+                let status = try await run("status")
+                return status.status == 2 && status.output.contains("DEGRADED") ? nil : "exit \(status.status)"
+            }
+            let json = try await run("status", "--json")
+            #expect(json.status == 2 && (try? JSONSerialization.jsonObject(with: Data(json.output.utf8))) != nil)
+        }
+    }
+
+    @Test func metricsAreValidPrometheusTextAndCountBytes() async throws {
+        guard Executables.find("python3") != nil,
+            (try? Executables.run("python3", ["-c", "import prometheus_client.parser"])) != nil
+        else {
+            #expect(Bool(!MotoServer.isRequired), "the prometheus-client Python package is required (pip install prometheus-client)")
+            return
+        }
+        try await LiveCluster.run { cluster, api in
+            func bytesIn() async throws -> Double {
+                let text = try await api.send(.GET, "node1", "/metrics", authorization: "").text
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString.prefix(8)).txt").path
+                try text.write(toFile: file, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: file) }
+                // The official parser must accept the whole exposition.
+                let value = try await Executables.offload {
+                    try Executables.run("python3", ["-c", """
+                        import sys
+                        from prometheus_client.parser import text_string_to_metric_families
+                        total = 0.0
+                        names = set()
+                        for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                            names.add(family.name)
+                            for sample in family.samples:
+                                if sample.name == "filestore_client_bytes_in_total":
+                                    total += sample.value
+                        for needed in ["filestore_chunk_puts", "filestore_members", "filestore_gossip_packets_in", "hb_requests"]:
+                            assert needed in names, needed + " missing: " + ", ".join(sorted(names))
+                        print(total)
+                        """, file])
+                }
+                return Double(value.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            }
+            try await pollUntil("gossip gauges are reported", timeout: .seconds(10)) { (try? await bytesIn()) == nil ? "not yet" : nil }
+            let before = try await bytesIn()
+            try #require(try await api.upload("node1", "m.bin", randomBytes(1_000_000, seed: 5)).status == 201)
+            let after = try await bytesIn()
+            #expect(after - before >= 1_000_000, "bytes in moved from \(before) to \(after)")
+        }
+    }
+}

@@ -36,6 +36,7 @@ struct DevUp: AsyncParsableCommand {
     @Option(help: "Copies of every chunk.") var replication: Int = 2
     @Option(help: "Chunk size, like 5MiB.") var chunkSize: String = "5MiB"
     @Option(help: "How long a dead node may stay away before its data is re-replicated, like 5m or 30s.") var deadGrace: String = "5m"
+    @Option(help: "Convergence round interval (hints drain and repairs run this often when idle).") var repairInterval: String = "5s"
     @Option(help: "Agent log level.") var logLevel: String = "info"
 
     func validate() throws {
@@ -55,6 +56,7 @@ struct DevUp: AsyncParsableCommand {
         options.replication = replication
         options.chunkSize = chunkSize
         options.deadGrace = deadGrace
+        options.repairInterval = repairInterval
         options.logLevel = logLevel
 
         // Listen for Ctrl-C before starting anything, so no signal is missed.

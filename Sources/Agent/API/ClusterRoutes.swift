@@ -9,7 +9,7 @@ struct ClusterRoutes {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/v1/health") { _, _ in Response.json(["status": "ok", "node": agent.selfID.rawValue]) }
         router.get("/api/v1/cluster") { request, _ in
-            _ = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+            _ = try await agent.principal(request)
             return Response.json(try await status())
         }
         router.post("/api/v1/cluster/nodes/:id/drain") { request, context in
@@ -19,14 +19,14 @@ struct ClusterRoutes {
             try await decide(request, context, .removed)
         }
         router.get("/api/v1/ring/plan") { request, _ in
-            _ = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+            _ = try await agent.principal(request)
             return Response.json(try await plan(QueryItems(request.uri.query)))
         }
     }
 
     /// Records an admin's drain or remove decision; every node applies it (DESIGN.md §9).
     private func decide(_ request: Request, _ context: BasicRequestContext, _ state: RingStateRecord.State) async throws -> Response {
-        let principal = try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        let principal = try await agent.principal(request)
         guard principal.isAdmin else { throw APIError.forbidden("only admins drain or remove nodes") }
         let text = try context.parameters.require("id")
         let snapshot = agent.view.snapshot()

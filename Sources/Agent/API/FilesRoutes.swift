@@ -37,7 +37,7 @@ struct FilesRoutes {
     }
 
     private func authenticate(_ request: Request) async throws -> Principal {
-        try await agent.accounts.authenticate(authorization: request.headers[.authorization])
+        try await agent.principal(request)
     }
 
     // MARK: Upload

@@ -29,6 +29,28 @@ public final class Accounts: Sendable {
         self.clock = clock
     }
 
+    /// The name of the web session cookie.
+    public static let sessionCookie = "filestore_session"
+    /// How long a web session lasts.
+    public static let sessionLifetime: Duration = .seconds(12 * 3600)
+
+    /// The principal behind a request: its `Authorization` header, else the web session cookie.
+    /// A cookie-authenticated request that changes anything must carry the session's CSRF token
+    /// in `X-CSRF-Token` (cookies travel on cross-site requests; that header cannot).
+    public func authenticate(authorization: String?, cookie: String?, method: String, csrf: String?) async throws -> Principal {
+        if authorization != nil || cookie == nil { return try await authenticate(authorization: authorization) }
+        let session = try await authenticate(authorization: "Bearer \(cookie!)")
+        if !["GET", "HEAD"].contains(method) {
+            guard let csrf, Self.csrfToken(forSession: cookie!) == csrf else { throw APIError.forbidden("missing or wrong CSRF token (reload the page)") }
+        }
+        return session
+    }
+
+    /// The CSRF token of a web session: derived from the session token, so nothing more is stored.
+    public static func csrfToken(forSession session: String) -> String {
+        ChunkID(digest: HMAC<SHA256>.authenticationCode(for: Data("csrf".utf8), using: SymmetricKey(data: Data(session.utf8)))).hex
+    }
+
     /// The principal behind an `Authorization` header; 401 for anything missing or wrong.
     public func authenticate(authorization: String?) async throws -> Principal {
         guard let authorization, let space = authorization.firstIndex(of: " ") else {

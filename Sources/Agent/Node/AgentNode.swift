@@ -73,7 +73,7 @@ public enum AgentNode {
             throw ClusterConfiguration.Error(field: "http", problem: "\(options.httpBind ?? options.node.http) is not host:port")
         }
         let traffic = TrafficCounters()
-        let router = AgentRouter.build(agent, traffic: traffic)
+        let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load())
         var app = Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),

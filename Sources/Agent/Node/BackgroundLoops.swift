@@ -105,7 +105,7 @@ struct BackgroundLoops: Service {
         var lastMoved = (bytes: Int64(0), at: ContinuousClock.now)
         var tick = 0
         while !Task.isCancelled && !isShuttingDown {
-            if tick % 5 == 0, let fresh = try? await agent.local.metadata.chunkTotals() { totals = fresh }
+            if let fresh = try? await agent.local.metadata.chunkTotals() { totals = fresh }
             if tick % 5 == 0, let count = try? await agent.local.metadata.hintCount() { hints = count }
             tick += 1
             let now = ContinuousClock.now

@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The web dashboard in a real browser: headless Chromium driven by Selenium (Tests/browser).
+@Suite("web dashboard in a browser", .serialized)
+struct BrowserTests {
+    static var available: Bool {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
+            && (try? Executables.run("python3", ["-c", "import selenium"])) != nil
+    }
+
+    @Test func dashboardFilesAndAdminWorkInChromium() async throws {
+        guard Self.available else {
+            #expect(Bool(!MotoServer.isRequired), "chromium, chromium-driver and selenium are required for the browser tests")
+            print("SKIPPED: chromium/chromedriver/selenium missing; browser tests did not run")
+            return
+        }
+        try await LiveCluster.run { cluster, api in
+            let script = Executables.repositoryRoot.appendingPathComponent("Tests/browser/dashboard_test.py").path
+            let artifacts = Executables.repositoryRoot.appendingPathComponent("test-artifacts/browser").path
+            let node1 = try #require(cluster.node("node1")).url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+            let victim = try #require(cluster.pid("node3"))
+            let result = try await Executables.offload { () -> (Int32, String) in
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Executables.find("python3") ?? "/usr/bin/python3")
+                process.arguments = [script, node1, LiveCluster.adminPassword, String(victim), artifacts]
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = output
+                try process.run()
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                while process.isRunning { usleep(10_000) }
+                return (process.terminationStatus, text)
+            }
+            print(result.1)
+            #expect(result.0 == 0, "the browser test failed:\n\(result.1.suffix(4000))")
+        }
+    }
+}

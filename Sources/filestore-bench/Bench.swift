@@ -6,7 +6,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore-bench",
         abstract: "Print filestore performance figures.",
-        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self]
+        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self, CompareBench.self]
     )
 }
 

@@ -96,10 +96,19 @@ struct RingChangeLiveTests {
             #expect((plan["chunks_examined"] as? Int ?? 0) > 0)
 
             let joined = try await cluster.addNode()
-            try await pollUntil("node4 holds its share and every chunk is on exactly two nodes", timeout: .seconds(60), interval: .milliseconds(500)) {
+            // Every node must know node4 first, or /meta (asked of node1) would not look there.
+            try await api.waitUntilAllAlive()
+            // Settled: node4 holds data, nothing extra is stored, every chunk is on exactly two nodes,
+            // no node reports pending repair, and node4's bytes stayed the same for three polls.
+            var steady = (bytes: Int64(-1), polls: 0)
+            try await pollUntil("the rebalance has settled", timeout: .seconds(60), interval: .milliseconds(500)) {
+                let onNew = storedChunkBytes(cluster, only: joined.id), total = storedChunkBytes(cluster)
+                guard onNew > 0, total == before else { return "node4 holds \(onNew) bytes, \(total) stored in all (\(before) before)" }
                 if let problem = try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node2", "node3", "node4"]) { return problem }
-                let onNew = storedChunkBytes(cluster, only: joined.id)
-                return onNew > 0 ? nil : "node4 holds nothing yet"
+                let health = try await api.health()
+                guard health["under_replicated_chunks"] as? Int == 0 else { return "health \(health)" }
+                steady = steady.bytes == onNew ? (onNew, steady.polls + 1) : (onNew, 1)
+                return steady.polls >= 3 ? nil : "node4 at \(onNew) bytes for \(steady.polls) polls"
             }
             let moved = storedChunkBytes(cluster, only: joined.id)
             let fraction = Double(moved) / Double(before)

@@ -269,22 +269,24 @@ struct FilesRoutes {
             var answered = 0
             var horizon: FileKey?
             let pageCursor = cursor
-            try await withThrowingTaskGroup(of: Result<[Manifest], PeerError>.self) { group in
+            try await withThrowingTaskGroup(of: ListingAnswer.self) { group in
                 for node in snapshot.availableMembers {
                     group.addTask {
-                        do throws(PeerError) {
-                            return .success(try await agent.calls.manifests(owner: owner, prefix: prefix, after: pageCursor, limit: limit + 1, on: node, snapshot))
-                        } catch { return .failure(error) }
+                        do {
+                            return ListingAnswer(manifests: try await agent.calls.manifests(owner: owner, prefix: prefix, after: pageCursor, limit: limit + 1, on: node, snapshot), failure: nil)
+                        } catch {
+                            return ListingAnswer(manifests: [], failure: "\(error)")
+                        }
                     }
                 }
-                for try await result in group {
-                    switch result {
-                    case .success(let manifests):
-                        answered += 1
-                        for manifest in manifests { merged.merge(manifest) }
-                        if manifests.count > limit, let last = manifests.last?.key { horizon = min(horizon ?? last, last) }
-                    case .failure(let error): failures.append(error.description)
+                for try await answer in group {
+                    if let failure = answer.failure {
+                        failures.append(failure)
+                        continue
                     }
+                    answered += 1
+                    for manifest in answer.manifests { merged.merge(manifest) }
+                    if answer.manifests.count > limit, let last = answer.manifests.last?.key { horizon = min(horizon ?? last, last) }
                 }
             }
             guard answered > 0 else { throw APIError.unavailable("no node answered the listing: \(failures.joined(separator: "; "))") }
@@ -349,4 +351,10 @@ enum ByteRange: Equatable {
         guard let end = Int64(pieces[1]), end >= start else { return .whole }
         return .range(start...min(end, size - 1))
     }
+}
+
+/// One node's page of a listing, or why it could not answer.
+struct ListingAnswer: Sendable {
+    var manifests: [Manifest]
+    var failure: String?
 }

@@ -28,7 +28,7 @@ extension AgentContext {
         await withTaskGroup(of: Void.self) { group in
             for node in snapshot.availableMembers where node != selfID {
                 group.addTask {
-                    do throws(PeerError) {
+                    do {
                         try await calls.pushGlobalRecords(records, to: node, snapshot)
                     } catch {
                         logger.warning("could not push a global record; global sync will retry", metadata: ["peer": "\(node)", "error": "\(error)"])

@@ -159,7 +159,7 @@ struct BackgroundLoops: Service {
         while !Task.isCancelled && !isShuttingDown {
             let snapshot = agent.view.snapshot()
             if let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() {
-                do throws(PeerError) {
+                do {
                     let theirs = try await agent.calls.globalRecords(on: peer, snapshot)
                     for version in theirs.versions { try? agent.local.clock.observe(version) }
                     _ = try? await agent.local.metadata.merge(theirs)

@@ -20,6 +20,11 @@ public struct PeerError: Error, CustomStringConvertible {
     public var status: Int?
     public var message: String
     public var description: String { "\(node): \(message)" }
+
+    /// `error` as a PeerError (other errors become `refused`).
+    static func from(_ error: any Error, node: NodeID) -> PeerError {
+        error as? PeerError ?? PeerError(code: .refused, node: node, message: "\(error)")
+    }
 }
 
 /// Calls other agents' internal API (`/internal/v1`), every request signed with `InternalAuth`.

@@ -26,27 +26,28 @@ public struct ReadCoordinator: Sendable {
         let primaries = order.filter { owners.contains($0) }
         var answers: [(NodeID, Manifest?)] = []
         var errors: [PeerError] = []
-        await withTaskGroup(of: (NodeID, Result<Manifest?, PeerError>).self) { group in
+        await withTaskGroup(of: ManifestAnswer.self) { group in
             for node in primaries {
                 group.addTask {
-                    do throws(PeerError) { return (node, .success(try await calls.manifest(key, on: node, snapshot))) } catch { return (node, .failure(error)) }
+                    do {
+                        return ManifestAnswer(node: node, manifest: try await calls.manifest(key, on: node, snapshot), error: nil)
+                    } catch {
+                        return ManifestAnswer(node: node, manifest: nil, error: PeerError.from(error, node: node))
+                    }
                 }
             }
-            for await (node, result) in group {
-                switch result {
-                case .success(let manifest): answers.append((node, manifest))
-                case .failure(let error): errors.append(error)
-                }
+            for await answer in group {
+                if let error = answer.error { errors.append(error) } else { answers.append((answer.node, answer.manifest)) }
             }
         }
         if answers.allSatisfy({ $0.1 == nil }) {
             for node in order where !owners.contains(node) {
-                do throws(PeerError) {
+                do {
                     let manifest = try await calls.manifest(key, on: node, snapshot)
                     answers.append((node, manifest))
                     if manifest != nil { break }
                 } catch {
-                    errors.append(error)
+                    errors.append(PeerError.from(error, node: node))
                 }
             }
         }
@@ -65,7 +66,7 @@ public struct ReadCoordinator: Sendable {
         let logger = self.logger
         Task {
             for node in nodes {
-                do throws(PeerError) {
+                do {
                     try await calls.putManifest(manifest, on: node, hintFor: nil, snapshot)
                     logger.info("read repair: manifest copied", metadata: ["peer": "\(node)", "file": "\(manifest.key)"])
                 } catch {
@@ -80,10 +81,11 @@ public struct ReadCoordinator: Sendable {
         guard let id = reference.id else { throw APIError(.internalServerError, "corrupt_manifest", "the manifest names an invalid chunk id") }
         var problems: [String] = []
         for node in snapshot.readOrder(for: id.position) {
-            do throws(PeerError) {
+            do {
                 if let bytes = try await calls.chunk(id, size: reference.size, on: node, snapshot) { return bytes }
                 problems.append("\(node): not held")
             } catch {
+                let error = PeerError.from(error, node: node)
                 if error.code == .invalidResponse {
                     calls.local.metrics?.verificationFailures.increment()
                     logger.error("bad chunk copy; reading another replica and having it re-verified", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
@@ -154,4 +156,11 @@ public struct ReadCoordinator: Sendable {
             for task in tasks.values { task.cancel() }
         }
     }
+}
+
+/// One owner's answer about a manifest (a plain struct: what a task group carries).
+struct ManifestAnswer: Sendable {
+    var node: NodeID
+    var manifest: Manifest?
+    var error: PeerError?
 }

@@ -88,22 +88,21 @@ public struct WriteCoordinator: Sendable {
         while done.count < snapshot.replication {
             let pending = snapshot.writePlacement(for: position, excluding: failed).targets.filter { !done.contains($0.node) }.prefix(snapshot.replication - done.count)
             if pending.isEmpty { break }
-            let results = await withTaskGroup(of: (NodeID, PeerError?).self) { group in
+            let results = await withTaskGroup(of: WriteAnswer.self) { group in
                 for target in pending {
                     group.addTask {
                         do {
                             try await write(target)
-                            return (target.node, nil)
-                        } catch let error as PeerError {
-                            return (target.node, error)
+                            return WriteAnswer(node: target.node, error: nil)
                         } catch {
-                            return (target.node, PeerError(code: .refused, node: target.node, message: "\(error)"))
+                            return WriteAnswer(node: target.node, error: PeerError.from(error, node: target.node))
                         }
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }
             }
-            for (node, error) in results {
+            for answer in results {
+                let (node, error) = (answer.node, answer.error)
                 if let error {
                     failed.insert(node)
                     lastError = error
@@ -125,4 +124,10 @@ public struct WriteCoordinator: Sendable {
             throw APIError.unavailable("\(available) node(s) are live; writes need \(snapshot.writeQuorum)")
         }
     }
+}
+
+/// One target's answer to a write (a plain struct: what a task group carries).
+struct WriteAnswer: Sendable {
+    var node: NodeID
+    var error: PeerError?
 }

@@ -60,22 +60,17 @@ public struct DirectoryBlobStore: BlobStore {
     }
 
     public func read<Result: Sendable>(_ id: ChunkID, range: ClosedRange<Int64>?, _ body: (BlobStream) async throws -> Result) async throws -> Result {
-        let handle: ReadFileHandle
+        guard try await fileSystem.info(forFileAt: path(of: id)) != nil else { throw BlobStoreError(.notFound, "chunk \(id) is not stored here") }
         do {
-            handle = try await fileSystem.openFile(forReadingAt: path(of: id))
+            // The scoped handle is closed whatever happens, a cancelled read included.
+            return try await fileSystem.withFileHandle(forReadingAt: path(of: id)) { handle in
+                let size = try await handle.info().size
+                let bounds = try BlobRange.resolve(range, size: size, id: id)
+                let stream = BlobStream(length: Int64(bounds.count), bytes: AnySendableByteSequence(handle.readChunks(in: bounds, chunkLength: Self.readChunkSize)))
+                return try await body(stream)
+            }
         } catch let error as FileSystemError where error.code == .notFound {
             throw BlobStoreError(.notFound, "chunk \(id) is not stored here")
-        }
-        do {
-            let size = try await handle.info().size
-            let bounds = try BlobRange.resolve(range, size: size, id: id)
-            let stream = BlobStream(length: Int64(bounds.count), bytes: AnySendableByteSequence(handle.readChunks(in: bounds, chunkLength: Self.readChunkSize)))
-            let result = try await body(stream)
-            try await handle.close()
-            return result
-        } catch {
-            try? await handle.close()
-            throw error
         }
     }
 

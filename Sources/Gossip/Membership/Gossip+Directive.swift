@@ -30,5 +30,7 @@ extension Gossip {
         case gossipTick
         /// Time for a full-state exchange with one random member.
         case pushPullTick
+        /// Time to contact again the seeds that are not members yet (they may have started later).
+        case seedRetry
     }
 }

@@ -22,6 +22,8 @@ extension Gossip {
         private var suspicions: [NodeID: Suspicion] = [:]
         private var broadcasts: [Broadcast] = []
         private var deadSince: [NodeID: Instant] = [:]
+        /// The seeds given at start: contacted again until each is a known member.
+        private var seeds: [Address] = []
         private var random: SeededGenerator
 
         struct Probe {
@@ -75,9 +77,13 @@ extension Gossip {
             enqueue(.alive(me), about: selfID)
             var directives: [Directive] = [.schedule(.probeTick, after: settings.probeInterval), .schedule(.gossipTick, after: settings.gossipInterval),
                                            .schedule(.pushPullTick, after: settings.pushPullInterval)]
-            for seed in seeds where seed != me.metadata.gossip {
+            self.seeds = seeds.filter { $0 != me.metadata.gossip }
+            for seed in self.seeds {
                 directives.append(.send([fullState(reply: false)], to: seed))
             }
+            // A seed that was not up yet misses the first push-pull: retry until it answers,
+            // rather than waiting for the 30 s push-pull or for gossip to mention it.
+            if !self.seeds.isEmpty { directives.append(.schedule(.seedRetry, after: settings.probeInterval)) }
             return directives
         }
 
@@ -120,6 +126,11 @@ extension Gossip {
                 return [.send([.nack(sequence: relay.originSequence, from: selfID)], to: relay.origin)]
             case .suspicionTimeout(let id, let incarnation): return suspicionTimeout(id: id, incarnation: incarnation, now: now)
             case .gossipTick: return gossip(now: now) + [.schedule(.gossipTick, after: settings.gossipInterval)]
+            case .seedRetry:
+                let known = Set(members.values.filter { $0.id != selfID }.map(\.metadata.gossip))
+                let missing = seeds.filter { !known.contains($0) }
+                guard !missing.isEmpty else { return [] }
+                return missing.map { .send([fullState(reply: false)], to: $0) } + [.schedule(.seedRetry, after: settings.probeInterval * 2)]
             case .pushPullTick:
                 var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval)]
                 // Dead members are candidates too: that is how the two sides of a healed partition find each other.

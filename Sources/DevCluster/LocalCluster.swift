@@ -90,7 +90,7 @@ public final class LocalCluster: Sendable {
                 let id = "node\(index)"
                 let node = Node(
                     id: id, httpPort: options.httpPort == 0 ? try FreePort.pick() : options.httpPort + index - 1,
-                    gossipPort: options.gossipPort == 0 ? try FreePort.pick() : options.gossipPort + index - 1,
+                    gossipPort: options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP() : options.gossipPort + index - 1,
                     dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log"
                 )
                 try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
@@ -144,7 +144,7 @@ public final class LocalCluster: Sendable {
     public func addNode() async throws -> Node {
         let id = "node\(nodes.count + 1)"
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        let node = Node(id: id, httpPort: try FreePort.pick(), gossipPort: try FreePort.pick(), dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        let node = Node(id: id, httpPort: try FreePort.pick(), gossipPort: try FreePort.pickForTCPAndUDP(), dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
         let seed = nodes[0]

@@ -19,6 +19,25 @@ public enum FreePort {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A port free for both TCP and UDP (gossip listens on UDP, HTTP on TCP: a port the kernel
+    /// offers for TCP may still be held by a UDP socket).
+    public static func pickForTCPAndUDP() throws -> Int {
+        for _ in 0..<50 {
+            let port = try pick()
+            if udpIsFree(port: port) { return port }
+        }
+        throw TestSupportError("no port free for both TCP and UDP after 50 tries")
+    }
+
+    /// True when a UDP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).
+    public static func udpIsFree(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+    }
+
     /// Polls until something accepts TCP connections on `port`, or throws at the deadline.
     public static func waitUntilListening(port: Int, timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout

@@ -109,8 +109,9 @@ public actor GossipShell: Service {
 
     /// Binds the socket and runs until cancelled or graceful shutdown.
     public func run() async throws {
+        // No SO_REUSEADDR: on UDP it would let a second process bind the same port and silently
+        // take this node's packets; a port in use must fail the start instead.
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: configuration.bind.host, port: configuration.bind.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(wrappingChannelSynchronously: channel)

@@ -18,7 +18,7 @@ struct DevCommandTests {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try FreePort.pick(), gossipPort = try FreePort.pick()
+        let port = try FreePort.pick(), gossipPort = try FreePort.pickForTCPAndUDP()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["dev", "--dir", directory, "--port", String(port), "--gossip-port", String(gossipPort), "--chunk-size", "1MiB"]

@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "TestSupport", "S3", "Agent",
+                "TestSupport", "S3", "Agent", "Ring",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Agent
 import Foundation
+import Ring
 import NIOCore
 import S3
 import TestSupport
@@ -160,6 +161,19 @@ public final class DrillRunner: Sendable {
         let joined = try await cluster.addNode()
         try await client.waitUntilAllAlive()
         await load.use(cluster.nodes.map(\.id))
+        // "Exactly two copies" also holds before anything moved: wait for the new ring's owners.
+        let ring = try Ring(members: cluster.nodes.map { Ring.Member(id: NodeID($0.id)!) })
+        try await pollUntil("every chunk is on its owners in the ring with \(joined.id)", timeout: patience, interval: .milliseconds(500)) {
+            let held = try await heldChunks()
+            for file in await load.files {
+                for chunk in file.chunks {
+                    let owners = Set(ring.owners(of: try RingPosition(chunkID: chunk), replication: cluster.options.replication).map(\.rawValue))
+                    let holders = Set(held.filter { $0.value.contains(chunk) }.map(\.key))
+                    if holders != owners { return "\(file.path): chunk \(chunk.prefix(8)) on \(holders.sorted()), owners \(owners.sorted())" }
+                }
+            }
+            return nil
+        }
         try await waitHealed(on: Set(cluster.nodes.map(\.id)))
         entry.fullReplication = ContinuousClock.now - started
         let moved = try await heldChunkSizes()[joined.id]?.values.reduce(0, +) ?? 0

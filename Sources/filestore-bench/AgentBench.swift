@@ -30,30 +30,13 @@ struct AgentBench: AsyncParsableCommand {
             let baseline = ProcessMemory.residentBytes(pid: coordinator)
             ProcessMemory.resetPeak(pid: coordinator)
 
-            var request = HTTPClientRequest(url: cluster.nodes[0].url + "/api/v1/files/bench/large.bin")
-            request.method = .PUT
-            request.headers.add(name: "Authorization", value: authorization)
-            request.body = .stream(GeneratedBytes(total: size, seed: 7), length: .known(size))
-            var uploaded = HTTPClientResponse()
-            let putSeconds = try await timed { uploaded = try await http.execute(request, timeout: .seconds(3600)) }
-            let answer = String(buffer: try await uploaded.body.collect(upTo: 1 << 20))
-            guard uploaded.status.code == 201 else { throw ValidationError("upload failed: \(uploaded.status) \(answer)") }
+            let putSeconds = try await Transfer.upload(http, cluster.nodes[0].url + "/api/v1/files/bench/large.bin", authorization: authorization, size: size, seed: 7)
             let peak = ProcessMemory.peakResidentBytes(pid: coordinator)
-
             var sent = SHA256()
             for try await buffer in GeneratedBytes(total: size, seed: 7) { buffer.withUnsafeReadableBytes { sent.update(bufferPointer: $0) } }
-            var received = SHA256()
-            var count: Int64 = 0
-            var download = HTTPClientRequest(url: cluster.nodes[1].url + "/api/v1/files/bench/large.bin")
-            download.headers.add(name: "Authorization", value: authorization)
-            let getSeconds = try await timed {
-                let response = try await http.execute(download, timeout: .seconds(3600))
-                for try await buffer in response.body {
-                    count += Int64(buffer.readableBytes)
-                    buffer.withUnsafeReadableBytes { received.update(bufferPointer: $0) }
-                }
-            }
-            guard count == size, sent.finalize() == received.finalize() else { throw ValidationError("the download differs from the upload") }
+            let got = try await Transfer.download(http, cluster.nodes[1].url + "/api/v1/files/bench/large.bin", authorization: authorization)
+            guard got.bytes == size, got.sha256 == sent.finalize().map({ String(format: "%02x", $0) }).joined() else { throw ValidationError("the download differs from the upload") }
+            let getSeconds = got.seconds
             print("agent upload \(sizeMiB) MiB through node1 (3 nodes, dir storage, replication 2): \(fixed(Double(sizeMiB) / putSeconds)) MiB/s")
             print("agent upload peak RSS of the coordinating agent: \(fixed(Double(peak) / 1_048_576)) MiB (baseline \(fixed(Double(baseline) / 1_048_576)) MiB; target ≤ 150 MiB)")
             print("agent download \(sizeMiB) MiB from node2: \(fixed(Double(sizeMiB) / getSeconds)) MiB/s, SHA-256 verified")

@@ -88,8 +88,10 @@ struct BackgroundLoops: Service {
     }
 
     private func followMembership() async {
+        // Subscribe before reading the current members, so no change falls between the two.
+        let changes = await gossip.changes()
         for member in await gossip.members { agent.view.apply(member) }
-        for await member in await gossip.changes() {
+        for await member in changes {
             agent.view.apply(member)
             if Task.isCancelled || isShuttingDown { return }
         }
@@ -128,6 +130,8 @@ struct BackgroundLoops: Service {
             lastMoved = (repair.bytesMoved, now)
             last = (bytesIn, bytesOut, now)
             await gossip.updateLoad(load)
+            // Peers' load reports arrive without change events: refresh the whole view each second.
+            for member in await gossip.members { agent.view.apply(member) }
             let metrics = agent.metrics
             metrics.recordGossip(members: await gossip.members, counters: await gossip.counters)
             metrics.repairBacklogBytes.record(Int64(load.repairBacklogBytes))

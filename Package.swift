@@ -59,11 +59,14 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Direct I/O and allocator settings that Swift's Glibc module does not expose.
+        .target(name: "CSystemTuning"),
+
         // The node: HTTP API, metadata shard, blob stores, replication, background services.
         .target(
             name: "Agent",
             dependencies: [
-                "Ring", "Gossip", "S3",
+                "Ring", "Gossip", "S3", "CSystemTuning",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),

@@ -14,6 +14,7 @@ struct CompareBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compare", abstract: "Agent vs nginx: large-file upload/download and 4 KiB files with 16 clients.")
 
     @Option(help: "Large file size in MiB.") var sizeMiB = 1024
+    @Option(help: "Rounds of the large-file upload and download (medians are reported).") var rounds = 3
     @Option(help: "4 KiB files to upload (and then download).") var smallFiles = 2000
     @Option(help: "Concurrent clients for the small files.") var clients = 16
     @Option(help: "The filestore executable (default: beside this benchmark).") var executable: String?
@@ -37,18 +38,35 @@ struct CompareBench: AsyncParsableCommand {
         do {
             try await ClusterClient(cluster: cluster).waitUntilAllAlive()
             let size = Int64(sizeMiB) << 20
-            let nginxPut = try await Transfer.upload(http, server.url + "/dav/large.bin", authorization: nil, size: size, seed: 11)
-            let agentPut = try await Transfer.upload(http, cluster.nodes[0].url + "/api/v1/files/bench/large.bin", authorization: agent, size: size, seed: 11)
-            line("large upload \(sizeMiB) MiB", agentPut.mibPerSecond(size), nginxPut.mibPerSecond(size), unit: "MiB/s", target: 0.5)
-            let nginxGet = try await Transfer.download(http, server.url + "/dav/large.bin", authorization: nil)
-            let agentGet = try await Transfer.download(http, cluster.nodes[1].url + "/api/v1/files/bench/large.bin", authorization: agent)
-            guard nginxGet.sha256 == agentGet.sha256, nginxGet.bytes == size else { throw ValidationError("the downloads differ") }
-            line("large download \(sizeMiB) MiB", agentGet.seconds.mibPerSecond(size), nginxGet.seconds.mibPerSecond(size), unit: "MiB/s", target: 0.7)
+            // Alternate the two servers and take medians: the nginx figure swings with the page
+            // cache (fresh pages are slow to fault in on this VM), one run proves little.
+            var puts: (agent: [Double], nginx: [Double]) = ([], [])
+            for round in 0..<rounds {
+                // A new file every round: the agent would deduplicate a repeated one.
+                let seed = UInt64(11 + round)
+                // nginx leaves its bytes dirty in the page cache; flush them so that neither
+                // server's measurement pays for the other's writeback.
+                sync()
+                puts.nginx.append(try await Transfer.upload(http, server.url + "/dav/large\(round).bin", authorization: nil, size: size, seed: seed).mibPerSecond(size))
+                sync()
+                puts.agent.append(try await Transfer.upload(http, cluster.nodes[0].url + "/api/v1/files/bench/large\(round).bin", authorization: agent, size: size, seed: seed).mibPerSecond(size))
+            }
+            line("large upload \(sizeMiB) MiB", puts.agent, puts.nginx, unit: "MiB/s", target: 0.5)
+            sync()
+            var gets: (agent: [Double], nginx: [Double]) = ([], [])
+            for round in 0..<rounds {
+                let nginxGet = try await Transfer.download(http, server.url + "/dav/large\(round).bin", authorization: nil)
+                let agentGet = try await Transfer.download(http, cluster.nodes[1].url + "/api/v1/files/bench/large\(round).bin", authorization: agent)
+                guard nginxGet.sha256 == agentGet.sha256, nginxGet.bytes == size else { throw ValidationError("the downloads differ") }
+                gets.nginx.append(nginxGet.seconds.mibPerSecond(size))
+                gets.agent.append(agentGet.seconds.mibPerSecond(size))
+            }
+            line("large download \(sizeMiB) MiB", gets.agent, gets.nginx, unit: "MiB/s", target: 0.7)
 
             let nginxSmall = try await Transfer.smallFiles(http, base: server.url + "/dav/small/", authorization: nil, count: smallFiles, clients: clients)
             let agentSmall = try await Transfer.smallFiles(http, base: cluster.nodes[0].url + "/api/v1/files/small/", authorization: agent, count: smallFiles, clients: clients)
-            line("4 KiB uploads, \(clients) clients", agentSmall.uploadsPerSecond, nginxSmall.uploadsPerSecond, unit: "files/s", target: nil)
-            line("4 KiB downloads, \(clients) clients", agentSmall.downloadsPerSecond, nginxSmall.downloadsPerSecond, unit: "files/s", target: nil)
+            line("4 KiB uploads, \(clients) clients", [agentSmall.uploadsPerSecond], [nginxSmall.uploadsPerSecond], unit: "files/s", target: nil)
+            line("4 KiB downloads, \(clients) clients", [agentSmall.downloadsPerSecond], [nginxSmall.downloadsPerSecond], unit: "files/s", target: nil)
         } catch {
             print(cluster.logs())
             try? await http.shutdown()
@@ -59,10 +77,19 @@ struct CompareBench: AsyncParsableCommand {
         await cluster.stop()
     }
 
-    private func line(_ name: String, _ value: Double, _ baseline: Double, unit: String, target: Double?) {
+    /// One line: medians (and the spread when there are several rounds) and their ratio.
+    private func line(_ name: String, _ values: [Double], _ baselines: [Double], unit: String, target: Double?) {
+        let (value, baseline) = (median(values), median(baselines))
         let ratio = baseline > 0 ? value / baseline : 0
         let goal = target.map { " (target ≥ \($0)×: \(ratio >= $0 ? "met" : "NOT met"))" } ?? ""
-        print("compare \(name): filestore \(fixed(value)) \(unit), nginx \(fixed(baseline)) \(unit), ratio \(fixed(ratio, 2))×\(goal)")
+        func spread(_ list: [Double]) -> String { list.count > 1 ? " [\(fixed(list.min()!))–\(fixed(list.max()!))]" : "" }
+        let rounds = values.count > 1 ? ", medians of \(values.count)" : ""
+        print("compare \(name): filestore \(fixed(value)) \(unit)\(spread(values)), nginx \(fixed(baseline)) \(unit)\(spread(baselines)), ratio \(fixed(ratio, 2))×\(goal)\(rounds)")
+    }
+
+    private func median(_ list: [Double]) -> Double {
+        let sorted = list.sorted()
+        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
 

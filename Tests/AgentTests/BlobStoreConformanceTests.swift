@@ -60,6 +60,16 @@ enum BlobStoreConformance {
         #expect(try await listed(store) == [one: 300_001, two: Int64(twoBytes.readableBytes), empty: 0])
         #expect(try await store.usedBytes() == 300_001 + Int64(twoBytes.readableBytes))
 
+        // Whole-chunk reads: the same bytes, typed errors for absent and oversized chunks.
+        #expect(try await store.readWhole(two, limit: 2 << 20) == twoBytes)
+        #expect(try await store.readWhole(empty, limit: 10).readableBytes == 0)
+        await #expect { try await store.readWhole(one, limit: 300_000) } throws: { ($0 as? BlobStoreError)?.code == .integrity }
+        let (absent, _) = chunk(10, seed: 5)
+        await #expect { try await store.readWhole(absent, limit: 100) } throws: { ($0 as? BlobStoreError)?.code == .notFound }
+        // Already-verified bytes still have to be the announced size.
+        await #expect { try await store.put(absent, size: 11, body: .verified(chunk(10, seed: 5).1)) } throws: { ($0 as? BlobStoreError)?.code == .integrity }
+        #expect(try await store.size(of: absent) == nil)
+
         // Storing the same chunk again is harmless (dedup is the caller's job, idempotence ours).
         try await store.put(one, size: 300_001, body: .bytes(oneBytes))
         #expect(try await listed(store).count == 3)
@@ -130,6 +140,30 @@ struct BlobStoreConformanceTests {
         FileManager.default.createFile(atPath: root.appendingPathComponent("tmp/stale.part").path, contents: Data([1, 2, 3]))
         _ = try await DirectoryBlobStore(root: FilePath(root.path))
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("tmp").path).isEmpty)
+    }
+
+    /// Chunk writes and whole reads go past the page cache in aligned blocks (`DirectIO`): every
+    /// size around a block or staging boundary, from memory and from odd-sized stream pieces,
+    /// on a disk folder and on tmpfs (which refuses direct I/O: the buffered fallback).
+    @Test(arguments: ["disk", "tmpfs"])
+    func directIOSizesAroundBoundaries(_ where: String) async throws {
+        let base = `where` == "tmpfs" && FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        let root = base.appendingPathComponent("filestore-directio-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let store = try await DirectoryBlobStore(root: FilePath(root.path))
+        let block = DirectFileWriter.alignment, staging = DirectFileWriter.stagingSize
+        let sizes = [1, block - 1, block, block + 1, 3 * block + 5, staging - 1, staging, staging + 1, 2 * staging + block + 3, (5 << 20) + 7]
+        for (index, size) in sizes.enumerated() {
+            let (id, bytes) = BlobStoreConformance.chunk(size, seed: UInt64(100 + index))
+            switch index % 3 {
+            case 0: try await store.put(id, size: Int64(size), body: .verified(bytes))
+            case 1: try await store.put(id, size: Int64(size), body: .bytes(bytes))
+            default: try await store.put(id, size: Int64(size), body: BlobStoreConformance.stream(bytes, piece: 65_537))
+            }
+            #expect(try await store.size(of: id) == Int64(size), "size \(size)")
+            #expect(try await store.readWhole(id, limit: size) == bytes, "size \(size)")
+            #expect(try await BlobStoreConformance.readAll(store, id) == bytes, "size \(size)")
+        }
     }
 
     @Test func s3StoreOnMoto() async throws {

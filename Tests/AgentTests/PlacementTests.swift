@@ -29,6 +29,37 @@ struct PlacementTests {
     }
 
     @Test func readOrderPrefersTheLeastLoadedOwnerAndSkipsDeadNodes() throws {
+        var snapshot = try Self.threeLiveNodesSeenFromA()
+        let position = RingPosition(12345)
+        let owners = snapshot.ring.owners(of: position, replication: 2)
+        for owner in owners where owner != "a" { snapshot.nodes[owner]?.load.inFlightRequests = 50 }
+        let order = snapshot.readOrder(for: position)
+        #expect(Set(order.prefix(2)) == Set(owners) && order.count == 3)
+        if owners.contains("a") { #expect(order.first == "a") }
+        // This node is always available to itself: fail another owner.
+        let busy = owners.first { $0 != "a" }!
+        snapshot.nodes[busy]?.status = .dead
+        #expect(!snapshot.readOrder(for: position).contains(busy))
+        let placement = snapshot.writePlacement(for: position)
+        #expect(placement.targets.count == 2 && placement.targets.contains { $0.hintFor == busy })
+    }
+    @Test func aLocalCopyWinsUntilThisNodeIsFarBusierThanThePeer() throws {
+        var snapshot = try Self.threeLiveNodesSeenFromA()
+        let position = try #require((0..<256).map { RingPosition(UInt64($0) << 56) }.first { snapshot.ring.owners(of: $0, replication: 2).contains("a") })
+        let peer = try #require(snapshot.ring.owners(of: position, replication: 2).first { $0 != "a" })
+        // This node streams 500 MiB/s to its own client; the peer serves 250 MiB/s.
+        snapshot.nodes["a"]?.load.inFlightRequests = 1
+        snapshot.nodes["a"]?.load.bytesOutPerSecond = 500 << 20
+        snapshot.nodes[peer]?.load.inFlightRequests = 2
+        snapshot.nodes[peer]?.load.bytesOutPerSecond = 250 << 20
+        #expect(snapshot.readOrder(for: position).first == "a")
+        // Far busier than the peer: the peer serves.
+        snapshot.nodes["a"]?.load.inFlightRequests = 40
+        #expect(snapshot.readOrder(for: position).first == peer)
+    }
+
+    /// Nodes a, b and c, all alive, as node a sees them.
+    static func threeLiveNodesSeenFromA() throws -> ClusterSnapshot {
         let configuration = try ClusterConfiguration.parse(yaml: """
             cluster: {name: t, secret: secret-secret}
             nodes:
@@ -42,17 +73,6 @@ struct PlacementTests {
         )
         var snapshot = view.snapshot()
         for id in ["a", "b", "c"] as [NodeID] { snapshot.nodes[id]?.status = .alive }
-        let position = RingPosition(12345)
-        let owners = snapshot.ring.owners(of: position, replication: 2)
-        for owner in owners where owner != "a" { snapshot.nodes[owner]?.load.inFlightRequests = 50 }
-        let order = snapshot.readOrder(for: position)
-        #expect(Set(order.prefix(2)) == Set(owners) && order.count == 3)
-        if owners.contains("a") { #expect(order.first == "a") }
-        // This node is always available to itself: fail another owner.
-        let busy = owners.first { $0 != "a" }!
-        snapshot.nodes[busy]?.status = .dead
-        #expect(!snapshot.readOrder(for: position).contains(busy))
-        let placement = snapshot.writePlacement(for: position)
-        #expect(placement.targets.count == 2 && placement.targets.contains { $0.hintFor == busy })
+        return snapshot
     }
 }

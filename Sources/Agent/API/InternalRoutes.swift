@@ -37,18 +37,15 @@ struct InternalRoutes {
         router.get("/internal/v1/chunks/:id") { request, context in
             try verify(request)
             let id = try chunkID(context)
-            guard let size = try await agent.local.chunkSize(id) else { return Response(status: .notFound) }
-            let blobs = agent.local.blobs
+            // Whole, in one read (the peer verifies it): a chunk is at most maxChunkBytes.
+            let bytes: ByteBuffer
+            do {
+                bytes = try await agent.local.blobs.readWhole(id, limit: Int(Self.maxChunkBytes))
+            } catch let error as BlobStoreError where error.code == .notFound {
+                return Response(status: .notFound)
+            }
             agent.metrics.chunkGets.increment()
-            return Response(
-                status: .ok, headers: [.contentType: "application/octet-stream"],
-                body: ResponseBody(contentLength: Int(size)) { writer in
-                    try await blobs.read(id) { stream in
-                        for try await buffer in stream.bytes { try await writer.write(buffer) }
-                    }
-                    try await writer.finish(nil)
-                }
-            )
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: bytes))
         }
         router.put("/internal/v1/manifests") { request, _ in
             try verify(request)

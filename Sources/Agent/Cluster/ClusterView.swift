@@ -100,11 +100,18 @@ public struct ClusterSnapshot: Sendable {
         return primaries + list.filter { !owners.contains($0) }
     }
 
-    /// Lower is less loaded: in-flight requests, then bytes moving; this node gets a small bonus.
+    /// Lower is less loaded: in-flight requests, then bytes moving (64 MiB/s counts as one request).
+    ///
+    /// This node's own score counts half, less one request: a local copy crosses no network (a
+    /// remote one keeps a request open on the peer and passes every byte through two more
+    /// sockets), and this node's traffic includes the very reads it is choosing for — a node
+    /// streaming a large file to its client would otherwise always look busier than its peers
+    /// and fetch every chunk it holds from them instead (measured in docs/benchmarks.md). A peer
+    /// still wins once this node is more than about twice as busy.
     func loadScore(_ node: NodeID) -> Double {
         guard let load = nodes[node]?.load else { return .infinity }
         let busy = Double(load.inFlightRequests) + Double(load.bytesOutPerSecond + load.bytesInPerSecond) / Double(64 << 20)
-        return busy - (node == selfID ? 0.5 : 0)
+        return node == selfID ? busy / 2 - 1 : busy
     }
 
     /// The HTTP `host:port` of a node, when known.

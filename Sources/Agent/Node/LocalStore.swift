@@ -50,13 +50,9 @@ public struct LocalStore: Sendable {
     /// Reads a whole chunk into memory (at most `limit` bytes), verifying it against its id.
     public func readChunk(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
         metrics?.chunkGets.increment()
-        return try await blobs.read(id) { stream in
-            guard stream.length <= Int64(limit) else { throw BlobStoreError(.integrity, "chunk \(id) is \(stream.length) bytes, more than \(limit)") }
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(Int(stream.length))
-            for try await part in VerifyingByteSequence(base: stream.bytes, id: id, size: stream.length) { buffer.writeImmutableBuffer(part) }
-            return buffer
-        }
+        let buffer = try await blobs.readWhole(id, limit: limit)
+        try ChunkVerifier.verify(buffer, id: id, size: Int64(buffer.readableBytes))
+        return buffer
     }
 
     /// Merges a manifest copy into the shard (recording the hint for a stand-in copy); returns the winner.

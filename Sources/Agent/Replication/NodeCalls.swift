@@ -45,10 +45,12 @@ public struct NodeCalls: Sendable {
         return size
     }
 
-    /// Stores a chunk on `node` (the receiver verifies its SHA-256 before acknowledging).
+    /// Stores a chunk on `node` (a peer verifies its SHA-256 before acknowledging). The bytes must
+    /// already be verified against `id` by this process (hashed on arrival, or read and checked),
+    /// so the local copy is not hashed a second time.
     public func putChunk(_ id: ChunkID, _ bytes: ByteBuffer, on node: NodeID, hintFor: NodeID?, _ snapshot: ClusterSnapshot) async throws(PeerError) {
         if node == selfID {
-            try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .bytes(bytes), hintFor: hintFor) }
+            try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor) }
             return
         }
         let target = "/internal/v1/chunks/\(id.hex)" + (hintFor.map { "?hint_for=\($0.rawValue)" } ?? "")

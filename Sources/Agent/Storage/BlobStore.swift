@@ -15,6 +15,10 @@ public protocol BlobStore: Sendable {
     /// reading before it returns. Throws `BlobStoreError.notFound` when absent.
     func read<Result: Sendable>(_ id: ChunkID, range: ClosedRange<Int64>?, _ body: (BlobStream) async throws -> Result) async throws -> Result
 
+    /// The whole chunk in memory (at most `limit` bytes, else `BlobStoreError.integrity`), not
+    /// verified. Throws `BlobStoreError.notFound` when absent.
+    func readWhole(_ id: ChunkID, limit: Int) async throws -> ByteBuffer
+
     /// The chunk's size, or nil when it is absent.
     func size(of id: ChunkID) async throws -> Int64?
 
@@ -33,6 +37,17 @@ extension BlobStore {
         return total
     }
 
+    /// `readWhole` by collecting the stream (for stores without a faster way).
+    public func collectWhole(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
+        try await read(id) { stream in
+            guard stream.length <= Int64(limit) else { throw BlobStoreError(.integrity, "chunk \(id) is \(stream.length) bytes, more than \(limit)") }
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(Int(stream.length))
+            for try await part in stream.bytes { buffer.writeImmutableBuffer(part) }
+            return buffer
+        }
+    }
+
     /// Streams the whole chunk to `body`.
     public func read<Result: Sendable>(_ id: ChunkID, _ body: (BlobStream) async throws -> Result) async throws -> Result {
         try await read(id, range: nil, body)
@@ -41,7 +56,12 @@ extension BlobStore {
 
 /// Bytes to store: in memory (an S3 store may resend them on a retry) or a one-shot stream.
 public enum BlobBody: Sendable {
+    /// In memory; the store checks them against the id.
     case bytes(ByteBuffer)
+    /// In memory and already checked against the id by this process (the coordinator hashed
+    /// them as they arrived, or they were read back and verified): the store only checks the
+    /// size — hashing 5 MiB again would change nothing but cost CPU on every local copy.
+    case verified(ByteBuffer)
     case stream(AnySendableByteSequence)
 }
 

@@ -28,6 +28,11 @@ struct ChunkVerifier: Sendable {
         guard actual == id else { throw BlobStoreError(.integrity, "chunk \(id): bytes hash to \(actual)") }
     }
 
+    /// Checks only the size of an in-memory chunk this process has already verified.
+    static func checkSize(_ buffer: ByteBuffer, id: ChunkID, size: Int64) throws(BlobStoreError) {
+        guard buffer.readableBytes == size else { throw BlobStoreError(.integrity, "chunk \(id): got \(buffer.readableBytes) of \(size) bytes") }
+    }
+
     /// Verifies a whole in-memory chunk.
     static func verify(_ buffer: ByteBuffer, id: ChunkID, size: Int64) throws(BlobStoreError) {
         var verifier = ChunkVerifier(id: id, size: size)

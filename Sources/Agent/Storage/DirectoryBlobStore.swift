@@ -1,16 +1,20 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOFileSystem
 import S3
 
 /// Chunks as files under a local directory: `chunks/ab/cd/<sha256>`, the embedded default.
 ///
-/// A put writes `tmp/<id>.<random>`, hashes while writing, fsyncs, then renames into place and
-/// fsyncs the directory: a chunk is never visible under its final name with partial or wrong bytes.
+/// A put writes `tmp/<id>.<random>` (bypassing the page cache where the file system allows it:
+/// see `DirectFileWriter`), hashes while writing, fsyncs, then renames into place and fsyncs the
+/// directory: a chunk is never visible under its final name with partial or wrong bytes.
 public struct DirectoryBlobStore: BlobStore {
     /// The store's root folder.
     public let root: FilePath
     private let fileSystem = FileSystem.shared
-    private static let readChunkSize = ByteCount.kibibytes(256)
+    private static let readChunkSize = ByteCount.mebibytes(1)
 
     /// Opens (creating if needed) a store under `root`, discarding temp files a crash left behind.
     public init(root: FilePath) async throws {
@@ -25,22 +29,27 @@ public struct DirectoryBlobStore: BlobStore {
     public func put(_ id: ChunkID, size: Int64, body: BlobBody) async throws {
         let temp = root.appending("tmp").appending("\(id.hex).\(UInt64.random(in: 0...UInt64.max)).part")
         do {
-            try await fileSystem.withFileHandle(forWritingAt: temp, options: .newFile(replaceExisting: false)) { handle in
-                var verifier = ChunkVerifier(id: id, size: size)
-                var offset: Int64 = 0
+            let file = try await DirectFileWriter.create(temp.string)
+            do {
                 switch body {
                 case .bytes(let buffer):
-                    try verifier.update(buffer)
-                    try await handle.write(contentsOf: buffer.readableBytesView, toAbsoluteOffset: 0)
+                    try ChunkVerifier.verify(buffer, id: id, size: size)
+                    try await file.append(buffer)
+                case .verified(let buffer):
+                    try ChunkVerifier.checkSize(buffer, id: id, size: size)
+                    try await file.append(buffer)
                 case .stream(let sequence):
+                    var verifier = ChunkVerifier(id: id, size: size)
                     for try await buffer in sequence {
                         try verifier.update(buffer)
-                        try await handle.write(contentsOf: buffer.readableBytesView, toAbsoluteOffset: offset)
-                        offset += Int64(buffer.readableBytes)
+                        try await file.append(buffer)
                     }
+                    try verifier.finish()
                 }
-                try verifier.finish()
-                try await handle.synchronize()
+                try await file.finish()
+            } catch {
+                file.discard()
+                throw error
             }
             let final = path(of: id)
             try await fileSystem.createDirectory(at: final.removingLastComponent(), withIntermediateDirectories: true)
@@ -66,11 +75,31 @@ public struct DirectoryBlobStore: BlobStore {
             return try await fileSystem.withFileHandle(forReadingAt: path(of: id)) { handle in
                 let size = try await handle.info().size
                 let bounds = try BlobRange.resolve(range, size: size, id: id)
+                // Chunks are written past the page cache, so a read usually starts cold: have the
+                // kernel fetch the whole range at once rather than a read at a time.
+                #if os(Linux)
+                try await handle.withUnsafeDescriptor { descriptor in
+                    _ = posix_fadvise(descriptor.rawValue, off_t(bounds.lowerBound), off_t(bounds.count), CInt(POSIX_FADV_WILLNEED))
+                }
+                #endif
                 let stream = BlobStream(length: Int64(bounds.count), bytes: AnySendableByteSequence(handle.readChunks(in: bounds, chunkLength: Self.readChunkSize)))
                 return try await body(stream)
             }
         } catch let error as FileSystemError where error.code == .notFound {
             throw BlobStoreError(.notFound, "chunk \(id) is not stored here")
+        }
+    }
+
+    public func readWhole(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
+        do {
+            guard let buffer = try await DirectFileReader.readWhole(path(of: id).string, limit: limit) else {
+                throw BlobStoreError(.notFound, "chunk \(id) is not stored here")
+            }
+            return buffer
+        } catch let error as BlobStoreError {
+            throw error
+        } catch {
+            throw BlobStoreError(.storage, "chunk \(id): cannot read: \(error)")
         }
     }
 

@@ -28,6 +28,9 @@ public struct S3BlobStore: BlobStore {
             case .bytes(let buffer):
                 try ChunkVerifier.verify(buffer, id: id, size: size)
                 try await client.putObject(bucket: bucket, key: id.storagePath, body: .bytes(buffer), sha256: id.hex)
+            case .verified(let buffer):
+                try ChunkVerifier.checkSize(buffer, id: id, size: size)
+                try await client.putObject(bucket: bucket, key: id.storagePath, body: .bytes(buffer), sha256: id.hex)
             case .stream(let sequence):
                 let verified = AnySendableByteSequence(VerifyingByteSequence(base: sequence, id: id, size: size))
                 try await client.putObject(bucket: bucket, key: id.storagePath, body: .stream(length: size, verified), sha256: id.hex)
@@ -55,6 +58,10 @@ public struct S3BlobStore: BlobStore {
             throw BlobStoreError(error.code == .init(rawValue: "InvalidRange") ? .invalidRange : .storage, "chunk \(id): \(error)")
         }
         return try await body(BlobStream(length: object.info.contentLength, bytes: AnySendableByteSequence(object.body)))
+    }
+
+    public func readWhole(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
+        try await collectWhole(id, limit: limit)
     }
 
     public func size(of id: ChunkID) async throws -> Int64? {

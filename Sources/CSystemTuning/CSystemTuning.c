@@ -1,0 +1,24 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include "CSystemTuning.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+int filestore_open_direct_flag(void) {
+#ifdef O_DIRECT
+    return O_DIRECT;
+#else
+    return 0;
+#endif
+}
+
+int filestore_malloc_keep_heap(int mmap_threshold, int trim_threshold) {
+#if defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1 && mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1;
+#else
+    (void)mmap_threshold;
+    (void)trim_threshold;
+    return 0;
+#endif
+}

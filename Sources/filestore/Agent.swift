@@ -70,6 +70,10 @@ struct AgentCommand: AsyncParsableCommand {
             options.gossipBind = gossip
         }
         options.adminPassword = environment["FILESTORE_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+        // Refused here rather than when the bootstrap admin is created: the agent would run without one.
+        if let password = options.adminPassword, (try? Accounts.validatePassword(password)) == nil {
+            throw .init(field: "FILESTORE_ADMIN_PASSWORD", problem: "must be 8-256 bytes")
+        }
         return options
     }
 }

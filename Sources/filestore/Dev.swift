@@ -90,7 +90,10 @@ struct DevUp: AsyncParsableCommand {
 
     /// FILESTORE_ADMIN_PASSWORD, else the one saved in the directory, else a new one saved there (0600).
     static func adminPassword(in directory: String) throws -> String {
-        if let password = ProcessInfo.processInfo.environment["FILESTORE_ADMIN_PASSWORD"], !password.isEmpty { return password }
+        if let password = ProcessInfo.processInfo.environment["FILESTORE_ADMIN_PASSWORD"], !password.isEmpty {
+            guard (try? Accounts.validatePassword(password)) != nil else { throw ValidationError("FILESTORE_ADMIN_PASSWORD must be 8-256 bytes") }
+            return password
+        }
         let path = "\(directory)/admin-password"
         if let saved = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !saved.isEmpty { return saved }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

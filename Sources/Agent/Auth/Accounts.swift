@@ -22,7 +22,7 @@ public final class Accounts: Sendable {
 
     let metadata: MetadataStore
     let clock: HybridClock
-    private let verified = Mutex<[String: Int64]>([:])
+    private let passwordChecks = Mutex(PasswordChecks())
 
     public init(metadata: MetadataStore, clock: HybridClock) {
         self.metadata = metadata
@@ -81,15 +81,39 @@ public final class Accounts: Sendable {
         guard let user = try await metadata.user(name), !user.deleted else { throw APIError.unauthorized("wrong user name or password") }
         let cacheKey = ChunkID(digest: SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8))).hex
         let now = Int64(HybridClock.systemMilliseconds())
-        let cached = verified.withLock { cache in cache[cacheKey].map { $0 > now } ?? false }
-        if !cached {
-            guard await Self.offload({ Bcrypt.verify(password, hash: user.passwordHash) }) else { throw APIError.unauthorized("wrong user name or password") }
-            verified.withLock { cache in
-                if cache.count > 10_000 { cache = cache.filter { $0.value > now } }
-                cache[cacheKey] = now + Self.verifiedCacheLifetime
+        // Concurrent checks of the same credentials share one bcrypt run: 16 clients arriving
+        // together would otherwise pay 16 (measured in docs/benchmarks.md: bcrypt was 7 % of the
+        // coordinator's CPU in the 4 KiB upload benchmark before this).
+        let running: Task<Bool, Never>? = passwordChecks.withLock { state in
+            if let until = state.verified[cacheKey], until > now { return nil }
+            if let running = state.running[cacheKey] { return running }
+            state.bcryptRuns += 1
+            let hash = user.passwordHash
+            let task = Task { await Self.offload { Bcrypt.verify(password, hash: hash) } }
+            state.running[cacheKey] = task
+            return task
+        }
+        if let running {
+            let good = await running.value
+            passwordChecks.withLock { state in
+                state.running[cacheKey] = nil
+                guard good else { return }
+                if state.verified.count > 10_000 { state.verified = state.verified.filter { $0.value > now } }
+                state.verified[cacheKey] = now + Self.verifiedCacheLifetime
             }
+            guard good else { throw APIError.unauthorized("wrong user name or password") }
         }
         return Principal(name: user.name, role: user.role)
+    }
+
+    /// How many bcrypt verifications have run (the rest were answered from the cache or joined one in progress).
+    var bcryptRuns: Int { passwordChecks.withLock { $0.bcryptRuns } }
+
+    /// Remembered good passwords and the bcrypt checks in progress, by hash of (stored hash, password).
+    private struct PasswordChecks {
+        var verified: [String: Int64] = [:]
+        var running: [String: Task<Bool, Never>] = [:]
+        var bcryptRuns = 0
     }
 
     /// A user record with a fresh bcrypt hash (validated name and password), not yet stored.
@@ -102,7 +126,8 @@ public final class Accounts: Sendable {
         return UserRecord(name: name, role: role, passwordHash: hash, version: clock.now())
     }
 
-    static func validatePassword(_ password: String) throws {
+    /// Throws a 400 `weak_password` unless `password` is 8-256 bytes.
+    public static func validatePassword(_ password: String) throws {
         guard (8...256).contains(password.utf8.count) else { throw APIError.badRequest("weak_password", "passwords are 8-256 bytes") }
     }
 

@@ -88,11 +88,14 @@ struct DevCommandTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-badconf-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cases: [(yaml: String, arguments: [String], field: String)] = [
-            ("cluster: {name: x, secret: long-enough-secret, replication: 0}\nnodes: []", ["--node", "node1"], "cluster.replication"),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: nope, storage: {type: dir, path: /tmp/x}}", ["--node", "node1"], "nodes[0].gossip"),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "node9"], "--http"),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "Bad_Id"], "--node"),
+        let good = "cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: \"127.0.0.1:2\", storage: {type: dir, path: /tmp/x}}"
+        let cases: [(yaml: String, arguments: [String], field: String, environment: [String: String])] = [
+            ("cluster: {name: x, secret: long-enough-secret, replication: 0}\nnodes: []", ["--node", "node1"], "cluster.replication", [:]),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: nope, storage: {type: dir, path: /tmp/x}}", ["--node", "node1"], "nodes[0].gossip", [:]),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "node9"], "--http", [:]),
+            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "Bad_Id"], "--node", [:]),
+            // A bootstrap admin password too short to be created: refused before anything starts.
+            (good, ["--node", "node1"], "FILESTORE_ADMIN_PASSWORD", ["FILESTORE_ADMIN_PASSWORD": "short"]),
         ]
         for (index, item) in cases.enumerated() {
             let file = "\(directory)/c\(index).yml"
@@ -101,6 +104,7 @@ struct DevCommandTests {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: executable)
                 process.arguments = ["agent", "--config", file, "--data-dir", "\(directory)/data"] + item.arguments
+                process.environment = ProcessInfo.processInfo.environment.merging(item.environment) { $1 }
                 let errors = Pipe()
                 process.standardError = errors
                 process.standardOutput = FileHandle.nullDevice

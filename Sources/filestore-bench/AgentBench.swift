@@ -14,16 +14,9 @@ struct AgentBench: AsyncParsableCommand {
     @Option(help: "The filestore executable (default: beside this benchmark).") var executable: String?
 
     func run() async throws {
-        let binary = try executable ?? URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).deletingLastPathComponent().appendingPathComponent("filestore").path
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-bench-agent-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var options = LocalCluster.Options(directory: directory, adminPassword: "bench-admin-pw")
-        options.executable = binary
-        options.logLevel = "warning"
-        let cluster = try await LocalCluster.start(options)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(300))))
-        let authorization = "Basic " + Data("admin:bench-admin-pw".utf8).base64EncodedString()
-        do {
+        try await withBenchCluster(executable: executable, directory: directory) { cluster, http, authorization in
             try await waitForAdmin(http, cluster.nodes[0].url, authorization)
             let coordinator = String(cluster.pid("node1") ?? 0)
             let size = Int64(sizeMiB) << 20
@@ -40,14 +33,7 @@ struct AgentBench: AsyncParsableCommand {
             print("agent upload \(sizeMiB) MiB through node1 (3 nodes, dir storage, replication 2): \(fixed(Double(sizeMiB) / putSeconds)) MiB/s")
             print("agent upload peak RSS of the coordinating agent: \(fixed(Double(peak) / 1_048_576)) MiB (baseline \(fixed(Double(baseline) / 1_048_576)) MiB; target ≤ 150 MiB)")
             print("agent download \(sizeMiB) MiB from node2: \(fixed(Double(sizeMiB) / getSeconds)) MiB/s, SHA-256 verified")
-        } catch {
-            print(cluster.logs())
-            try? await http.shutdown()
-            await cluster.stop()
-            throw error
         }
-        try? await http.shutdown()
-        await cluster.stop()
     }
 
     /// The bootstrap admin exists once the agent answers an authenticated request.

@@ -1,4 +1,7 @@
 import ArgumentParser
+import AsyncHTTPClient
+import DevCluster
+import Foundation
 
 /// `filestore-bench`: prints performance figures, one line per metric (run through `scripts/bench`).
 @main
@@ -6,7 +9,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore-bench",
         abstract: "Print filestore performance figures.",
-        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self, CompareBench.self]
+        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self, CompareBench.self, S3OverheadBench.self]
     )
 }
 
@@ -16,4 +19,33 @@ func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     let result = try body()
     let elapsed = ContinuousClock.now - start
     return (result, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+}
+
+/// A live 3-node cluster of the `filestore` executable beside this benchmark (or `executable`)
+/// in `directory`: waits until every node sees the others alive, runs `body` with the cluster,
+/// an HTTP client and the admin's `Authorization` value, and always stops it — printing the
+/// node logs when `body` fails.
+func withBenchCluster(
+    executable: String?, directory: String, storage: LocalCluster.Options.Storage = .directory,
+    _ body: (LocalCluster, HTTPClient, String) async throws -> Void
+) async throws {
+    let binary = try executable ?? URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).deletingLastPathComponent().appendingPathComponent("filestore").path
+    var options = LocalCluster.Options(directory: directory, adminPassword: "bench-admin-pw")
+    options.executable = binary
+    options.logLevel = "warning"
+    options.storage = storage
+    let cluster = try await LocalCluster.start(options)
+    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(600))))
+    let authorization = "Basic " + Data("admin:bench-admin-pw".utf8).base64EncodedString()
+    do {
+        try await ClusterClient(cluster: cluster).waitUntilAllAlive()
+        try await body(cluster, http, authorization)
+    } catch {
+        print(cluster.logs())
+        try? await http.shutdown()
+        await cluster.stop()
+        throw error
+    }
+    try? await http.shutdown()
+    await cluster.stop()
 }

@@ -28,15 +28,7 @@ struct CompareBench: AsyncParsableCommand {
         let server = try NginxServer(executable: nginx, root: work)
         defer { server.stop() }
 
-        let binary = try executable ?? URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).deletingLastPathComponent().appendingPathComponent("filestore").path
-        var options = LocalCluster.Options(directory: work + "/cluster", adminPassword: "bench-admin-pw")
-        options.executable = binary
-        options.logLevel = "warning"
-        let cluster = try await LocalCluster.start(options)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(600))))
-        let agent = "Basic " + Data("admin:bench-admin-pw".utf8).base64EncodedString()
-        do {
-            try await ClusterClient(cluster: cluster).waitUntilAllAlive()
+        try await withBenchCluster(executable: executable, directory: work + "/cluster") { cluster, http, agent in
             let size = Int64(sizeMiB) << 20
             // Alternate the two servers and take medians: the nginx figure swings with the page
             // cache (fresh pages are slow to fault in on this VM), one run proves little.
@@ -67,14 +59,7 @@ struct CompareBench: AsyncParsableCommand {
             let agentSmall = try await Transfer.smallFiles(http, base: cluster.nodes[0].url + "/api/v1/files/small/", authorization: agent, count: smallFiles, clients: clients)
             line("4 KiB uploads, \(clients) clients", [agentSmall.uploadsPerSecond], [nginxSmall.uploadsPerSecond], unit: "files/s", target: nil)
             line("4 KiB downloads, \(clients) clients", [agentSmall.downloadsPerSecond], [nginxSmall.downloadsPerSecond], unit: "files/s", target: nil)
-        } catch {
-            print(cluster.logs())
-            try? await http.shutdown()
-            await cluster.stop()
-            throw error
         }
-        try? await http.shutdown()
-        await cluster.stop()
     }
 
     /// One line: medians (and the spread when there are several rounds) and their ratio.

@@ -27,6 +27,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
+        ProcessTuning.applyForAgent()
         let environment = ProcessInfo.processInfo.environment
         let options: AgentOptions
         do {

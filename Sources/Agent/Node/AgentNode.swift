@@ -19,7 +19,6 @@ public enum AgentNode {
         nodeLogger[metadataKey: "node"] = "\(options.node.id)"
         let logger = nodeLogger
         let selfID = options.node.id
-        MemoryTuning.keepChunkBuffersResident()
         try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
         let metadata = try MetadataStore(path: options.dataDirectory + "/meta.sqlite")
         let clock = HybridClock(node: selfID)

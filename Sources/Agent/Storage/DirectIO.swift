@@ -27,6 +27,7 @@ final class DirectFileWriter: @unchecked Sendable {
     static let stagingSize = 1 << 20
 
     private let descriptor: CInt
+    private let path: String
     private let staging: StagingBuffer
     private var staged = 0
     private var offset: Int64 = 0
@@ -44,12 +45,13 @@ final class DirectFileWriter: @unchecked Sendable {
                 descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             }
             guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
-            return DirectFileWriter(descriptor: descriptor, direct: direct)
+            return DirectFileWriter(descriptor: descriptor, path: path, direct: direct)
         }
     }
 
-    private init(descriptor: CInt, direct: Bool) {
+    private init(descriptor: CInt, path: String, direct: Bool) {
         self.descriptor = descriptor
+        self.path = path
         self.direct = direct
         staging = StagingPool.shared.take()
     }
@@ -73,22 +75,27 @@ final class DirectFileWriter: @unchecked Sendable {
         }
     }
 
-    /// Writes what is left, sets the exact size, fsyncs and closes the file.
-    func finish() async throws {
+    /// Writes what is left, sets the exact size, fsyncs and closes the file, then publishes it
+    /// under `final` (creating its folder) unless a file is already there, and fsyncs that
+    /// folder — all in one trip to the blocking-I/O pool (a small chunk used to take eight).
+    /// Returns false when `final` already existed (content-addressed: the same bytes); the temp
+    /// file is then removed. On error the temp file is left for the caller to remove.
+    func finish(publishingAs final: String) async throws -> Bool {
         let size = offset + Int64(staged)
         if staged > 0 {
             // Direct I/O writes whole blocks: pad with zeros, then cut the file back to its size.
             let padded = (staged + Self.alignment - 1) / Self.alignment * Self.alignment
             (staging.start + staged).initializeMemory(as: UInt8.self, repeating: 0, count: padded - staged)
             staged = padded
-            try await flush()
         }
-        let descriptor = self.descriptor
-        try await NIOThreadPool.singleton.runIfActive {
+        let (descriptor, staging, count, offset, direct, path) = (self.descriptor, self.staging, self.staged, self.offset, self.direct, self.path)
+        defer { release() }
+        return try await NIOThreadPool.singleton.runIfActive {
+            _ = try Self.write(descriptor, staging, count: count, at: offset, direct: direct)
             if ftruncate(descriptor, off_t(size)) != 0 { throw IOError(errnoCode: errno, reason: "ftruncate") }
             if fsync(descriptor) != 0 { throw IOError(errnoCode: errno, reason: "fsync") }
+            return try Self.publish(path, as: final)
         }
-        release()
     }
 
     /// Closes the file without finishing it (the caller removes it).
@@ -102,29 +109,75 @@ final class DirectFileWriter: @unchecked Sendable {
     }
 
     private func flush() async throws {
-        let (descriptor, staging, count, offset) = (self.descriptor, self.staging, self.staged, self.offset)
-        let stillDirect = try await NIOThreadPool.singleton.runIfActive { [direct] in
-            var direct = direct
-            var written = 0
-            while written < count {
-                let result = pwrite(descriptor, staging.start + written, count - written, off_t(offset) + off_t(written))
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EINVAL, direct {
-                        // Accepted at open but not for these writes: carry on through the page cache.
-                        direct = false
-                        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~Self.directFlag)
-                        continue
-                    }
-                    throw IOError(errnoCode: errno, reason: "pwrite")
-                }
-                written += result
-            }
-            return direct
+        let (descriptor, staging, count, offset, direct) = (self.descriptor, self.staging, self.staged, self.offset, self.direct)
+        self.direct = try await NIOThreadPool.singleton.runIfActive {
+            try Self.write(descriptor, staging, count: count, at: offset, direct: direct)
         }
-        direct = stillDirect
         self.offset += Int64(count)
         staged = 0
+    }
+
+    /// Writes `count` staged bytes at `offset` (blocking); returns whether direct I/O is still on.
+    private static func write(_ descriptor: CInt, _ staging: StagingBuffer, count: Int, at offset: Int64, direct: Bool) throws -> Bool {
+        let (written, stillDirect) = try transfer(descriptor, count: count, direct: direct, reason: "pwrite") { done in
+            pwrite(descriptor, staging.start + done, count - done, off_t(offset) + off_t(done))
+        }
+        guard written == count else { throw IOError(errnoCode: EIO, reason: "pwrite wrote \(written) of \(count) bytes") }
+        return stillDirect
+    }
+
+    /// Repeats `io` (a pread or pwrite of the bytes from `done` on) until `count` bytes have moved
+    /// or it moves none (end of file), retrying interruptions; a direct-I/O refusal (EINVAL)
+    /// switches the descriptor to the page cache and retries. Blocking. Returns the bytes moved
+    /// and whether direct I/O is still on.
+    static func transfer(_ descriptor: CInt, count: Int, direct: Bool, reason: String, _ io: (_ done: Int) -> Int) throws -> (moved: Int, direct: Bool) {
+        var direct = direct
+        var done = 0
+        while done < count {
+            let result = io(done)
+            if result < 0 {
+                if errno == EINTR { continue }
+                if errno == EINVAL, direct {
+                    // Accepted at open but not for this transfer: carry on through the page cache.
+                    direct = false
+                    _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~directFlag)
+                    continue
+                }
+                throw IOError(errnoCode: errno, reason: reason)
+            }
+            if result == 0 { break }
+            done += result
+        }
+        return (done, direct)
+    }
+
+    /// Links the finished temp file in as `final` (never replacing a file already there), removes
+    /// the temp name and fsyncs the folder; returns false when `final` existed (blocking).
+    private static func publish(_ temp: String, as final: String) throws -> Bool {
+        let folder = String(final[..<(final.lastIndex(of: "/") ?? final.startIndex)])
+        // The chunk folders (two levels, `ab/cd`) exist after the first chunk under them.
+        var created = link(temp, final) == 0
+        if !created, errno == ENOENT {
+            let parent = String(folder[..<(folder.lastIndex(of: "/") ?? folder.startIndex)])
+            for directory in [parent, folder] where mkdir(directory, 0o755) != 0 && errno != EEXIST {
+                throw IOError(errnoCode: errno, reason: "mkdir \(directory)")
+            }
+            created = link(temp, final) == 0
+        }
+        if !created, errno == EPERM || errno == EOPNOTSUPP || errno == EXDEV {
+            // No hard links on this file system: rename (a chunk already there has the same bytes).
+            guard rename(temp, final) == 0 else { throw IOError(errnoCode: errno, reason: "rename \(final)") }
+            created = true
+        } else {
+            if !created, errno != EEXIST { throw IOError(errnoCode: errno, reason: "link \(final)") }
+            unlink(temp)
+        }
+        guard created else { return false }
+        let directory = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw IOError(errnoCode: errno, reason: "open \(folder)") }
+        defer { close(directory) }
+        if fsync(directory) != 0 { throw IOError(errnoCode: errno, reason: "fsync \(folder)") }
+        return true
     }
 
     static let directFlag = filestore_open_direct_flag()
@@ -159,21 +212,9 @@ enum DirectFileReader {
             // Direct reads land at an aligned address inside the buffer; the bytes before it are skipped.
             let skip = try buffer.withUnsafeMutableWritableBytes { raw -> Int in
                 let skip = (alignment - Int(bitPattern: raw.baseAddress!) % alignment) % alignment
-                var done = 0
-                while done < size {
-                    let result = pread(descriptor, raw.baseAddress! + skip + done, blocks - done, off_t(done))
-                    if result < 0 {
-                        if errno == EINTR { continue }
-                        if errno == EINVAL, direct {
-                            direct = false
-                            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~flag)
-                            continue
-                        }
-                        throw IOError(errnoCode: errno, reason: "pread \(path)")
-                    }
-                    if result == 0 { break }
-                    done += result
-                }
+                let done = try DirectFileWriter.transfer(descriptor, count: size, direct: direct, reason: "pread \(path)") { done in
+                    pread(descriptor, raw.baseAddress! + skip + done, blocks - done, off_t(done))
+                }.moved
                 guard done >= size else { throw BlobStoreError(.storage, "\(path): read \(done) of \(size) bytes") }
                 return skip
             }

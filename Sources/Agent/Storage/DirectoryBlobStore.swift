@@ -8,8 +8,9 @@ import S3
 /// Chunks as files under a local directory: `chunks/ab/cd/<sha256>`, the embedded default.
 ///
 /// A put writes `tmp/<id>.<random>` (bypassing the page cache where the file system allows it:
-/// see `DirectFileWriter`), hashes while writing, fsyncs, then renames into place and fsyncs the
-/// directory: a chunk is never visible under its final name with partial or wrong bytes.
+/// see `DirectFileWriter`), hashes while writing, fsyncs, then links it into place (a chunk
+/// already there is kept) and fsyncs the directory: a chunk is never visible under its final
+/// name with partial or wrong bytes.
 public struct DirectoryBlobStore: BlobStore {
     /// The store's root folder.
     public let root: FilePath
@@ -46,21 +47,11 @@ public struct DirectoryBlobStore: BlobStore {
                     }
                     try verifier.finish()
                 }
-                try await file.finish()
+                _ = try await file.finish(publishingAs: path(of: id).string)
             } catch {
                 file.discard()
                 throw error
             }
-            let final = path(of: id)
-            try await fileSystem.createDirectory(at: final.removingLastComponent(), withIntermediateDirectories: true)
-            do {
-                try await fileSystem.moveItem(at: temp, to: final)
-            } catch let error as FileSystemError where error.code == .fileAlreadyExists {
-                // Content-addressed: the chunk already stored under this id has these very bytes.
-                try await fileSystem.removeItem(at: temp)
-                return
-            }
-            try await fileSystem.withDirectoryHandle(atPath: final.removingLastComponent()) { try await $0.synchronize() }
         } catch {
             _ = try? await fileSystem.removeItem(at: temp)
             if error is BlobStoreError { throw error }

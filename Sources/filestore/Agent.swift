@@ -32,7 +32,8 @@ struct AgentCommand: AsyncParsableCommand {
         let options: AgentOptions
         do {
             options = try makeOptions(environment: environment)
-        } catch let error as ClusterConfiguration.Error {
+        } catch {
+            // makeOptions throws only ClusterConfiguration.Error (typed throws).
             FileHandle.standardError.write(Data("filestore agent: \(error)\n".utf8))
             throw ExitCode(64)
         }

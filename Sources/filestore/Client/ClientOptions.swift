@@ -57,7 +57,9 @@ struct SavedCredentials: Codable {
     func save() throws {
         let directory = (Self.path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        FileManager.default.createFile(atPath: Self.path, contents: Data(), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: Self.path, contents: Data(), attributes: [.posixPermissions: 0o600]) else {
+            throw ClientError("cannot create \(Self.path)")
+        }
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: Self.path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

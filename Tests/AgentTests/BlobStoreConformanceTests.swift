@@ -144,13 +144,14 @@ struct BlobStoreConformanceTests {
 
     /// Chunk writes and whole reads go past the page cache in aligned blocks (`DirectIO`): every
     /// size around a block or staging boundary, from memory and from odd-sized stream pieces,
-    /// on a disk folder and on tmpfs (which refuses direct I/O: the buffered fallback).
-    @Test(arguments: ["disk", "tmpfs"])
+    /// on a disk folder, on tmpfs (which may refuse direct I/O: the buffered fallback) and with
+    /// direct I/O turned off (`direct_io: false`).
+    @Test(arguments: ["disk", "tmpfs", "buffered"])
     func directIOSizesAroundBoundaries(_ where: String) async throws {
         let base = `where` == "tmpfs" && FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
         let root = base.appendingPathComponent("filestore-directio-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let store = try await DirectoryBlobStore(root: FilePath(root.path))
+        let store = try await DirectoryBlobStore(root: FilePath(root.path), directIO: `where` != "buffered")
         let block = DirectFileWriter.alignment, staging = DirectFileWriter.stagingSize
         let sizes = [1, block - 1, block, block + 1, 3 * block + 5, staging - 1, staging, staging + 1, 2 * staging + block + 3, (5 << 20) + 7]
         for (index, size) in sizes.enumerated() {

@@ -34,6 +34,10 @@ struct ClusterConfigurationTests {
         #expect(configuration.nodes[0].storage == .s3(endpoint: "http://minio1:9000", bucket: "filestore", accessKey: "minioadmin", secretKey: "minioadmin", region: "us-east-1"))
         #expect(configuration.nodes[1].storage == .directory(path: "./data/node2") && configuration.nodes[1].weight == 2)
         #expect(configuration.nodes[0].gossip.port == 7946 && configuration.nodes[0].zone == "a")
+        // Direct I/O is on unless a directory store turns it off.
+        #expect(configuration.nodes[1].storage == .directory(path: "./data/node2", directIO: true))
+        let buffered = try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "{type: dir, path: ./data/node2}", with: "{type: dir, path: ./data/node2, direct_io: false}"))
+        #expect(buffered.nodes[1].storage == .directory(path: "./data/node2", directIO: false))
     }
 
     @Test func theEnvironmentOverridesTheSecret() throws {
@@ -60,6 +64,7 @@ struct ClusterConfigurationTests {
         ("endpoint: http://minio1:9000", "endpoint: minio1:9000", "nodes[0].storage.endpoint"),
         ("{type: dir, path: ./data/node2}", "{type: floppy, path: ./data/node2}", "nodes[1].storage.type"),
         ("{type: dir, path: ./data/node2}", "{type: dir}", "nodes[1].storage.path"),
+        ("{type: dir, path: ./data/node2}", "{type: dir, path: ./data/node2, direct_io: maybe}", "nodes[1].storage.direct_io"),
     ])
     func refusesBadFields(original: String, replacement: String, field: String) {
         let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)

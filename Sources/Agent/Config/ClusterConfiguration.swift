@@ -48,8 +48,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
 
     /// Where a node keeps chunk bytes.
     public enum StorageConfiguration: Sendable, Equatable {
-        /// A local directory (the embedded default).
-        case directory(path: String)
+        /// A local directory (the embedded default). `directIO`: chunk files are written and read
+        /// past the page cache (docs/storage.md); off, they go through it.
+        case directory(path: String, directIO: Bool = true)
         /// An S3-compatible server (MinIO).
         case s3(endpoint: String, bucket: String, accessKey: String, secretKey: String, region: String)
     }
@@ -133,10 +134,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
     }
 
     private static func parseStorage(_ item: Node, at path: String) throws(Error) -> StorageConfiguration {
-        let fields = try Fields(item, at: path, allowed: ["type", "path", "endpoint", "bucket", "access_key", "secret_key", "region"])
+        let fields = try Fields(item, at: path, allowed: ["type", "path", "direct_io", "endpoint", "bucket", "access_key", "secret_key", "region"])
         switch try fields.string("type") {
         case "dir", "directory":
-            return .directory(path: try fields.string("path"))
+            return .directory(path: try fields.string("path"), directIO: try fields.bool("direct_io", default: true))
         case "s3":
             let endpoint = try fields.string("endpoint")
             guard endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://") else {
@@ -195,6 +196,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
             guard let value = ByteSize(text), value.bytes >= minimum else {
                 throw Error(field: "\(path).\(name)", problem: "\"\(text)\" is not a size of at least \(minimum) bytes (like 64MiB)")
             }
+            return value
+        }
+
+        func bool(_ name: String, default fallback: Bool) throws(Error) -> Bool {
+            guard let node = values[name] else { return fallback }
+            guard let value = node.bool else { throw Error(field: "\(path).\(name)", problem: "\"\(node.string ?? "?")\" must be true or false") }
             return value
         }
 

@@ -26,8 +26,8 @@ public enum AgentNode {
         var s3Client: S3.Client?
         let blobs: any BlobStore
         switch options.node.storage {
-        case .directory(let path):
-            blobs = try await DirectoryBlobStore(root: FilePath(path))
+        case .directory(let path, let directIO):
+            blobs = try await DirectoryBlobStore(root: FilePath(path), directIO: directIO)
         case .s3(let endpoint, let bucket, let accessKey, let secretKey, let region):
             let client = try S3.Client(configuration: .init(endpoint: endpoint, region: region, credentials: .init(accessKeyID: accessKey, secretAccessKey: secretKey)))
             s3Client = client

@@ -150,7 +150,7 @@ struct BackgroundLoops: Service {
 
     /// Total bytes of the file system holding a directory store (0 = unknown, as for S3).
     private func capacity() -> UInt64 {
-        guard case .directory(let path) = storage,
+        guard case .directory(let path, _) = storage,
             let attributes = try? FileManager.default.attributesOfFileSystem(forPath: path),
             let size = attributes[.systemSize] as? NSNumber
         else { return 0 }

@@ -34,11 +34,11 @@ final class DirectFileWriter: @unchecked Sendable {
     private var direct: Bool
     private var released = false
 
-    /// Creates `path` (which must not exist) for writing.
-    static func create(_ path: String) async throws -> DirectFileWriter {
+    /// Creates `path` (which must not exist) for writing; `direct: false` writes through the page cache.
+    static func create(_ path: String, direct wanted: Bool = true) async throws -> DirectFileWriter {
         try await NIOThreadPool.singleton.runIfActive {
-            var direct = Self.directFlag != 0
-            var descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | Self.directFlag, 0o644)
+            var direct = wanted && Self.directFlag != 0
+            var descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? Self.directFlag : 0), 0o644)
             if descriptor < 0, errno == EINVAL, direct {
                 // The file system refuses direct I/O: write through the page cache instead.
                 direct = false
@@ -190,11 +190,11 @@ final class DirectFileWriter: @unchecked Sendable {
 enum DirectFileReader {
     /// The whole file in one buffer, or nil when there is no file at `path`. Throws
     /// `BlobStoreError.integrity` when it is larger than `limit`.
-    static func readWhole(_ path: String, limit: Int) async throws -> ByteBuffer? {
+    static func readWhole(_ path: String, limit: Int, direct wanted: Bool = true) async throws -> ByteBuffer? {
         try await NIOThreadPool.singleton.runIfActive {
             let flag = DirectFileWriter.directFlag
-            var direct = flag != 0
-            var descriptor = open(path, O_RDONLY | O_CLOEXEC | flag)
+            var direct = wanted && flag != 0
+            var descriptor = open(path, O_RDONLY | O_CLOEXEC | (direct ? flag : 0))
             if descriptor < 0, errno == EINVAL, direct {
                 direct = false
                 descriptor = open(path, O_RDONLY | O_CLOEXEC)

@@ -14,12 +14,16 @@ import S3
 public struct DirectoryBlobStore: BlobStore {
     /// The store's root folder.
     public let root: FilePath
+    /// Whether chunk files are written and whole chunks read past the page cache (where the file
+    /// system allows it). Off suits slow disks with a hot working set that fits in memory.
+    public let directIO: Bool
     private let fileSystem = FileSystem.shared
     private static let readChunkSize = ByteCount.mebibytes(1)
 
     /// Opens (creating if needed) a store under `root`, discarding temp files a crash left behind.
-    public init(root: FilePath) async throws {
+    public init(root: FilePath, directIO: Bool = true) async throws {
         self.root = root
+        self.directIO = directIO
         try await fileSystem.createDirectory(at: root.appending("chunks"), withIntermediateDirectories: true)
         try await fileSystem.removeItem(at: root.appending("tmp"), recursively: true)
         try await fileSystem.createDirectory(at: root.appending("tmp"), withIntermediateDirectories: true)
@@ -30,7 +34,7 @@ public struct DirectoryBlobStore: BlobStore {
     public func put(_ id: ChunkID, size: Int64, body: BlobBody) async throws {
         let temp = root.appending("tmp").appending("\(id.hex).\(UInt64.random(in: 0...UInt64.max)).part")
         do {
-            let file = try await DirectFileWriter.create(temp.string)
+            let file = try await DirectFileWriter.create(temp.string, direct: directIO)
             do {
                 switch body {
                 case .bytes(let buffer):
@@ -83,7 +87,7 @@ public struct DirectoryBlobStore: BlobStore {
 
     public func readWhole(_ id: ChunkID, limit: Int) async throws -> ByteBuffer {
         do {
-            guard let buffer = try await DirectFileReader.readWhole(path(of: id).string, limit: limit) else {
+            guard let buffer = try await DirectFileReader.readWhole(path(of: id).string, limit: limit, direct: directIO) else {
                 throw BlobStoreError(.notFound, "chunk \(id) is not stored here")
             }
             return buffer

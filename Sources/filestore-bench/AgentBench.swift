@@ -17,7 +17,6 @@ struct AgentBench: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-bench-agent-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await withBenchCluster(executable: executable, directory: directory) { cluster, http, authorization in
-            try await waitForAdmin(http, cluster.nodes[0].url, authorization)
             let coordinator = String(cluster.pid("node1") ?? 0)
             let size = Int64(sizeMiB) << 20
             let baseline = ProcessMemory.residentBytes(pid: coordinator)
@@ -34,17 +33,5 @@ struct AgentBench: AsyncParsableCommand {
             print("agent upload peak RSS of the coordinating agent: \(fixed(Double(peak) / 1_048_576)) MiB (baseline \(fixed(Double(baseline) / 1_048_576)) MiB; target ≤ 150 MiB)")
             print("agent download \(sizeMiB) MiB from node2: \(fixed(Double(sizeMiB) / getSeconds)) MiB/s, SHA-256 verified")
         }
-    }
-
-    /// The bootstrap admin exists once the agent answers an authenticated request.
-    private func waitForAdmin(_ http: HTTPClient, _ url: String, _ authorization: String) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            var request = HTTPClientRequest(url: url + "/api/v1/cluster")
-            request.headers.add(name: "Authorization", value: authorization)
-            if let response = try? await http.execute(request, timeout: .seconds(5)), response.status.code == 200 { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        throw ValidationError("the cluster did not become ready")
     }
 }

@@ -49,3 +49,14 @@ func withBenchCluster(
     try? await http.shutdown()
     await cluster.stop()
 }
+
+/// Runs `work` on every item, at most `limit` at a time (a window: a new one starts as one ends).
+func forEachConcurrently<Item: Sendable>(_ items: [Item], limit: Int, _ work: @escaping @Sendable (Item) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for (index, item) in items.enumerated() {
+            if index >= limit { try await group.next() }
+            group.addTask { try await work(item) }
+        }
+        try await group.waitForAll()
+    }
+}

@@ -42,10 +42,10 @@ struct BlobBench: AsyncParsableCommand {
     private func measureStore(_ name: String, _ store: some BlobStore, _ payloads: [(ChunkID, ByteBuffer)]) async throws {
         let totalMiB = Double(payloads.count * chunkMiB)
         let putSeconds = try await timed {
-            try await forEachConcurrently(payloads) { id, bytes in try await store.put(id, size: Int64(bytes.readableBytes), body: .bytes(bytes)) }
+            try await forEachConcurrently(payloads, limit: concurrency) { id, bytes in try await store.put(id, size: Int64(bytes.readableBytes), body: .bytes(bytes)) }
         }
         let getSeconds = try await timed {
-            try await forEachConcurrently(payloads) { id, bytes in
+            try await forEachConcurrently(payloads, limit: concurrency) { id, bytes in
                 let received = try await store.read(id) { stream in
                     var count = 0
                     for try await buffer in stream.bytes { count += buffer.readableBytes }
@@ -81,23 +81,6 @@ struct BlobBench: AsyncParsableCommand {
         let growth = Double(ProcessMemory.peakResidentBytes() - baseline) / 1_048_576
         print("s3 stream \(streamMiB) MiB: put \(fixed(Double(streamMiB) / putSeconds)) MiB/s, get \(fixed(Double(streamMiB) / getSeconds)) MiB/s, client RSS growth \(fixed(growth)) MiB (peak over baseline), bytes verified by SHA-256")
         try await client.deleteObject(bucket: "filestore", key: "bench/stream")
-    }
-
-    private func forEachConcurrently(_ payloads: [(ChunkID, ByteBuffer)], _ work: @escaping @Sendable (ChunkID, ByteBuffer) async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            for _ in 0..<min(concurrency, payloads.count) {
-                let (id, bytes) = payloads[next]
-                next += 1
-                group.addTask { try await work(id, bytes) }
-            }
-            while try await group.next() != nil, next < payloads.count {
-                let (id, bytes) = payloads[next]
-                next += 1
-                group.addTask { try await work(id, bytes) }
-            }
-            try await group.waitForAll()
-        }
     }
 }
 

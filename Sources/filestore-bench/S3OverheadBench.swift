@@ -78,20 +78,7 @@ struct S3OverheadBench: AsyncParsableCommand {
         }
         let reader = clients[0]
         let get = try await timed {
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                var next = 0
-                for _ in 0..<min(3, keys.count) {
-                    let key = keys[next]
-                    next += 1
-                    group.addTask { try await Self.readAll(reader, key) }
-                }
-                while try await group.next() != nil, next < keys.count {
-                    let key = keys[next]
-                    next += 1
-                    group.addTask { try await Self.readAll(reader, key) }
-                }
-                try await group.waitForAll()
-            }
+            try await forEachConcurrently(keys, limit: 3) { key in try await Self.readAll(reader, key) }
         }
         for client in clients { try await client.shutdown() }
         await first.stop()
@@ -99,15 +86,10 @@ struct S3OverheadBench: AsyncParsableCommand {
         return (put, get, fileHash.finalize().map { String(format: "%02x", $0) }.joined())
     }
 
-    private static func readAll(_ client: S3.Client, _ key: String) async throws -> Int {
+    private static func readAll(_ client: S3.Client, _ key: String) async throws {
         let object = try await client.getObject(bucket: "chunks", key: key)
-        var count = 0
         var hasher = SHA256()
-        for try await buffer in object.body {
-            count += buffer.readableBytes
-            buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-        }
+        for try await buffer in object.body { buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
         _ = hasher.finalize()
-        return count
     }
 }

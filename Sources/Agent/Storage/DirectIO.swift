@@ -37,16 +37,25 @@ final class DirectFileWriter: @unchecked Sendable {
     /// Creates `path` (which must not exist) for writing; `direct: false` writes through the page cache.
     static func create(_ path: String, direct wanted: Bool = true) async throws -> DirectFileWriter {
         try await NIOThreadPool.singleton.runIfActive {
-            var direct = wanted && Self.directFlag != 0
-            var descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (direct ? Self.directFlag : 0), 0o644)
-            if descriptor < 0, errno == EINVAL, direct {
-                // The file system refuses direct I/O: write through the page cache instead.
-                direct = false
-                descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            }
-            guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+            let (descriptor, direct) = try openFile(path, O_WRONLY | O_CREAT | O_EXCL, direct: wanted)
+            guard let descriptor else { throw IOError(errnoCode: ENOENT, reason: "open \(path)") }
             return DirectFileWriter(descriptor: descriptor, path: path, direct: direct)
         }
+    }
+
+    /// Opens `path` with `flags`, with direct I/O when `wanted` and the file system accepts it
+    /// (blocking). Returns nil for a missing file, and whether direct I/O is on.
+    static func openFile(_ path: String, _ flags: CInt, direct wanted: Bool) throws -> (descriptor: CInt?, direct: Bool) {
+        var direct = wanted && directFlag != 0
+        var descriptor = open(path, flags | O_CLOEXEC | (direct ? directFlag : 0), 0o644)
+        if descriptor < 0, errno == EINVAL, direct {
+            // The file system refuses direct I/O: go through the page cache instead.
+            direct = false
+            descriptor = open(path, flags | O_CLOEXEC, 0o644)
+        }
+        if descriptor < 0, errno == ENOENT { return (nil, direct) }
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+        return (descriptor, direct)
     }
 
     private init(descriptor: CInt, path: String, direct: Bool) {
@@ -57,9 +66,6 @@ final class DirectFileWriter: @unchecked Sendable {
     }
 
     deinit { release() }
-
-    /// Whether writes currently bypass the page cache.
-    var isDirect: Bool { direct }
 
     /// Appends bytes, writing out every full staging block.
     func append(_ bytes: ByteBuffer) async throws {
@@ -192,15 +198,8 @@ enum DirectFileReader {
     /// `BlobStoreError.integrity` when it is larger than `limit`.
     static func readWhole(_ path: String, limit: Int, direct wanted: Bool = true) async throws -> ByteBuffer? {
         try await NIOThreadPool.singleton.runIfActive {
-            let flag = DirectFileWriter.directFlag
-            var direct = wanted && flag != 0
-            var descriptor = open(path, O_RDONLY | O_CLOEXEC | (direct ? flag : 0))
-            if descriptor < 0, errno == EINVAL, direct {
-                direct = false
-                descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            }
-            if descriptor < 0, errno == ENOENT { return nil }
-            guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+            let (opened, direct) = try DirectFileWriter.openFile(path, O_RDONLY, direct: wanted)
+            guard let descriptor = opened else { return nil }
             defer { close(descriptor) }
             var info = stat()
             guard fstat(descriptor, &info) == 0 else { throw IOError(errnoCode: errno, reason: "fstat \(path)") }

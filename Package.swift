@@ -127,7 +127,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["S3"]),
         .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "Ring", "Simulation", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "AgentTests",
             dependencies: [

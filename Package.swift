@@ -28,19 +28,27 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        // Small values every layer shares: NodeID, ChunkID (32 bytes), hex, percent-encoding, durations. No dependencies.
+        .target(name: "Basics"),
+        // A type-erased sendable stream of NIO byte buffers: the streamed bodies that blob stores and S3 pass around.
+        .target(name: "ByteStreams", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Pure placement: ring, tokens, owners, preference lists, move plans. No I/O, no clocks.
         .target(
             name: "Ring",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Basics", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Deterministic simulation support (seeded randomness) for simulators, property tests and benchmarks.
         .target(name: "Simulation"),
-        // SWIM + Lifeguard membership (pure core) and its UDP shell.
+        // SWIM + Lifeguard membership: the pure core (state machine, wire codec, sealing). No sockets, no clocks.
         .target(
             name: "Gossip",
+            dependencies: ["Basics", "Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The gossip protocol's UDP shell: an actor that feeds the core and carries out its directives.
+        .target(
+            name: "GossipNIO",
             dependencies: [
-                "Ring", "Simulation",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "Gossip", "Basics", "Ring",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,11 +56,12 @@ let package = Package(
             ]
         ),
         // Deterministic many-node gossip simulator (virtual clock, seeded lossy network), for tests and figures.
-        .target(name: "GossipSimulation", dependencies: ["Gossip", "Ring", "Simulation"]),
+        .target(name: "GossipSimulation", dependencies: ["Gossip", "Basics", "Ring", "Simulation"]),
         // SigV4 signer and streaming S3 client; knows nothing of chunks or rings.
         .target(
             name: "S3",
             dependencies: [
+                "Basics", "ByteStreams",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -66,7 +75,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Ring", "Gossip", "S3", "CSystemTuning",
+                "Basics", "ByteStreams", "Ring", "Gossip", "GossipNIO", "S3", "CSystemTuning",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -90,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "filestore",
             dependencies: [
-                "Agent", "Ring", "Gossip", "DevCluster",
+                "Agent", "Basics", "Ring", "Gossip", "GossipNIO", "DevCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -104,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "filestore-bench",
             dependencies: [
-                "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation", "DevCluster",
+                "Basics", "ByteStreams", "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation", "DevCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,7 +125,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "TestSupport", "S3", "Agent", "Ring",
+                "TestSupport", "Basics", "S3", "Agent", "Ring",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,13 +134,13 @@ let package = Package(
         ),
         // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
         .target(name: "TestSupport", dependencies: ["S3"]),
-        .testTarget(name: "RingTests", dependencies: ["Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "GossipSimulation", "Ring", "Simulation", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "RingTests", dependencies: ["Basics", "Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "GossipTests", dependencies: ["Basics", "Gossip", "GossipNIO", "GossipSimulation", "Ring", "Simulation", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "S3Tests", dependencies: ["Basics", "ByteStreams", "S3", "TestSupport", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "S3", "Ring", "Gossip", "Simulation", "TestSupport", "DevCluster",
+                "Agent", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "TestSupport", "DevCluster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,3 +1,4 @@
+import Basics
 import Gossip
 
 extension GossipSimulator {
@@ -9,7 +10,7 @@ extension GossipSimulator {
             guard let change = changes.first(where: { $0.observer == observer && $0.member.id == id && $0.member.status == .dead && $0.time >= since }) else { return nil }
             latest = max(latest, change.time - since)
         }
-        return latest.seconds
+        return latest.inSeconds
     }
 
     /// Per other running node, seconds from `since` until it saw `subject` at `incarnation` or above.
@@ -17,7 +18,7 @@ extension GossipSimulator {
         let id = nodes[subject].selfID
         return nodes.indices.filter { $0 != subject && !crashed.contains($0) }.compactMap { observer in
             changes.first { $0.observer == observer && $0.member.id == id && $0.member.incarnation >= incarnation && $0.time >= since }
-                .map { ($0.time - since).seconds }
+                .map { ($0.time - since).inSeconds }
         }
     }
 
@@ -33,9 +34,4 @@ extension GossipSimulator {
         let running = Set(nodes.indices.filter { !crashed.contains($0) }.map { nodes[$0].selfID })
         return changes.filter { $0.member.status == .dead && $0.time > since && running.contains($0.member.id) }
     }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -1,3 +1,5 @@
+import Basics
+
 extension Ring {
     /// What changes hands when the ring goes from one membership to another: per (from, to)
     /// node pair, the key space whose copy moves, and — for keys supplied by the caller, such

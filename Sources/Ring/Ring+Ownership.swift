@@ -1,3 +1,5 @@
+import Basics
+
 extension Ring {
     /// How much of the ring one member owns, computed exactly from the token arcs.
     public struct Share: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 
 /// Consistent-hash placement (DESIGN.md §4): a pure function of (members, weights, zones, key).

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 
 /// A point on the 64-bit hash ring: the first 8 bytes (big-endian) of a SHA-256 digest.
@@ -23,17 +24,8 @@ public struct RingPosition: Hashable, Comparable, Sendable, CustomStringConverti
         }
     }
 
-    /// The position of a chunk from its id (lowercase hex SHA-256): its first 16 hex digits.
-    public init(chunkID hex: String) throws(RingError) {
-        let digits = Array(hex.utf8)
-        guard digits.count == 64 else { throw RingError(.invalidKey, "chunk id must be 64 hex digits, got \(digits.count) characters") }
-        var value: UInt64 = 0
-        for (offset, digit) in digits.enumerated() {
-            guard let nibble = RingPosition.hexValue(digit) else { throw RingError(.invalidKey, "chunk id is not lowercase hex: \"\(hex)\"") }
-            if offset < 16 { value = value << 4 | UInt64(nibble) }
-        }
-        self.value = value
-    }
+    /// The position of a chunk: the first 8 bytes of its digest.
+    public init(chunk: ChunkID) { self.value = chunk.prefix64 }
 
     /// The position of a file manifest: SHA-256(`"file\0" + owner + "\0" + path`) (DESIGN.md §3).
     public static func manifest(owner: String, path: String) -> RingPosition {
@@ -48,14 +40,6 @@ public struct RingPosition: Hashable, Comparable, Sendable, CustomStringConverti
     public var description: String {
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case 0x30...0x39: digit - 0x30
-        case 0x61...0x66: digit - 0x61 + 10
-        default: nil
-        }
     }
 }
 

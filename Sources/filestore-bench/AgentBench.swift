@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import AsyncHTTPClient
 import Crypto
@@ -27,7 +28,7 @@ struct AgentBench: AsyncParsableCommand {
             var sent = SHA256()
             for try await buffer in GeneratedBytes(total: size, seed: 7) { buffer.withUnsafeReadableBytes { sent.update(bufferPointer: $0) } }
             let got = try await Transfer.download(http, cluster.nodes[1].url + "/api/v1/files/bench/large.bin", authorization: authorization)
-            guard got.bytes == size, got.sha256 == sent.finalize().map({ String(format: "%02x", $0) }).joined() else { throw ValidationError("the download differs from the upload") }
+            guard got.bytes == size, got.sha256 == Hex.encode(sent.finalize()) else { throw ValidationError("the download differs from the upload") }
             let getSeconds = got.seconds
             print("agent upload \(sizeMiB) MiB through node1 (3 nodes, dir storage, replication 2): \(fixed(Double(sizeMiB) / putSeconds)) MiB/s")
             print("agent upload peak RSS of the coordinating agent: \(fixed(Double(peak) / 1_048_576)) MiB (baseline \(fixed(Double(baseline) / 1_048_576)) MiB; target ≤ 150 MiB)")

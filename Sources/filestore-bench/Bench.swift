@@ -18,7 +18,7 @@ func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
     let start = ContinuousClock.now
     let result = try body()
     let elapsed = ContinuousClock.now - start
-    return (result, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    return (result, elapsed.inSeconds)
 }
 
 /// A live 3-node cluster of the `filestore` executable beside this benchmark (or `executable`)

@@ -1,5 +1,7 @@
 import Agent
 import ArgumentParser
+import Basics
+import ByteStreams
 import Crypto
 import Foundation
 import NIOCore
@@ -129,7 +131,7 @@ func timed(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
     try await body()
     let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return elapsed.inSeconds
 }
 
 func fixed(_ value: Double) -> String { fixed(value, 1) }

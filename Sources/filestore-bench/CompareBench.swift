@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import AsyncHTTPClient
 import Crypto
@@ -112,7 +113,7 @@ enum Transfer {
                 buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
             }
         }
-        return (seconds, count, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return (seconds, count, Hex.encode(hasher.finalize()))
     }
 
     /// Uploads `count` distinct 4 KiB files with `clients` concurrent clients, then downloads them.

@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Gossip
 import GossipSimulation
@@ -37,7 +38,7 @@ struct GossipBench: ParsableCommand {
                 healer.partition = nil
                 let healedAt = healer.now
                 while !healer.allViewsAlive && healer.now - healedAt < .seconds(120) { healer.run(for: .milliseconds(100)) }
-                if healer.allViewsAlive { heals.append((healer.now - healedAt).seconds) } else { unhealed += 1 }
+                if healer.allViewsAlive { heals.append((healer.now - healedAt).inSeconds) } else { unhealed += 1 }
             }
             print("gossip N=\(count): crash detection mean \(fixed(mean(detections), 2)) s p99 \(fixed(percentile(detections, 0.99), 2)) s (\(detections.count) runs, \(undetected) undetected)")
             print("gossip N=\(count): update dissemination p99 \(fixed(percentile(disseminations, 0.99), 2)) s (max \(fixed(disseminations.max() ?? .nan, 2)) s over \(disseminations.count) deliveries)")

@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import AsyncHTTPClient
 import Crypto
@@ -50,7 +51,7 @@ struct S3OverheadBench: AsyncParsableCommand {
                 var inFlight = 0
                 var chunk = ByteBuffer()
                 func send(_ bytes: ByteBuffer) async throws {
-                    let id = bytes.withUnsafeReadableBytes { SHA256.hash(data: $0) }.map { String(format: "%02x", $0) }.joined()
+                    let id = Hex.encode(bytes.withUnsafeReadableBytes { SHA256.hash(data: $0) })
                     keys.append(id)
                     if inFlight == 4 { try await group.next(); inFlight -= 1 }
                     inFlight += 1
@@ -83,7 +84,7 @@ struct S3OverheadBench: AsyncParsableCommand {
         for client in clients { try await client.shutdown() }
         await first.stop()
         await second.stop()
-        return (put, get, fileHash.finalize().map { String(format: "%02x", $0) }.joined())
+        return (put, get, Hex.encode(fileHash.finalize()))
     }
 
     private static func readAll(_ client: S3.Client, _ key: String) async throws {

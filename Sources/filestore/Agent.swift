@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Basics
 import Foundation
 import Gossip
 import Logging

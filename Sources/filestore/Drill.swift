@@ -73,6 +73,6 @@ struct DrillCommand: AsyncParsableCommand {
     static func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
     static func seconds(_ duration: Duration?) -> String {
         guard let duration else { return "-" }
-        return String(format: "%.1fs", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        return String(format: "%.1fs", duration.inSeconds)
     }
 }

@@ -1,3 +1,5 @@
+import Basics
+import ByteStreams
 import Crypto
 import Foundation
 import NIOCore

@@ -1,3 +1,4 @@
+import Basics
 import Ring
 import Testing
 @testable import Agent
@@ -9,7 +10,7 @@ struct MetadataStoreTests {
         if deleted { return .tombstone(for: FileKey(owner: owner, path: path), version: version, at: 0) }
         return Manifest(
             owner: owner, path: path, size: 3, sha256: String(repeating: "a", count: 64), chunkSize: 5,
-            chunks: [ChunkReference(sha256: String(repeating: "a", count: 64), size: 3)], contentType: "text/plain", createdAt: 1, version: version
+            chunks: [ChunkReference(id: ChunkID(String(repeating: "a", count: 64))!, size: 3)], contentType: "text/plain", createdAt: 1, version: version
         )
     }
 

@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import GossipNIO
 import Logging
 import Ring
 import Testing

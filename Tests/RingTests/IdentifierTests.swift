@@ -1,3 +1,5 @@
+import Foundation
+import Basics
 import Crypto
 import Simulation
 import Testing
@@ -29,14 +31,25 @@ struct IdentifierTests {
             let bytes = (0..<Int(generator.next() % 64)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
             let digest = SHA256.hash(data: bytes)
             let hex = digest.map { byte in String(byte >> 4, radix: 16) + String(byte & 15, radix: 16) }.joined()
-            #expect(try RingPosition(chunkID: hex) == RingPosition(digest: digest))
+            let id = try #require(ChunkID(hex))
+            #expect(id.hex == hex && id.bytes == Array(digest) && ChunkID(digest: digest) == id)
+            #expect(RingPosition(chunk: id) == RingPosition(digest: digest) && id.position == RingPosition(digest: digest))
             #expect(RingPosition(hashing: bytes) == RingPosition(digest: digest))
         }
     }
 
     @Test(arguments: ["", "abc", String(repeating: "A", count: 64), String(repeating: "g", count: 64), String(repeating: "0", count: 63) + "/"])
     func rejectsMalformedChunkIDs(_ text: String) {
-        #expect(throws: RingError.self) { try RingPosition(chunkID: text) }
+        #expect(ChunkID(text) == nil)
+    }
+
+    @Test func chunkIDsOrderAsTheirHexAndRoundTripThroughJSON() throws {
+        var generator = SeededGenerator(seed: 13)
+        let ids = (0..<300).map { _ in ChunkID(digest: SHA256.hash(data: (0..<8).map { _ in UInt8(truncatingIfNeeded: generator.next()) })) }
+        #expect(ids.sorted().map(\.hex) == ids.map(\.hex).sorted())
+        let decoded = try JSONDecoder().decode([ChunkID].self, from: JSONEncoder().encode(ids))
+        #expect(decoded == ids)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([ChunkID].self, from: Data(#"["\#(String(repeating: "A", count: 64))"]"#.utf8)) }
     }
 
     @Test func partitionsAreTheTopTenBits() {

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import NIOCore
 import Testing
@@ -29,7 +30,7 @@ struct S3ClientLiveTests {
     }
 
     func bytes(_ count: Int, seed: UInt8) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) } }
-    func hex(_ bytes: [UInt8]) -> String { S3.SigV4.hex(SHA256.hash(data: bytes)) }
+    func hex(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(data: bytes)) }
 
     @Test func objectLifecycle() async throws {
         try await withMoto { _, client in

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 import Simulation
@@ -70,7 +71,7 @@ struct SigV4BotocoreTests {
             return (signed.canonicalRequest, signed.signature, nil)
         }
         let body = Array(hexBytes: generated.body)
-        let signed = signer.sign(request, payloadHash: S3.SigV4.hex(SHA256.hash(data: body)), date: date)
+        let signed = signer.sign(request, payloadHash: Hex.encode(SHA256.hash(data: body)), date: date)
         return (signed.canonicalRequest, signed.signature, signed.authorization)
     }
 
@@ -101,7 +102,7 @@ struct SigV4BotocoreTests {
         let seconds = Int64.random(in: 946_684_800...1_893_456_000, using: &random)
         return Case(
             method: ["GET", "PUT", "POST", "DELETE", "HEAD"].randomElement(using: &random)!,
-            path: path, query: query, headers: headers, body: S3.SigV4.hex(body),
+            path: path, query: query, headers: headers, body: Hex.encode(body),
             timestamp: S3.SigV4.AmzDate(secondsSince1970: seconds).timestamp,
             access_key: "AKID" + text(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 8...16),
             secret_key: text(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789+/"), 20...40),
@@ -133,6 +134,6 @@ extension Array where Element == UInt8 {
     /// Bytes of an even-length lowercase hex string (test input only).
     init(hexBytes text: String) {
         let digits = Array(text.utf8)
-        self = stride(from: 0, to: digits.count, by: 2).map { S3.SigV4.hexValue(digits[$0])! << 4 | S3.SigV4.hexValue(digits[$0 + 1])! }
+        self = stride(from: 0, to: digits.count, by: 2).map { Hex.value(of: digits[$0])! << 4 | Hex.value(of: digits[$0 + 1])! }
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Testing
 @testable import S3
@@ -80,7 +81,7 @@ enum SigV4Suite {
         if let mark = target.firstIndex(of: "?") {
             for pair in target[target.index(after: mark)...].split(separator: "&") {
                 let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                query.append((S3.SigV4.percentDecode(parts[0]), S3.SigV4.percentDecode(parts.count > 1 ? parts[1] : "")))
+                query.append((PercentEncoding.decodeLeniently(parts[0]), PercentEncoding.decodeLeniently(parts.count > 1 ? parts[1] : "")))
             }
         }
         return (S3.SigV4.Request(method: method, path: path, query: query, headers: headers), Array(body.utf8))
@@ -126,7 +127,7 @@ struct SigV4VectorTests {
     private func prepare(_ name: String) throws -> (SigV4Suite.Case, S3.SigV4.Signer, String, S3.SigV4.AmzDate) {
         let vector = try SigV4Suite.load(name)
         let date = try #require(S3.SigV4.AmzDate(vector.context.timestamp))
-        return (vector, signer(for: vector.context), S3.SigV4.hex(SHA256Digest.of(vector.body)), date)
+        return (vector, signer(for: vector.context), Hex.encode(SHA256Digest.of(vector.body)), date)
     }
 
     private func signer(for context: SigV4Suite.Context) -> S3.SigV4.Signer {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -308,14 +309,14 @@ struct FilesRoutes {
         let offsets = manifest.chunkOffsets
         var chunks: [FileMetaJSON.Chunk] = []
         for (index, reference) in manifest.chunks.enumerated() {
-            chunks.append(.init(index: index, sha256: reference.sha256, size: reference.size, offset: offsets[index], replicas: await replicas(of: reference, snapshot)))
+            chunks.append(.init(index: index, sha256: reference.id.hex, size: reference.size, offset: offsets[index], replicas: await replicas(of: reference, snapshot)))
         }
         return .json(FileMetaJSON(file: FileJSON(manifest), chunks: chunks))
     }
 
     /// The nodes that hold a chunk: asks every available node of its preference list.
     private func replicas(of reference: ChunkReference, _ snapshot: ClusterSnapshot) async -> [String] {
-        guard let id = reference.id else { return [] }
+        let id = reference.id
         let candidates = snapshot.ring.preferenceList(for: id.position).filter(snapshot.isAvailable)
         return await withTaskGroup(of: NodeID?.self) { group in
             for node in candidates {

@@ -1,9 +1,10 @@
+import Basics
+import ByteStreams
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import Ring
-import S3
 
 /// `/internal/v1/…`: what agents ask of each other. Every call must carry a valid `InternalAuth`
 /// signature; public credentials are never accepted here.

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 import HummingbirdBcrypt
@@ -136,7 +137,7 @@ public final class Accounts: Sendable {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let text = "fst_" + ChunkID(digest: bytes).hex
-        let expires = Int64(HybridClock.systemMilliseconds()) + lifetime.components.seconds * 1000
+        let expires = Int64(HybridClock.systemMilliseconds()) + lifetime.inMilliseconds
         return (text, TokenRecord(hash: Self.tokenHash(text), user: user, expiresAt: expires, version: clock.now()))
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import Gossip
 import Ring
 import Synchronization

@@ -18,7 +18,7 @@ public enum DurationText {
 
     /// A compact rendering that `parse` reads back (`5m`, `1h30m`, `250ms`).
     public static func format(_ duration: Duration) -> String {
-        var milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        var milliseconds = duration.inMilliseconds
         guard milliseconds > 0 else { return "0s" }
         var text = ""
         for (suffix, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] where milliseconds >= size {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Ring
 
@@ -18,18 +19,21 @@ public struct FileKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var description: String { "\(owner):\(path)" }
 }
 
-/// One chunk of a file: its id (SHA-256) and size.
+/// One chunk of a file: its id (SHA-256) and size. Decoding refuses an invalid id, so a
+/// corrupt or forged manifest never gets as far as a read.
 public struct ChunkReference: Codable, Hashable, Sendable {
-    public var sha256: String
+    public var id: ChunkID
     public var size: Int64
 
-    public init(sha256: String, size: Int64) {
-        self.sha256 = sha256
-        self.size = size
+    enum CodingKeys: String, CodingKey {
+        case id = "sha256"
+        case size
     }
 
-    /// The validated chunk id (nil only for a corrupt record).
-    public var id: ChunkID? { ChunkID(sha256) }
+    public init(id: ChunkID, size: Int64) {
+        self.id = id
+        self.size = size
+    }
 }
 
 /// A file version (or a tombstone for a deleted file): what a read needs to reassemble it.

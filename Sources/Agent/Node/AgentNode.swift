@@ -1,5 +1,6 @@
 import Foundation
 import Gossip
+import GossipNIO
 import Hummingbird
 import Logging
 import NIOCore

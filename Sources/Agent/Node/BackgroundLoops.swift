@@ -1,5 +1,6 @@
 import Foundation
 import Gossip
+import GossipNIO
 import Logging
 import Ring
 import ServiceLifecycle
@@ -111,7 +112,7 @@ struct BackgroundLoops: Service {
             if tick % 5 == 0, let count = try? await agent.local.metadata.hintCount() { hints = count }
             tick += 1
             let now = ContinuousClock.now
-            let seconds = max(0.001, Double((now - last.at).components.attoseconds) / 1e18 + Double((now - last.at).components.seconds))
+            let seconds = max(0.001, (now - last.at).inSeconds)
             let bytesIn = traffic.bytesIn.load(ordering: .relaxed)
             let bytesOut = traffic.bytesOut.load(ordering: .relaxed)
             var load = Gossip.LoadReport()
@@ -125,7 +126,7 @@ struct BackgroundLoops: Service {
             load.underReplicated = UInt64(max(0, repair.underReplicated))
             load.repairBacklogBytes = UInt64(max(0, repair.bytesToMove))
             load.hintsPending = UInt64(hints)
-            let movedSeconds = max(0.001, Double((now - lastMoved.at).components.seconds) + Double((now - lastMoved.at).components.attoseconds) / 1e18)
+            let movedSeconds = max(0.001, (now - lastMoved.at).inSeconds)
             load.repairBytesPerSecond = UInt64(Double(max(0, repair.bytesMoved - lastMoved.bytes)) / movedSeconds)
             lastMoved = (repair.bytesMoved, now)
             last = (bytesIn, bytesOut, now)

@@ -1,8 +1,8 @@
+import Basics
 import Foundation
 import Logging
 import NIOCore
 import Ring
-import S3
 
 /// This node's own storage: the blob store for chunk bytes and the metadata shard for manifests,
 /// the chunk index and hints. What the internal API serves to peers and what the coordinators

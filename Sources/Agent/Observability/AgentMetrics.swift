@@ -1,4 +1,5 @@
 import Gossip
+import GossipNIO
 import Metrics
 import Prometheus
 import Synchronization

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 import Ring
@@ -72,7 +73,7 @@ public actor Throttle {
         let now = ContinuousClock.now
         let elapsed = now - refilled
         refilled = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         available = min(bytesPerSecond, available + seconds * bytesPerSecond)
     }
 }

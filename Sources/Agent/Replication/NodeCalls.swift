@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -94,7 +95,7 @@ public struct NodeCalls: Sendable {
     /// `node`'s copy of a manifest (possibly a tombstone), or nil.
     public func manifest(_ key: FileKey, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Manifest? {
         if node == selfID { return try await locally(node) { try await local.metadata.manifest(key) } }
-        let target = "/internal/v1/manifest?owner=\(FilePathRules.percentEncode(key.owner, keepSlash: false))&path=\(FilePathRules.percentEncode(key.path, keepSlash: false))"
+        let target = "/internal/v1/manifest?owner=\(PercentEncoding.encode(key.owner, keepSlash: false))&path=\(PercentEncoding.encode(key.path, keepSlash: false))"
         let list = try await peers.json([Manifest].self, .GET, node: node, address: try address(node, snapshot), target: target)
         return list.first
     }
@@ -102,11 +103,11 @@ public struct NodeCalls: Sendable {
     /// A page of `node`'s manifests (tombstones included) in key order.
     public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Manifest] {
         if node == selfID { return try await locally(node) { try await local.metadata.manifests(owner: owner, prefix: prefix, after: after, limit: limit) } }
-        var query = ["prefix=\(FilePathRules.percentEncode(prefix, keepSlash: false))", "limit=\(limit)"]
-        if let owner { query.append("owner=\(FilePathRules.percentEncode(owner, keepSlash: false))") }
+        var query = ["prefix=\(PercentEncoding.encode(prefix, keepSlash: false))", "limit=\(limit)"]
+        if let owner { query.append("owner=\(PercentEncoding.encode(owner, keepSlash: false))") }
         if let after {
-            query.append("after_owner=\(FilePathRules.percentEncode(after.owner, keepSlash: false))")
-            query.append("after_path=\(FilePathRules.percentEncode(after.path, keepSlash: false))")
+            query.append("after_owner=\(PercentEncoding.encode(after.owner, keepSlash: false))")
+            query.append("after_path=\(PercentEncoding.encode(after.path, keepSlash: false))")
         }
         return try await peers.json([Manifest].self, .GET, node: node, address: try address(node, snapshot), target: "/internal/v1/manifests?" + query.joined(separator: "&"))
     }

@@ -1,3 +1,4 @@
+import Basics
 import Logging
 import NIOCore
 import Ring
@@ -78,7 +79,7 @@ public struct ReadCoordinator: Sendable {
 
     /// One chunk, verified, from the best replica that has a good copy.
     public func chunk(_ reference: ChunkReference, _ snapshot: ClusterSnapshot) async throws -> ByteBuffer {
-        guard let id = reference.id else { throw APIError(.internalServerError, "corrupt_manifest", "the manifest names an invalid chunk id") }
+        let id = reference.id
         var problems: [String] = []
         for node in snapshot.readOrder(for: id.position) {
             do {

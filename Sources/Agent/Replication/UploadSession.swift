@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 import NIOCore
@@ -68,7 +69,7 @@ public struct UploadSession {
     private mutating func dispatch() async throws {
         let id = ChunkID(digest: chunkHasher.finalize())
         let bytes = current
-        references.append(ChunkReference(sha256: id.hex, size: Int64(bytes.readableBytes)))
+        references.append(ChunkReference(id: id, size: Int64(bytes.readableBytes)))
         coordinator.uploads.add(id, to: self.id)
         current = ByteBuffer()
         chunkHasher = SHA256()

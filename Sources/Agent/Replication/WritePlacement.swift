@@ -1,3 +1,4 @@
+import Basics
 import Ring
 
 /// Where the copies of one key go (DESIGN.md §6): the first `replication` available nodes of its

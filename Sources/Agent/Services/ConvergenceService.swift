@@ -1,3 +1,4 @@
+import Basics
 import Logging
 import NIOCore
 import Ring
@@ -160,7 +161,7 @@ struct ConvergenceService: Sendable {
 
     /// Tombstones older than `tombstone_ttl` are forgotten (every node purges its own).
     private func purgeTombstones() async throws {
-        let cutoff = Int64(HybridClock.systemMilliseconds()) - tombstoneTTL.components.seconds * 1000
+        let cutoff = Int64(HybridClock.systemMilliseconds()) - tombstoneTTL.inMilliseconds
         for key in try await agent.local.metadata.tombstones(before: cutoff) { try await agent.local.metadata.deleteManifest(key) }
     }
 }

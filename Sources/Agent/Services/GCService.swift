@@ -38,7 +38,7 @@ struct GCService: Sendable {
                 return nil
             }
         }
-        let cutoff = Int64(HybridClock.systemMilliseconds()) - grace.components.seconds * 1000
+        let cutoff = Int64(HybridClock.systemMilliseconds()) - grace.inMilliseconds
         var deleted = 0
         for entry in try await agent.local.metadata.chunkEntries() where entry.storedAt < cutoff {
             guard !filters.contains(where: { $0.mayContain(entry.id) }) else { continue }

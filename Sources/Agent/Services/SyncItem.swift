@@ -1,3 +1,4 @@
+import Basics
 import Ring
 
 /// What the convergence loop reconciles: chunks and manifests.

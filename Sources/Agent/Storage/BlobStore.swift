@@ -1,5 +1,6 @@
+import Basics
+import ByteStreams
 import NIOCore
-import S3
 
 /// Where an agent keeps chunk bytes: an S3 server (MinIO in production) or a local directory.
 ///

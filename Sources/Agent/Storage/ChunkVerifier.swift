@@ -1,6 +1,7 @@
+import Basics
+import ByteStreams
 import Crypto
 import NIOCore
-import S3
 
 /// Checks, as bytes stream by, that a chunk is exactly `size` bytes hashing to its id.
 struct ChunkVerifier: Sendable {

@@ -1,9 +1,10 @@
 #if canImport(Glibc)
+import Basics
+import ByteStreams
 import Glibc
 #endif
 import NIOCore
 import NIOFileSystem
-import S3
 
 /// Chunks as files under a local directory: `chunks/ab/cd/<sha256>`, the embedded default.
 ///

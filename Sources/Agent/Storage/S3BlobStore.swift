@@ -1,3 +1,5 @@
+import Basics
+import ByteStreams
 import NIOCore
 import S3
 

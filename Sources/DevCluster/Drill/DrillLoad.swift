@@ -1,4 +1,5 @@
 import Agent
+import Basics
 import Crypto
 import Foundation
 import NIOCore
@@ -123,5 +124,5 @@ actor DrillLoad {
         stride(from: 0, to: bytes.count, by: chunkSize).map { hex(SHA256.hash(data: bytes[$0..<min(bytes.count, $0 + chunkSize)])) }
     }
 
-    static func hex(_ digest: SHA256.Digest) -> String { ChunkID(digest: digest).hex }
+    static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }
 }

@@ -1,4 +1,5 @@
 import Agent
+import Basics
 import Foundation
 import Ring
 import NIOCore
@@ -167,7 +168,8 @@ public final class DrillRunner: Sendable {
             let held = try await heldChunks()
             for file in await load.files {
                 for chunk in file.chunks {
-                    let owners = Set(ring.owners(of: try RingPosition(chunkID: chunk), replication: cluster.options.replication).map(\.rawValue))
+                    guard let id = ChunkID(chunk) else { return "\(file.path): malformed chunk id \(chunk)" }
+                    let owners = Set(ring.owners(of: id.position, replication: cluster.options.replication).map(\.rawValue))
                     let holders = Set(held.filter { $0.value.contains(chunk) }.map(\.key))
                     if holders != owners { return "\(file.path): chunk \(chunk.prefix(8)) on \(holders.sorted()), owners \(owners.sorted())" }
                 }

@@ -1,3 +1,4 @@
+import Basics
 import Ring
 
 /// Big-endian writer for the gossip wire format.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Basics
 import NIOCore
 import NIOHTTP1
 
@@ -39,7 +40,7 @@ extension S3.Client {
         if configuration.region != "us-east-1" {
             let xml = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>"
             body = .bytes(ByteBuffer(string: xml))
-            payloadHash = S3.SigV4.hex(SHA256Hex.digest(Array(xml.utf8)))
+            payloadHash = Hex.encode(SHA256Hex.digest(Array(xml.utf8)))
         }
         do {
             let response = try await send(.PUT, bucket: bucket, body: body, payloadHash: payloadHash)

@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import Basics
+import ByteStreams
 import NIOCore
 import NIOHTTP1
 
@@ -91,8 +93,8 @@ extension S3 {
             let date = SigV4.AmzDate(secondsSince1970: Int64(UnixClock.secondsSince1970()))
             let signature = signer.sign(SigV4.Request(method: method.rawValue, path: path, query: query, headers: headers), payloadHash: payloadHash, date: date)
 
-            let encodedPath = SigV4.uriEncode(path, keepSlash: true)
-            let encodedQuery = query.map { "\(SigV4.uriEncode($0.name, keepSlash: false))=\(SigV4.uriEncode($0.value, keepSlash: false))" }.joined(separator: "&")
+            let encodedPath = PercentEncoding.encode(path, keepSlash: true)
+            let encodedQuery = query.map { "\(PercentEncoding.encode($0.name, keepSlash: false))=\(PercentEncoding.encode($0.value, keepSlash: false))" }.joined(separator: "&")
             var request = HTTPClientRequest(url: "\(scheme)://\(host)\(encodedPath)\(encodedQuery.isEmpty ? "" : "?" + encodedQuery)")
             request.method = method
             for (name, value) in headers + signature.headers where name != "Content-Length" { request.headers.add(name: name, value: value) }

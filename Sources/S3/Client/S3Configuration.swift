@@ -28,7 +28,7 @@ extension S3 {
         /// uniform in [0, min(2 s, base × 2^attempt)].
         public func backoff(attempt: Int) -> Duration {
             let cap = min(Duration.seconds(2), retryBaseDelay * (1 << min(max(attempt, 0), 10)))
-            let milliseconds = cap.components.seconds * 1000 + cap.components.attoseconds / 1_000_000_000_000_000
+            let milliseconds = cap.inMilliseconds
             return .milliseconds(Int64.random(in: 0...max(milliseconds, 1)))
         }
 

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 
 extension S3 {
@@ -49,7 +50,7 @@ extension S3.SigV4 {
 
         /// The query as an encoded string (`a=b&c=d`), ready to append after `?`.
         public var encodedQuery: String {
-            query.map { "\(S3.SigV4.uriEncode($0.name, keepSlash: false))=\(S3.SigV4.uriEncode($0.value, keepSlash: false))" }.joined(separator: "&")
+            query.map { "\(PercentEncoding.encode($0.name, keepSlash: false))=\(PercentEncoding.encode($0.value, keepSlash: false))" }.joined(separator: "&")
         }
     }
 
@@ -127,7 +128,7 @@ extension S3.SigV4 {
             let path = normalizesPath ? S3.SigV4.normalizedPath(request.path) : request.path
             return [
                 request.method,
-                S3.SigV4.uriEncode(path.isEmpty ? "/" : path, keepSlash: true),
+                PercentEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true),
                 S3.SigV4.canonicalQuery(request.query),
                 headers.text,
                 headers.signedNames,
@@ -137,10 +138,10 @@ extension S3.SigV4 {
 
         private func sign(canonicalRequest: String, date: AmzDate) -> (stringToSign: String, signature: String) {
             let stringToSign = [
-                "AWS4-HMAC-SHA256", date.timestamp, scope(date), S3.SigV4.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
+                "AWS4-HMAC-SHA256", date.timestamp, scope(date), Hex.encode(SHA256.hash(data: Array(canonicalRequest.utf8))),
             ].joined(separator: "\n")
             let code = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(day: date.day))
-            return (stringToSign, S3.SigV4.hex(code))
+            return (stringToSign, Hex.encode(code))
         }
     }
 
@@ -167,7 +168,7 @@ extension S3.SigV4 {
 
     /// Query parameters encoded, sorted by name then value, joined with `&`.
     static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
-        query.map { (uriEncode($0.name, keepSlash: false), uriEncode($0.value, keepSlash: false)) }
+        query.map { (PercentEncoding.encode($0.name, keepSlash: false), PercentEncoding.encode($0.value, keepSlash: false)) }
             .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
             .map { "\($0.0)=\($0.1)" }
             .joined(separator: "&")

@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import AsyncHTTPClient
 import Crypto
@@ -84,7 +85,7 @@ final class FileBytes: AsyncSequence, @unchecked Sendable {
 }
 
 enum SHA256Hex {
-    static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }
 }
 
 /// `filestore get PATH [FILE]`: download to a file (or stdout), verified against the SHA-256.

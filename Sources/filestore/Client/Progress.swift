@@ -33,7 +33,7 @@ final class ProgressBar {
 
     private func draw() {
         let elapsed = ContinuousClock.now - started
-        let seconds = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let seconds = max(0.001, elapsed.inSeconds)
         let rate = Double(done) / seconds
         var line = "\r\(label) "
         if let total, total > 0 {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Basics
 import Crypto
 import DevCluster
 import Ring
@@ -265,7 +266,7 @@ struct ClusterLiveTests {
 }
 
 extension SHA256.Digest {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+    var hexString: String { Hex.encode(self) }
 }
 
 /// Users, tokens and the HTTP edges: changes reach every node, unknown routes and huge headers
@@ -381,7 +382,7 @@ struct ReadRepairLiveTests {
             let secret = try String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)
             let auth = InternalAuth(clusterName: cluster.options.clusterName, secret: secret)
             func node3Copy() async throws -> String {
-                let target = "/internal/v1/manifest?owner=admin&path=\(S3.SigV4.uriEncode(path, keepSlash: false))"
+                let target = "/internal/v1/manifest?owner=admin&path=\(PercentEncoding.encode(path, keepSlash: false))"
                 let headers = auth.sign(method: "GET", target: target, node: "node1", milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
                 let reply = try await api.send(.GET, "node3", target, authorization: "", headers: headers)
                 return reply.text

@@ -9,12 +9,6 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.rawValue = text
     }
 
-    /// Validates `text`, throwing an error that names the offending value.
-    public init(validating text: String) throws(RingError) {
-        guard let id = NodeID(text) else { throw RingError(.invalidNodeID, "invalid node id \"\(text)\": use 1-64 characters of a-z, 0-9 and -") }
-        self = id
-    }
-
     /// True when `text` is a well-formed node id.
     public static func isValid(_ text: String) -> Bool {
         let bytes = text.utf8

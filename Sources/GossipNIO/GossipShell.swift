@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import Gossip
 import Logging
 import NIOCore
 import NIOPosix
@@ -233,5 +235,6 @@ public actor GossipShell: Service {
         return socketAddress
     }
 
-    static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+    /// The wall clock in milliseconds since the Unix epoch (packet stamps for the replay guard).
+    public static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 }

@@ -1,4 +1,6 @@
+import Agent
 import AsyncHTTPClient
+import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -11,9 +13,20 @@ public struct ClusterClient: Sendable {
     /// `Basic` credentials of the cluster's admin.
     public let admin: String
 
+    /// The internal protocol, signed with the cluster secret as if from `node1`.
+    let peers: HTTPTransport
+
     public init(cluster: LocalCluster) {
         self.cluster = cluster
         self.admin = Self.basic("admin", cluster.options.adminPassword)
+        let secret = (try? String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)) ?? ""
+        peers = HTTPTransport(peers: PeerClient(selfID: "node1", auth: InternalAuth(clusterName: cluster.options.clusterName, secret: secret)))
+    }
+
+    /// Carries out a call of the internal protocol on `node` (what tests and drills use to look inside a node).
+    public func internalCall<C: InternalCall>(_ call: C, on node: String) async throws -> C.Response {
+        guard let target = cluster.node(node), let id = NodeID(node) else { throw TestSupportError("no node \(node)") }
+        return try await peers.call(call, on: id, address: "127.0.0.1:\(target.httpPort)")
     }
 
     /// An answer, its body collected.
@@ -32,7 +45,10 @@ public struct ClusterClient: Sendable {
     /// The `Authorization` value for Basic credentials.
     public static func basic(_ user: String, _ password: String) -> String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
 
-    public func shutdown() async throws { try await http.shutdown() }
+    public func shutdown() async throws {
+        try? await peers.peers.shutdown()
+        try await http.shutdown()
+    }
 
     /// One request to `node` (`path` includes the query); `authorization` defaults to the admin,
     /// an empty string or nil sends none.

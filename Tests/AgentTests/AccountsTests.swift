@@ -30,7 +30,7 @@ struct AccountsTests {
         #expect(failures == 4)
         // A wrong password is never remembered: the next try is checked again.
         let before = accounts.bcryptRuns
-        await #expect(throws: APIError.self) { try await accounts.checkPassword(user: "alice", password: "wrong horse") }
+        await #expect(throws: AuthError(.unauthenticated, "wrong user name or password")) { try await accounts.checkPassword(user: "alice", password: "wrong horse") }
         #expect(accounts.bcryptRuns == before + 1)
     }
 }

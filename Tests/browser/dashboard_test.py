@@ -14,7 +14,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
+
+# The dashboard re-renders its node cards every second: an element found just before a
+# re-render is stale when read, so every wait polls again instead of failing on that.
+RERENDERED = (StaleElementReferenceException,)
 
 base, password, victim_pid, artifacts = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 os.makedirs(artifacts, exist_ok=True)
@@ -29,7 +34,7 @@ for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "-
 options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
 driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
-wait = WebDriverWait(driver, 20)
+wait = WebDriverWait(driver, 20, ignored_exceptions=RERENDERED)
 console = []
 
 
@@ -134,10 +139,10 @@ try:
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#nodes .node[data-status=alive]")) == 3)
     killed = time.time()
     os.kill(victim_pid, signal.SIGKILL)
-    WebDriverWait(driver, 20, poll_frequency=0.2).until(
+    WebDriverWait(driver, 20, poll_frequency=0.2, ignored_exceptions=RERENDERED).until(
         lambda d: d.find_element(By.ID, "node-node3").get_attribute("data-status") in ("suspect", "dead"))
     suspected = time.time() - killed
-    WebDriverWait(driver, 30, poll_frequency=0.2).until(lambda d: d.find_element(By.ID, "node-node3").get_attribute("data-status") == "dead")
+    WebDriverWait(driver, 30, poll_frequency=0.2, ignored_exceptions=RERENDERED).until(lambda d: d.find_element(By.ID, "node-node3").get_attribute("data-status") == "dead")
     dead = time.time() - killed
     step(f"node3 shown suspect after {suspected:.1f} s and dead after {dead:.1f} s")
     assert dead <= 10, f"the dashboard showed node3 dead only after {dead:.1f} s"

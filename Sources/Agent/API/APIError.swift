@@ -60,6 +60,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch let error as any APIErrorConvertible {
+            return try error.apiError.response(from: request, context: context)
         } catch let error as any HTTPResponseError {
             let code = error.status.code == 404 ? "not_found" : error.status.code == 413 ? "too_large" : "bad_request"
             let status = error.status.code >= 500 ? HTTPResponse.Status.internalServerError : error.status

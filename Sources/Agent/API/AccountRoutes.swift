@@ -8,9 +8,9 @@ import Ring
 struct AccountRoutes {
     let agent: AgentContext
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: RouterGroup<AgentRequestContext>) {
         router.post("/api/v1/auth/tokens") { request, context in try await createToken(request, context) }
-        router.get("/api/v1/users") { request, _ in try await listUsers(request) }
+        router.get("/api/v1/users") { _, context in try await listUsers(context) }
         router.post("/api/v1/users") { request, context in try await createUser(request, context) }
         router.patch("/api/v1/users/:name") { request, context in try await changeUser(request, context) }
         router.delete("/api/v1/users/:name") { request, context in try await deleteUser(request, context) }
@@ -37,11 +37,11 @@ struct AccountRoutes {
         var role: Role?
     }
 
-    private func createToken(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func createToken(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("basic ") else {
             throw APIError.unauthorized("create tokens with Basic credentials (user name and password)")
         }
-        let principal = try await agent.accounts.authenticate(authorization: authorization)
+        let principal = try context.requireIdentity()
         var request = request
         let body = try await request.collectBody(upTo: 64 * 1024)
         var lifetime = Accounts.defaultTokenLifetime
@@ -58,20 +58,14 @@ struct AccountRoutes {
         return .json(status: .created, ["token": text, "expires_at": FileJSON.rfc3339(milliseconds: record.expiresAt)])
     }
 
-    private func requireAdmin(_ request: Request) async throws -> Principal {
-        let principal = try await agent.principal(request)
-        guard principal.isAdmin else { throw APIError.forbidden("only admins manage users") }
-        return principal
-    }
-
-    private func listUsers(_ request: Request) async throws -> Response {
-        _ = try await requireAdmin(request)
+    private func listUsers(_ context: AgentRequestContext) async throws -> Response {
+        _ = try context.requireAdmin("manage users")
         let users = try await agent.local.metadata.globalRecords().users.filter { !$0.deleted }
         return .json(["users": users.map { UserJSON(name: $0.name, role: $0.role.rawValue) }])
     }
 
-    private func createUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let admin = try await requireAdmin(request)
+    private func createUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let admin = try context.requireAdmin("manage users")
         var request = request
         let new = try decode(NewUser.self, try await request.collectBody(upTo: 64 * 1024))
         if let existing = try await agent.local.metadata.user(new.name), !existing.deleted {
@@ -84,8 +78,8 @@ struct AccountRoutes {
     }
 
     /// Admins change anything; a user may change only their own password.
-    private func changeUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await agent.principal(request)
+    private func changeUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let name = try context.parameters.require("name")
         guard principal.isAdmin || principal.name == name else { throw APIError.forbidden("only admins change other users") }
         var request = request
@@ -102,8 +96,8 @@ struct AccountRoutes {
         return .json(UserJSON(name: record.name, role: record.role.rawValue))
     }
 
-    private func deleteUser(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let admin = try await requireAdmin(request)
+    private func deleteUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let admin = try context.requireAdmin("manage users")
         let name = try context.parameters.require("name")
         guard name != admin.name else { throw APIError.conflict("admins cannot delete themselves") }
         guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }

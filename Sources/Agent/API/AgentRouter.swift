@@ -2,16 +2,21 @@ import Hummingbird
 
 /// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
 enum AgentRouter {
-    static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<AgentRequestContext> {
+        let router = Router(context: AgentRequestContext.self)
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics))
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
-        FilesRoutes(agent: agent).register(on: router)
-        ClusterRoutes(agent: agent).register(on: router)
-        AccountRoutes(agent: agent).register(on: router)
-        InternalRoutes(agent: agent).register(on: router)
+        // Open to anyone: liveness, metrics, and the web pages (which check their own session).
+        router.get("/api/v1/health") { _, _ in Response.json(["status": "ok", "node": agent.selfID.rawValue]) }
         WebRoutes(agent: agent, assets: assets).register(on: router)
+        // Everything else under /api/v1 runs only with a caller on the context.
+        let api = router.group().add(middleware: AuthenticationMiddleware(accounts: agent.accounts))
+        FilesRoutes(agent: agent).register(on: api)
+        ClusterRoutes(agent: agent).register(on: api)
+        AccountRoutes(agent: agent).register(on: api)
+        // Agent-to-agent calls run only with a valid cluster signature.
+        InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth)))
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

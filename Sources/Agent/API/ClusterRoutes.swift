@@ -3,32 +3,24 @@ import Gossip
 import Hummingbird
 import Ring
 
-/// `/api/v1/health` and `/api/v1/cluster`: liveness of this node and the cluster as it sees it.
+/// `/api/v1/cluster` and `/api/v1/ring/plan`: the cluster as this node sees it, ring decisions and previews.
 struct ClusterRoutes {
     let agent: AgentContext
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/v1/health") { _, _ in Response.json(["status": "ok", "node": agent.selfID.rawValue]) }
-        router.get("/api/v1/cluster") { request, _ in
-            _ = try await agent.principal(request)
-            return Response.json(try await status())
-        }
+    func register(on router: RouterGroup<AgentRequestContext>) {
+        router.get("/api/v1/cluster") { _, _ in Response.json(try await status()) }
         router.post("/api/v1/cluster/nodes/:id/drain") { request, context in
             try await decide(request, context, .draining)
         }
         router.delete("/api/v1/cluster/nodes/:id") { request, context in
             try await decide(request, context, .removed)
         }
-        router.get("/api/v1/ring/plan") { request, _ in
-            _ = try await agent.principal(request)
-            return Response.json(try await plan(QueryItems(request.uri.query)))
-        }
+        router.get("/api/v1/ring/plan") { request, _ in Response.json(try await plan(QueryItems(request.uri.query))) }
     }
 
     /// Records an admin's drain or remove decision; every node applies it (DESIGN.md §9).
-    private func decide(_ request: Request, _ context: BasicRequestContext, _ state: RingStateRecord.State) async throws -> Response {
-        let principal = try await agent.principal(request)
-        guard principal.isAdmin else { throw APIError.forbidden("only admins drain or remove nodes") }
+    private func decide(_ request: Request, _ context: AgentRequestContext, _ state: RingStateRecord.State) async throws -> Response {
+        let principal = try context.requireAdmin("drain or remove nodes")
         let text = try context.parameters.require("id")
         let snapshot = agent.view.snapshot()
         guard let id = NodeID(text), let info = snapshot.nodes[id], snapshot.ring.contains(id) else { throw APIError.notFound("no ring member \(text)") }
@@ -85,7 +77,7 @@ struct ClusterRoutes {
         }
         var chunks: [String: Int64] = [:]
         for node in snapshot.availableMembers {
-            if let keys = try? await agent.calls.held(.chunk, keys: [], on: node, snapshot, all: true) {
+            if let keys = try? await agent.calls.allHeld(.chunk, on: node, snapshot) {
                 for (key, size) in keys { chunks[key] = Int64(size) ?? 0 }
             }
         }

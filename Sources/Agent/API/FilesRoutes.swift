@@ -9,7 +9,7 @@ import Ring
 struct FilesRoutes {
     let agent: AgentContext
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: RouterGroup<AgentRequestContext>) {
         router.put("/api/v1/files/**") { request, context in try await upload(request, context) }
         router.post("/api/v1/files") { request, context in try await uploadMultipart(request, context) }
         router.get("/api/v1/files/**") { request, context in try await download(request, context, head: false) }
@@ -37,14 +37,10 @@ struct FilesRoutes {
         return owner
     }
 
-    private func authenticate(_ request: Request) async throws -> Principal {
-        try await agent.principal(request)
-    }
-
     // MARK: Upload
 
-    private func upload(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func upload(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
         let expectedSHA256 = try Self.expectedChecksum(request.headers)
         var expectedLength: Int64?
@@ -66,8 +62,8 @@ struct FilesRoutes {
         }
     }
 
-    private func uploadMultipart(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func uploadMultipart(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let ownerName = try owner(request, principal: principal)
         guard let contentType = request.headers[.contentType], let boundary = MultipartParser.boundary(fromContentType: contentType) else {
             throw APIError.badRequest("bad_multipart", "send Content-Type: multipart/form-data with a boundary")
@@ -150,8 +146,8 @@ struct FilesRoutes {
 
     // MARK: Download
 
-    private func download(_ request: Request, _ context: BasicRequestContext, head: Bool) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func download(_ request: Request, _ context: AgentRequestContext, head: Bool) async throws -> Response {
+        let principal = try context.requireIdentity()
         let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
         let snapshot = agent.view.snapshot()
         guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
@@ -227,8 +223,8 @@ struct FilesRoutes {
 
     // MARK: Delete, list, meta
 
-    private func delete(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func delete(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
         guard let manifest = try await agent.reader.latestManifest(key, agent.view.snapshot()), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
         _ = try await agent.writer.delete(key)
@@ -251,8 +247,8 @@ struct FilesRoutes {
     }
 
     /// Scatter-gather over every available node's shard, merged by version (DESIGN.md §8).
-    private func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func list(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let query = try QueryItems(request.uri.query)
         let owner = try self.owner(request, principal: principal)
         let prefix = query["prefix"] ?? ""
@@ -301,8 +297,8 @@ struct FilesRoutes {
         return .json(Listing(files: page.map(FileJSON.init), next: next))
     }
 
-    private func meta(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let principal = try await authenticate(request)
+    private func meta(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
         let key = try fileKey(request, prefix: "/api/v1/meta/", principal: principal)
         let snapshot = agent.view.snapshot()
         guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }

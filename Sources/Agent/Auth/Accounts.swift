@@ -42,7 +42,7 @@ public final class Accounts: Sendable {
         if authorization != nil || cookie == nil { return try await authenticate(authorization: authorization) }
         let session = try await authenticate(authorization: "Bearer \(cookie!)")
         if !["GET", "HEAD"].contains(method) {
-            guard let csrf, Self.csrfToken(forSession: cookie!) == csrf else { throw APIError.forbidden("missing or wrong CSRF token (reload the page)") }
+            guard let csrf, Self.csrfToken(forSession: cookie!) == csrf else { throw AuthError(.csrfMissing, "missing or wrong CSRF token (reload the page)") }
         }
         return session
     }
@@ -52,10 +52,10 @@ public final class Accounts: Sendable {
         ChunkID(digest: HMAC<SHA256>.authenticationCode(for: Data("csrf".utf8), using: SymmetricKey(data: Data(session.utf8)))).hex
     }
 
-    /// The principal behind an `Authorization` header; 401 for anything missing or wrong.
+    /// The principal behind an `Authorization` header; `unauthenticated` for anything missing or wrong.
     public func authenticate(authorization: String?) async throws -> Principal {
         guard let authorization, let space = authorization.firstIndex(of: " ") else {
-            throw APIError.unauthorized("send Authorization: Bearer <token> or Basic credentials")
+            throw AuthError(.unauthenticated, "send Authorization: Bearer <token> or Basic credentials")
         }
         let scheme = authorization[..<space].lowercased()
         let value = authorization[authorization.index(after: space)...].trimmingSpaces()
@@ -63,23 +63,23 @@ public final class Accounts: Sendable {
         case "bearer":
             let hash = Self.tokenHash(value)
             guard let token = try await metadata.token(hash: hash), !token.deleted, token.expiresAt > Int64(HybridClock.systemMilliseconds()) else {
-                throw APIError.unauthorized("the token is unknown, revoked or expired")
+                throw AuthError(.unauthenticated, "the token is unknown, revoked or expired")
             }
-            guard let user = try await metadata.user(token.user), !user.deleted else { throw APIError.unauthorized("the token's user no longer exists") }
+            guard let user = try await metadata.user(token.user), !user.deleted else { throw AuthError(.unauthenticated, "the token's user no longer exists") }
             return Principal(name: user.name, role: user.role)
         case "basic":
             guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else {
-                throw APIError.unauthorized("malformed Basic credentials")
+                throw AuthError(.unauthenticated, "malformed Basic credentials")
             }
             return try await checkPassword(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
         default:
-            throw APIError.unauthorized("unsupported authorization scheme \(scheme)")
+            throw AuthError(.unauthenticated, "unsupported authorization scheme \(scheme)")
         }
     }
 
-    /// Checks a user's password; 401 when the user is unknown or the password wrong.
+    /// Checks a user's password; `unauthenticated` when the user is unknown or the password wrong.
     public func checkPassword(user name: String, password: String) async throws -> Principal {
-        guard let user = try await metadata.user(name), !user.deleted else { throw APIError.unauthorized("wrong user name or password") }
+        guard let user = try await metadata.user(name), !user.deleted else { throw AuthError(.unauthenticated, "wrong user name or password") }
         let cacheKey = ChunkID(digest: SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8))).hex
         let now = Int64(HybridClock.systemMilliseconds())
         // Concurrent checks of the same credentials share one bcrypt run: 16 clients arriving
@@ -102,7 +102,7 @@ public final class Accounts: Sendable {
                 if state.verified.count > 10_000 { state.verified = state.verified.filter { $0.value > now } }
                 state.verified[cacheKey] = now + Self.verifiedCacheLifetime
             }
-            guard good else { throw APIError.unauthorized("wrong user name or password") }
+            guard good else { throw AuthError(.unauthenticated, "wrong user name or password") }
         }
         return Principal(name: user.name, role: user.role)
     }
@@ -120,16 +120,16 @@ public final class Accounts: Sendable {
     /// A user record with a fresh bcrypt hash (validated name and password), not yet stored.
     public func makeUser(name: String, password: String, role: Role) async throws -> UserRecord {
         guard UserRecord.isValidName(name) else {
-            throw APIError.badRequest("invalid_name", "user names are 1-64 characters of a-z, 0-9, '.', '_' and '-'")
+            throw AuthError(.invalidName, "user names are 1-64 characters of a-z, 0-9, '.', '_' and '-'")
         }
         try Self.validatePassword(password)
         let hash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
         return UserRecord(name: name, role: role, passwordHash: hash, version: clock.now())
     }
 
-    /// Throws a 400 `weak_password` unless `password` is 8-256 bytes.
+    /// Throws `weakPassword` unless `password` is 8-256 bytes.
     public static func validatePassword(_ password: String) throws {
-        guard (8...256).contains(password.utf8.count) else { throw APIError.badRequest("weak_password", "passwords are 8-256 bytes") }
+        guard (8...256).contains(password.utf8.count) else { throw AuthError(.weakPassword, "passwords are 8-256 bytes") }
     }
 
     /// A new bearer token for `user`: the text (shown once) and the record to store.

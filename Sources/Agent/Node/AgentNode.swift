@@ -61,7 +61,7 @@ public enum AgentNode {
         let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
         let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
         let peers = PeerClient(selfID: selfID, auth: internalAuth)
-        let calls = NodeCalls(local: local, peers: peers, selfID: selfID)
+        let calls = NodeCalls(local: local, transport: HTTPTransport(peers: peers), selfID: selfID)
         var agent = AgentContext(
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
             writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),

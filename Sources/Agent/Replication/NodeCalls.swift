@@ -1,26 +1,19 @@
 import Basics
-import Foundation
 import NIOCore
-import NIOHTTP1
 import Ring
 
 /// The operations one node asks of another — chunk and manifest copies, lists, global records —
-/// carried out locally when the node is this one and over the internal API otherwise, so the
-/// coordinators never care which.
+/// carried out locally when the node is this one and through the `NodeTransport` otherwise, so
+/// the coordinators never care which.
 public struct NodeCalls: Sendable {
     public let local: LocalStore
-    public let peers: PeerClient
+    public let transport: any NodeTransport
     public let selfID: NodeID
 
-    public init(local: LocalStore, peers: PeerClient, selfID: NodeID) {
+    public init(local: LocalStore, transport: any NodeTransport, selfID: NodeID) {
         self.local = local
-        self.peers = peers
+        self.transport = transport
         self.selfID = selfID
-    }
-
-    private func address(_ node: NodeID, _ snapshot: ClusterSnapshot) throws(PeerError) -> String {
-        guard let address = snapshot.httpAddress(node) else { throw PeerError(code: .unreachable, node: node, message: "no known HTTP address") }
-        return address
     }
 
     private func locally<T>(_ node: NodeID, _ body: () async throws -> T) async throws(PeerError) -> T {
@@ -36,14 +29,7 @@ public struct NodeCalls: Sendable {
     /// The size of a chunk on `node`, or nil when it does not hold it.
     public func chunkSize(_ id: ChunkID, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Int64? {
         if node == selfID { return try await locally(node) { try await local.chunkSize(id) } }
-        let target = "/internal/v1/chunks/\(id.hex)"
-        let response = try await peers.call(.HEAD, node: node, address: try address(node, snapshot), target: target)
-        if response.status == 404 { return nil }
-        try PeerClient.requireSuccess(response, node: node, target: target)
-        guard let size = response.headers.first(name: "Content-Length").flatMap(Int64.init) else {
-            throw PeerError(code: .invalidResponse, node: node, message: "HEAD \(target) without Content-Length")
-        }
-        return size
+        return try await transport.call(ChunkCalls.Size(id), on: node, snapshot)
     }
 
     /// Stores a chunk on `node` (a peer verifies its SHA-256 before acknowledging). The bytes must
@@ -54,9 +40,7 @@ public struct NodeCalls: Sendable {
             try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor) }
             return
         }
-        let target = "/internal/v1/chunks/\(id.hex)" + (hintFor.map { "?hint_for=\($0.rawValue)" } ?? "")
-        let response = try await peers.call(.PUT, node: node, address: try address(node, snapshot), target: target, body: bytes)
-        try PeerClient.requireSuccess(response, node: node, target: target)
+        _ = try await transport.call(ChunkCalls.Put(id, bytes, hintFor: hintFor), on: node, snapshot)
     }
 
     /// Reads a whole chunk from `node`, verified against its id; nil when the node does not hold it.
@@ -72,50 +56,38 @@ public struct NodeCalls: Sendable {
                 throw PeerError(code: .refused, node: node, message: "local chunk \(id): \(error)")
             }
         }
-        let target = "/internal/v1/chunks/\(id.hex)"
-        let response = try await peers.call(.GET, node: node, address: try address(node, snapshot), target: target, maxResponseBytes: Int(size) + 1)
-        if response.status == 404 { return nil }
-        try PeerClient.requireSuccess(response, node: node, target: target)
+        guard let bytes = try await transport.call(ChunkCalls.Get(id, size: size), on: node, snapshot) else { return nil }
         do {
-            try ChunkVerifier.verify(response.body, id: id, size: size)
+            try ChunkVerifier.verify(bytes, id: id, size: size)
         } catch {
             throw PeerError(code: .invalidResponse, node: node, message: "chunk \(id) failed verification: \(error)")
         }
-        return response.body
+        return bytes
     }
 
     /// Merges a manifest copy into `node`'s shard; returns the copy it now holds.
     @discardableResult
     public func putManifest(_ manifest: Manifest, on node: NodeID, hintFor: NodeID?, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Manifest {
         if node == selfID { return try await locally(node) { try await local.mergeManifest(manifest, hintFor: hintFor) } }
-        let target = "/internal/v1/manifests" + (hintFor.map { "?hint_for=\($0.rawValue)" } ?? "")
-        return try await peers.json(Manifest.self, .PUT, node: node, address: try address(node, snapshot), target: target, body: manifest)
+        return try await transport.call(ManifestCalls.Put(manifest, hintFor: hintFor), on: node, snapshot)
     }
 
     /// `node`'s copy of a manifest (possibly a tombstone), or nil.
     public func manifest(_ key: FileKey, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Manifest? {
         if node == selfID { return try await locally(node) { try await local.metadata.manifest(key) } }
-        let target = "/internal/v1/manifest?owner=\(PercentEncoding.encode(key.owner, keepSlash: false))&path=\(PercentEncoding.encode(key.path, keepSlash: false))"
-        let list = try await peers.json([Manifest].self, .GET, node: node, address: try address(node, snapshot), target: target)
-        return list.first
+        return try await transport.call(ManifestCalls.Get(key), on: node, snapshot)
     }
 
     /// A page of `node`'s manifests (tombstones included) in key order.
     public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Manifest] {
         if node == selfID { return try await locally(node) { try await local.metadata.manifests(owner: owner, prefix: prefix, after: after, limit: limit) } }
-        var query = ["prefix=\(PercentEncoding.encode(prefix, keepSlash: false))", "limit=\(limit)"]
-        if let owner { query.append("owner=\(PercentEncoding.encode(owner, keepSlash: false))") }
-        if let after {
-            query.append("after_owner=\(PercentEncoding.encode(after.owner, keepSlash: false))")
-            query.append("after_path=\(PercentEncoding.encode(after.path, keepSlash: false))")
-        }
-        return try await peers.json([Manifest].self, .GET, node: node, address: try address(node, snapshot), target: "/internal/v1/manifests?" + query.joined(separator: "&"))
+        return try await transport.call(ManifestCalls.List(owner: owner, prefix: prefix, after: after, limit: limit), on: node, snapshot)
     }
 
     /// Every user and token record `node` holds.
     public func globalRecords(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> GlobalRecords {
         if node == selfID { return try await locally(node) { try await local.metadata.globalRecords() } }
-        return try await peers.json(GlobalRecords.self, .GET, node: node, address: try address(node, snapshot), target: "/internal/v1/global")
+        return try await transport.call(SyncCalls.GetGlobal(), on: node, snapshot)
     }
 
     /// Merges user and token records into `node`.
@@ -124,39 +96,40 @@ public struct NodeCalls: Sendable {
             _ = try await locally(node) { try await local.metadata.merge(records) }
             return
         }
-        _ = try await peers.json(Int.self, .PUT, node: node, address: try address(node, snapshot), target: "/internal/v1/global", body: records)
+        _ = try await transport.call(SyncCalls.PutGlobal(records), on: node, snapshot)
     }
 
     // MARK: Convergence and GC
 
     /// `node`'s digests, per partition, of its `kind` keys that it and this node both own.
     public func digests(_ kind: SyncKind, partitions: [Int], on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Int: String] {
-        let body = DigestRequest(kind: kind, peer: selfID.rawValue, partitions: partitions)
-        let answer = try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/digests", body: body)
-        return Dictionary(uniqueKeysWithValues: answer.compactMap { key, value in Int(key).map { ($0, value) } })
+        let answer = try await transport.call(SyncCalls.Digests(kind, asking: selfID, partitions: partitions), on: node, snapshot)
+        return Dictionary(answer.compactMap { key, value in Int(key).map { ($0, value) } }) { first, _ in first }
     }
 
-    /// Which of `keys` `node` holds, with the version of each (empty for chunks).
-    /// With `all`, every key `node` holds, each with its version (manifests) or size (chunks).
-    public func held(_ kind: SyncKind, keys: [String], on node: NodeID, _ snapshot: ClusterSnapshot, all: Bool = false) async throws(PeerError) -> [String: String] {
-        if all {
-            return try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/held", body: HeldRequest(kind: kind, keys: [], all: true))
-        }
+    /// Which of `keys` `node` holds, with the version of each (empty for chunks), asked in
+    /// batches so no request grows with the shard.
+    public func held(_ kind: SyncKind, keys: [String], on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [String: String] {
         var result: [String: String] = [:]
-        for batch in stride(from: 0, to: keys.count, by: 2000).map({ Array(keys[$0..<min(keys.count, $0 + 2000)]) }) {
-            let answer = try await peers.json([String: String].self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/sync/held", body: HeldRequest(kind: kind, keys: batch))
-            result.merge(answer) { $1 }
+        for start in stride(from: 0, to: keys.count, by: 2000) {
+            let batch = Array(keys[start..<min(keys.count, start + 2000)])
+            result.merge(try await transport.call(SyncCalls.Held(kind, keys: batch), on: node, snapshot)) { $1 }
         }
         return result
     }
 
+    /// Every key of `kind` that `node` holds, each with its version (manifests) or size (chunks).
+    public func allHeld(_ kind: SyncKind, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [String: String] {
+        try await transport.call(SyncCalls.Held(everything: kind), on: node, snapshot)
+    }
+
     /// `node`'s Bloom filter of the chunks its live manifests and uploads in progress reference.
     public func references(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> ChunkBloomFilter {
-        try await peers.json(ChunkBloomFilter.self, .GET, node: node, address: try address(node, snapshot), target: "/internal/v1/gc/references")
+        try await transport.call(SyncCalls.References(), on: node, snapshot)
     }
 
     /// Asks `node` to re-verify its copy of a chunk (deleting it when bad); true when it was good.
     public func verifyChunk(_ id: ChunkID, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> Bool {
-        try await peers.json(Bool.self, .POST, node: node, address: try address(node, snapshot), target: "/internal/v1/chunks/\(id.hex)/verify")
+        try await transport.call(ChunkCalls.Verify(id), on: node, snapshot)
     }
 }

@@ -30,6 +30,7 @@ public struct PeerError: Error, CustomStringConvertible {
 
 /// Calls other agents' internal API (`/internal/v1`), every request signed with `InternalAuth`.
 /// One pooled HTTP client for the whole agent; bodies are small (manifests, lists) or one chunk.
+/// `HTTPTransport` is its one user: the typed calls of the internal protocol ride on it.
 public final class PeerClient: Sendable {
     let http: HTTPClient
     let auth: InternalAuth
@@ -82,31 +83,6 @@ public final class PeerClient: Sendable {
             throw PeerError(code: .unreachable, node: node, status: Int(response.status.code), message: "\(method) \(target): body: \(error)")
         }
         return (Int(response.status.code), response.headers, collected)
-    }
-
-    /// A JSON call that must answer 2xx with a decodable body.
-    func json<Value: Decodable>(
-        _ type: Value.Type, _ method: HTTPMethod, node: NodeID, address: String, target: String, body: (some Encodable)? = Optional<Int>.none
-    ) async throws(PeerError) -> Value {
-        let payload: ByteBuffer?
-        do {
-            payload = try body.map { ByteBuffer(bytes: try JSONEncoder().encode($0)) }
-        } catch {
-            throw PeerError(code: .invalidResponse, node: node, message: "cannot encode request: \(error)")
-        }
-        let response = try await call(method, node: node, address: address, target: target, body: payload, headers: [("Content-Type", "application/json")])
-        try Self.requireSuccess(response, node: node, target: target)
-        do {
-            return try JSONDecoder().decode(Value.self, from: Data(response.body.readableBytesView))
-        } catch {
-            throw PeerError(code: .invalidResponse, node: node, status: response.status, message: "\(target): cannot decode answer: \(error)")
-        }
-    }
-
-    static func requireSuccess(_ response: (status: Int, headers: HTTPHeaders, body: ByteBuffer), node: NodeID, target: String) throws(PeerError) {
-        guard (200..<300).contains(response.status) else {
-            throw PeerError(code: .refused, node: node, status: response.status, message: "\(target) answered \(response.status): \(String(buffer: response.body).prefix(300))")
-        }
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

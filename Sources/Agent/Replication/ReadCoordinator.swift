@@ -53,7 +53,7 @@ public struct ReadCoordinator: Sendable {
             }
         }
         guard !answers.isEmpty else {
-            throw APIError.unavailable("no owner of \(key.path) answered: \(errors.map(\.description).joined(separator: "; "))")
+            throw ReplicationError(.noReadableReplica, "no owner of \(key.path) answered: \(errors.map(\.description).joined(separator: "; "))")
         }
         guard let newest = answers.compactMap(\.1).reduce(nil, { (best: Manifest?, next) in best.map { $0.merged(with: next) } ?? next }) else { return nil }
         let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0)
@@ -95,7 +95,7 @@ public struct ReadCoordinator: Sendable {
                 problems.append(error.description)
             }
         }
-        throw APIError.unavailable("no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
+        throw ReplicationError(.noReadableReplica, "no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
     }
 
     /// Has `node` re-verify its copy in the background: a bad copy is dropped there, and the

@@ -40,7 +40,7 @@ public struct UploadSession {
     public mutating func append(_ buffer: ByteBuffer) async throws {
         var buffer = buffer
         size += Int64(buffer.readableBytes)
-        guard size <= maxLength else { throw APIError(.contentTooLarge, "too_large", "the upload is larger than \(maxLength) bytes") }
+        guard size <= maxLength else { throw ReplicationError(.tooLarge, "the upload is larger than \(maxLength) bytes") }
         let chunkSize = coordinator.chunkSize
         while buffer.readableBytes > 0, let slice = buffer.readSlice(length: min(chunkSize - current.readableBytes, buffer.readableBytes)) {
             slice.withUnsafeReadableBytes { bytes in

@@ -26,7 +26,7 @@ public struct WriteCoordinator: Sendable {
     }
 
     /// Starts an upload: feed it the body with `append`, then `finish`, then `commit` the result.
-    /// Fails at once with 503 when fewer than `write_quorum` nodes are live.
+    /// Fails at once (`quorumUnavailable`) when fewer than `write_quorum` nodes are live.
     public func begin(maxLength: Int64 = .max) throws -> UploadSession {
         let snapshot = view.snapshot()
         try requireQuorum(snapshot)
@@ -37,10 +37,10 @@ public struct WriteCoordinator: Sendable {
     /// client's promised length and checksum first: nothing is committed when they differ.
     public func commit(_ content: UploadSession.Content, as key: FileKey, contentType: String, expectedLength: Int64?, expectedSHA256: String?) async throws -> Manifest {
         if let expectedLength, content.size != expectedLength {
-            throw APIError.badRequest("truncated", "received \(content.size) of \(expectedLength) bytes; nothing was stored")
+            throw ReplicationError(.truncated, "received \(content.size) of \(expectedLength) bytes; nothing was stored")
         }
         if let expectedSHA256, expectedSHA256 != content.sha256 {
-            throw APIError(.unprocessableContent, "checksum_mismatch", "the body hashes to \(content.sha256), not the \(expectedSHA256) the client sent; nothing was stored")
+            throw ReplicationError(.checksumMismatch, "the body hashes to \(content.sha256), not the \(expectedSHA256) the client sent; nothing was stored")
         }
         let manifest = Manifest(
             owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
@@ -79,7 +79,7 @@ public struct WriteCoordinator: Sendable {
 
     /// Writes to the targets of `position` in parallel; a failed target is replaced by the next
     /// available node (with a hint) until `replication` copies succeed or no candidates remain.
-    /// Throws 503 when fewer than `write_quorum` distinct nodes acknowledged.
+    /// Throws `quorumUnavailable` when fewer than `write_quorum` distinct nodes acknowledged.
     func replicate(
         _ position: RingPosition, _ snapshot: ClusterSnapshot, what: String, write: @escaping @Sendable (WritePlacement.Target) async throws -> Void
     ) async throws -> [NodeID] {
@@ -114,7 +114,7 @@ public struct WriteCoordinator: Sendable {
             }
         }
         guard done.count >= snapshot.writeQuorum else {
-            throw APIError.unavailable("only \(done.count) of the \(snapshot.writeQuorum) copies of \(what) could be written" + (lastError.map { " (last error: \($0))" } ?? ""))
+            throw ReplicationError(.quorumUnavailable, "only \(done.count) of the \(snapshot.writeQuorum) copies of \(what) could be written" + (lastError.map { " (last error: \($0))" } ?? ""))
         }
         return done
     }
@@ -122,7 +122,7 @@ public struct WriteCoordinator: Sendable {
     private func requireQuorum(_ snapshot: ClusterSnapshot) throws {
         let available = snapshot.writableMembers.count
         guard available >= snapshot.writeQuorum else {
-            throw APIError.unavailable("\(available) node(s) are live; writes need \(snapshot.writeQuorum)")
+            throw ReplicationError(.quorumUnavailable, "\(available) node(s) are live; writes need \(snapshot.writeQuorum)")
         }
     }
 }

@@ -40,21 +40,6 @@ public struct SyncItem: Sendable, Hashable {
     }
 }
 
-/// Internal API bodies of the sync calls.
-struct DigestRequest: Codable {
-    var kind: SyncKind
-    /// The asking node: digests cover keys both it and the answering node own.
-    var peer: String
-    var partitions: [Int]
-}
-
-struct HeldRequest: Codable {
-    var kind: SyncKind
-    var keys: [String]
-    /// Every key held, with sizes for chunks (for ring plans).
-    var all: Bool? = nil
-}
-
 extension ClusterSnapshot {
     /// The digest of `items` restricted to those whose owners include both `a` and `b`, per partition.
     func coOwnedDigests(_ items: [SyncItem], _ a: NodeID, _ b: NodeID, partitions: Set<Int>) -> [Int: String] {

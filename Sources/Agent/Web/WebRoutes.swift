@@ -10,7 +10,7 @@ struct WebRoutes {
     let agent: AgentContext
     let assets: WebAssets
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<AgentRequestContext>) {
         router.get("/") { _, _ in Self.redirect("/ui") }
         router.get("/ui/login") { request, _ in
             if (try? await session(request)) != nil { return Self.redirect("/ui") }
@@ -82,7 +82,7 @@ struct WebRoutes {
             var response = Self.redirect("/ui")
             response.headers[.setCookie] = "\(Accounts.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Accounts.sessionLifetime.components.seconds)"
             return response
-        } catch let error as APIError where error.status == .unauthorized {
+        } catch let error as AuthError where error.code == .unauthenticated {
             var response = page("login", title: "Sign in", extra: ["error": "Wrong user name or password."])
             response.status = .unauthorized
             return response

@@ -24,7 +24,6 @@ public final class DrillRunner: Sendable {
     let cluster: LocalCluster
     let client: ClusterClient
     let load: DrillLoad
-    let auth: InternalAuth
     let log: @Sendable (String) -> Void
     /// How long a drill may wait for the cluster to converge.
     let patience: Duration
@@ -33,8 +32,6 @@ public final class DrillRunner: Sendable {
         self.cluster = cluster
         self.client = ClusterClient(cluster: cluster)
         self.load = DrillLoad(client: client, chunkSize: chunkSize, live: cluster.nodes.map(\.id))
-        let secret = try String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)
-        self.auth = InternalAuth(clusterName: cluster.options.clusterName, secret: secret)
         self.patience = patience
         self.log = log
     }
@@ -275,13 +272,7 @@ public final class DrillRunner: Sendable {
     private func heldChunkSizes(on nodes: Set<String>? = nil) async throws -> [String: [String: Int64]] {
         var result: [String: [String: Int64]] = [:]
         for node in await upNodes() where nodes?.contains(node) ?? true {
-            let target = "/internal/v1/sync/held"
-            let headers = auth.sign(method: "POST", target: target, node: "node1", milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-            let reply = try await client.send(.POST, node, target, body: ByteBuffer(string: #"{"kind":"chunk","keys":[],"all":true}"#), authorization: "", headers: headers + [("Content-Type", "application/json")])
-            guard reply.status == 200, let object = try JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView)) as? [String: String] else {
-                throw TestSupportError("held chunks of \(node): \(reply.status) \(reply.text.prefix(200))")
-            }
-            result[node] = object.mapValues { Int64($0) ?? 0 }
+            result[node] = try await client.internalCall(SyncCalls.Held(everything: .chunk), on: node).mapValues { Int64($0) ?? 0 }
         }
         return result
     }

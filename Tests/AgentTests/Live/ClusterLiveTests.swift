@@ -379,19 +379,14 @@ struct ReadRepairLiveTests {
             try await cluster.restart("node3")
             try await api.waitUntilAllAlive()
 
-            let secret = try String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)
-            let auth = InternalAuth(clusterName: cluster.options.clusterName, secret: secret)
-            func node3Copy() async throws -> String {
-                let target = "/internal/v1/manifest?owner=admin&path=\(PercentEncoding.encode(path, keepSlash: false))"
-                let headers = auth.sign(method: "GET", target: target, node: "node1", milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-                let reply = try await api.send(.GET, "node3", target, authorization: "", headers: headers)
-                return reply.text
+            func node3Copy() async throws -> Manifest? {
+                try await api.internalCall(ManifestCalls.Get(FileKey(owner: "admin", path: path)), on: "node3")
             }
-            #expect(try await node3Copy() == "[]", "node3 was down during the write")
+            #expect(try await node3Copy() == nil, "node3 was down during the write")
             #expect(try await api.download("node2", path).bytes == bytes)
             try await pollUntil("node3 holds the manifest after the read", timeout: .seconds(10)) {
                 let copy = try await node3Copy()
-                return copy.contains(path) ? nil : copy
+                return copy?.path == path ? nil : "\(String(describing: copy))"
             }
         }
     }

@@ -1,0 +1,64 @@
+import HTTPTypes
+import Hummingbird
+
+/// The request context of every agent route: Hummingbird's core context plus who is asking,
+/// which `AuthenticationMiddleware` fills in before any public handler runs.
+struct AgentRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The authenticated caller; nil only on routes outside the authenticated group.
+    var identity: Principal?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The caller, for handlers registered behind `AuthenticationMiddleware` (always set there).
+    func requireIdentity() throws(APIError) -> Principal {
+        guard let identity else { throw APIError.unauthorized("send Authorization: Bearer <token> or Basic credentials") }
+        return identity
+    }
+
+    /// The caller when an admin; 403 `forbidden` (naming `what` only admins do) otherwise.
+    func requireAdmin(_ what: String) throws(APIError) -> Principal {
+        let identity = try requireIdentity()
+        guard identity.isAdmin else { throw APIError.forbidden("only admins \(what)") }
+        return identity
+    }
+}
+
+/// Authenticates every public API request: Bearer or Basic credentials, or the web session
+/// cookie (with its CSRF token for anything but reads), and puts the caller on the context.
+/// A request it cannot authenticate never reaches a handler (401, or 403 for a missing CSRF token).
+struct AuthenticationMiddleware: RouterMiddleware {
+    let accounts: Accounts
+
+    func handle(_ request: Request, context: AgentRequestContext, next: (Request, AgentRequestContext) async throws -> Response) async throws -> Response {
+        var context = context
+        context.identity = try await accounts.authenticate(
+            authorization: request.headers[.authorization], cookie: request.cookies[Accounts.sessionCookie]?.value,
+            method: request.method.rawValue, csrf: request.headers[Self.csrfHeader]
+        )
+        return try await next(request, context)
+    }
+
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+}
+
+/// Refuses every `/internal/v1` call without a valid cluster signature (401) before any handler
+/// runs; public credentials are never accepted there.
+struct InternalAuthMiddleware: RouterMiddleware {
+    let auth: InternalAuth
+
+    func handle(_ request: Request, context: AgentRequestContext, next: (Request, AgentRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            _ = try auth.verify(
+                method: request.method.rawValue, target: request.uri.string,
+                header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
+                nowMilliseconds: Int64(HybridClock.systemMilliseconds())
+            )
+        } catch {
+            throw APIError(.unauthorized, "unauthorized", "internal API: \(error == .skewed ? "clock skew over 5 minutes" : "missing or invalid cluster signature")")
+        }
+        return try await next(request, context)
+    }
+}

@@ -49,17 +49,15 @@ struct FilesRoutes {
             guard length <= agent.maxUploadBytes else { throw APIError(.contentTooLarge, "too_large", "uploads are limited to \(agent.maxUploadBytes) bytes") }
             expectedLength = length
         }
-        var session = try agent.writer.begin(maxLength: min(expectedLength ?? .max, agent.maxUploadBytes))
-        do {
+        let manifest = try await agent.writer.store(
+            maxLength: min(expectedLength ?? .max, agent.maxUploadBytes), expectedLength: expectedLength, expectedSHA256: expectedSHA256,
+            contentType: { ContentTypes.guess(path: $0.path) }
+        ) { session in
             for try await buffer in request.body { try await session.append(buffer) }
-            let content = try await session.finish()
-            let manifest = try await agent.writer.commit(content, as: key, contentType: ContentTypes.guess(path: key.path), expectedLength: expectedLength, expectedSHA256: expectedSHA256)
-            context.logger.info("file stored", metadata: ["file": "\(key)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
-            return created(manifest)
-        } catch {
-            session.abort()
-            throw error
+            return key
         }
+        context.logger.info("file stored", metadata: ["file": "\(key)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
+        return created(manifest)
     }
 
     private func uploadMultipart(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -69,16 +67,17 @@ struct FilesRoutes {
             throw APIError.badRequest("bad_multipart", "send Content-Type: multipart/form-data with a boundary")
         }
         let expectedSHA256 = try Self.expectedChecksum(request.headers)
-        var parser = MultipartParser(boundary: boundary)
-        var session = try agent.writer.begin(maxLength: agent.maxUploadBytes)
-        var current: String?
-        var filename: String?
-        var pathField: ByteBuffer?
-        var sawFile = false
-        do {
+        let manifest = try await agent.writer.store(
+            maxLength: agent.maxUploadBytes, expectedSHA256: expectedSHA256, contentType: { ContentTypes.guess(path: $0.path) }
+        ) { session in
+            var parser = MultipartParser(boundary: boundary)
+            var current: String?
+            var filename: String?
+            var pathField: ByteBuffer?
+            var sawFile = false
             for try await buffer in request.body {
                 let events: [MultipartParser.Event]
-                do { events = try parser.feed(buffer) } catch { throw APIError.badRequest("bad_multipart", error.message) }
+                do throws(MultipartParser.Failure) { events = try parser.feed(buffer) } catch { throw APIError.badRequest("bad_multipart", error.message) }
                 for event in events {
                     switch event {
                     case .partBegin(let name, let file):
@@ -103,19 +102,14 @@ struct FilesRoutes {
                     }
                 }
             }
-            do { try parser.finish() } catch { throw APIError.badRequest("bad_multipart", error.message) }
+            do throws(MultipartParser.Failure) { try parser.finish() } catch { throw APIError.badRequest("bad_multipart", error.message) }
             guard sawFile else { throw APIError.badRequest("bad_multipart", "the form has no part named file") }
             let rawPath = pathField.map { String(buffer: $0) } ?? filename ?? ""
             guard !rawPath.isEmpty else { throw APIError.badRequest("invalid_path", "give a path field or a file name") }
-            let key = FileKey(owner: ownerName, path: try FilePathRules.validate(rawPath))
-            let content = try await session.finish()
-            let manifest = try await agent.writer.commit(content, as: key, contentType: ContentTypes.guess(path: key.path), expectedLength: nil, expectedSHA256: expectedSHA256)
-            context.logger.info("file stored (form)", metadata: ["file": "\(key)", "size": "\(manifest.size)"])
-            return created(manifest)
-        } catch {
-            session.abort()
-            throw error
+            return FileKey(owner: ownerName, path: try FilePathRules.validate(rawPath))
         }
+        context.logger.info("file stored (form)", metadata: ["file": "\(manifest.key)", "size": "\(manifest.size)"])
+        return created(manifest)
     }
 
     private func created(_ manifest: Manifest) -> Response {

@@ -25,9 +25,28 @@ public struct WriteCoordinator: Sendable {
         self.logger = logger
     }
 
-    /// Starts an upload: feed it the body with `append`, then `finish`, then `commit` the result.
-    /// Fails at once (`quorumUnavailable`) when fewer than `write_quorum` nodes are live.
-    public func begin(maxLength: Int64 = .max) throws -> UploadSession {
+    /// Stores one upload, the one way in for every front door. `feed` appends the body to the
+    /// session as it streams (chunks leave while bytes arrive) and returns the key to store it
+    /// under (a form may name its path after the file part). Whatever throws — quorum, feed, the
+    /// client's length or checksum, the manifest write — the upload is aborted: nothing is
+    /// committed and its chunks are left to GC.
+    public func store(
+        maxLength: Int64 = .max, expectedLength: Int64? = nil, expectedSHA256: String? = nil,
+        contentType: (FileKey) -> String, body feed: (inout UploadSession) async throws -> FileKey
+    ) async throws -> Manifest {
+        var session = try begin(maxLength: maxLength)
+        do {
+            let key = try await feed(&session)
+            let content = try await session.finish()
+            return try await commit(content, as: key, contentType: contentType(key), expectedLength: expectedLength, expectedSHA256: expectedSHA256)
+        } catch {
+            session.abort()
+            throw error
+        }
+    }
+
+    /// Starts an upload (fails at once, `quorumUnavailable`, when fewer than `write_quorum` nodes are live).
+    private func begin(maxLength: Int64) throws -> UploadSession {
         let snapshot = view.snapshot()
         try requireQuorum(snapshot)
         return UploadSession(coordinator: self, snapshot: snapshot, maxLength: maxLength)
@@ -35,7 +54,7 @@ public struct WriteCoordinator: Sendable {
 
     /// Commits a finished upload under `key` (the manifest goes on its owners last). Checks the
     /// client's promised length and checksum first: nothing is committed when they differ.
-    public func commit(_ content: UploadSession.Content, as key: FileKey, contentType: String, expectedLength: Int64?, expectedSHA256: String?) async throws -> Manifest {
+    private func commit(_ content: UploadSession.Content, as key: FileKey, contentType: String, expectedLength: Int64?, expectedSHA256: String?) async throws -> Manifest {
         if let expectedLength, content.size != expectedLength {
             throw ReplicationError(.truncated, "received \(content.size) of \(expectedLength) bytes; nothing was stored")
         }

@@ -1,0 +1,185 @@
+@testable import Agent
+import Basics
+import DevCluster
+import Ring
+import Simulation
+import Testing
+
+/// The coordinators in one process over many seeds: quorum, stand-ins and hints, read repair,
+/// convergence and GC, with nodes that are dead, unreachable, failing or stalling. Fast enough
+/// to run on every build; what only real processes show stays in the live tests.
+@Suite("coordinators in process")
+struct CoordinatorTests {
+    /// A random fault for one node: what the coordinator meets when it calls it.
+    enum Trouble: CaseIterable {
+        case healthy, deadByGossip, unreachable, failing, stalling
+    }
+
+    @Test("a write succeeds exactly when write_quorum nodes take it, and heals to the owners", arguments: 0..<40)
+    func quorumStandInsAndHints(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: seed)
+        let count = Int.random(in: 3...5, using: &random)
+        let replication = Int.random(in: 2...3, using: &random)
+        let quorum = Int.random(in: 1...replication, using: &random)
+        let cluster = try InProcessCluster(nodes: count, replication: replication, writeQuorum: quorum)
+        let coordinator = cluster.ids.randomElement(using: &random)!
+        var troubled: [NodeID: Trouble] = [:]
+        for node in cluster.ids where node != coordinator {
+            let trouble = Trouble.allCases.randomElement(using: &random)!
+            troubled[node] = trouble
+            switch trouble {
+            case .healthy: break
+            case .deadByGossip: cluster.markDead(node)
+            case .unreachable: cluster.transport.set(.unreachable, on: node)
+            case .failing: cluster.transport.set(.failing, on: node)
+            case .stalling: cluster.transport.set(.stalling(.milliseconds(5)), on: node)
+            }
+        }
+        let healthy = cluster.ids.filter { troubled[$0, default: .healthy] == .healthy }
+        let alive = cluster.ids.filter { troubled[$0] != .deadByGossip }
+        let bytes = seededBytes(Int.random(in: 1...20_000, using: &random), &random)
+        let path = "f\(seed).bin"
+
+        let manifest: Manifest
+        do {
+            manifest = try await cluster.upload(bytes, as: path, via: coordinator)
+        } catch let error as ReplicationError {
+            #expect(error.code == .quorumUnavailable)
+            #expect(healthy.count < quorum, "refused with \(healthy.count) healthy of quorum \(quorum): \(error)")
+            // Nothing was committed: no node holds a manifest of the refused file.
+            #expect(try await cluster.manifestCopies(path).isEmpty)
+            if alive.count < quorum { #expect(cluster.transport.calls("PUT /internal/v1/chunks/:id") == 0, "refused before sending anything") }
+            return
+        }
+        #expect(healthy.count >= quorum, "acknowledged with only \(healthy.count) healthy nodes, quorum \(quorum)")
+        // Every chunk and the manifest are on min(replication, healthy) distinct nodes; every
+        // copy off its owners carries a hint naming an owner that lacks it.
+        let copies = min(replication, healthy.count)
+        for reference in manifest.chunks {
+            let holders = cluster.holders(of: reference.id)
+            #expect(holders.count == copies && holders.isSubset(of: Set(healthy)))
+            let owners = Set(cluster.owners(of: reference.id.position))
+            for standIn in holders.subtracting(owners) {
+                let hints = try await cluster[standIn].agent.local.metadata.hints().filter { $0.key == reference.id.hex }
+                #expect(hints.count == 1 && hints.allSatisfy { owners.contains($0.intended) && !holders.contains($0.intended) })
+            }
+        }
+        #expect(try await cluster.manifestCopies(path).count == copies)
+        #expect(try await cluster.download(path, via: coordinator) == bytes)
+
+        // The faults end: convergence moves every copy to its owners and settles every hint.
+        for node in cluster.ids {
+            cluster.transport.set(.healthy, on: node)
+            cluster.markAlive(node)
+        }
+        let rounds = try await cluster.convergeFully()
+        #expect(rounds < 20, "convergence did not settle")
+        for reference in manifest.chunks {
+            #expect(cluster.holders(of: reference.id) == Set(cluster.owners(of: reference.id.position)))
+        }
+        #expect(Set(try await cluster.manifestCopies(path).keys) == Set(cluster.owners(of: manifest.key.position)))
+        for node in cluster.ids {
+            #expect(try await cluster[node].agent.local.metadata.hints().isEmpty)
+            #expect(try await cluster.download(path, via: node) == bytes)
+        }
+    }
+
+    @Test("reads return the newest version and repair an owner that missed it", arguments: 0..<20)
+    func readRepair(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 1000 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...5, using: &random))
+        let path = "doc\(seed)"
+        let key = FileKey(owner: "alice", path: path)
+        let owners = cluster.owners(of: key.position)
+        let first = seededBytes(3000, &random), second = seededBytes(5000, &random)
+        try await cluster.upload(first, as: path, via: cluster.ids.randomElement(using: &random)!)
+        // One owner misses the overwrite (it cannot be reached; gossip still calls it alive).
+        let stale = owners.randomElement(using: &random)!
+        cluster.transport.set(.unreachable, on: stale)
+        let writer = cluster.ids.filter { $0 != stale }.randomElement(using: &random)!
+        let newest = try await cluster.upload(second, as: path, via: writer)
+        cluster.transport.set(.healthy, on: stale)
+        #expect(try await cluster.manifestCopies(path)[stale]?.version != newest.version)
+
+        // Any node reads the newest version, and the read puts it back on the stale owner.
+        let reader = cluster.ids.randomElement(using: &random)!
+        #expect(try await cluster.download(path, via: reader) == second)
+        try await pollUntil("the stale owner holds the newest version", timeout: .seconds(5), interval: .milliseconds(10)) {
+            let held = try await cluster.manifestCopies(path)[stale]
+            return held?.version == newest.version ? nil : "it holds \(String(describing: held?.version))"
+        }
+    }
+
+    @Test("a bad copy is never served, and it is replaced", arguments: 0..<10)
+    func corruptCopy(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 2000 + seed)
+        let cluster = try InProcessCluster(nodes: 3)
+        let bytes = seededBytes(10_000, &random)
+        let manifest = try await cluster.upload(bytes, as: "c.bin", via: "n1")
+        let victim = manifest.chunks.randomElement(using: &random)!.id
+        let bad = cluster.holders(of: victim).randomElement(using: &random)!
+        cluster[bad].blobs.corrupt(victim)
+        for node in cluster.ids { #expect(try await cluster.download("c.bin", via: node) == bytes) }
+        // The reader had the bad copy re-verified: it is dropped, then refilled by convergence.
+        try await pollUntil("the bad copy is dropped", timeout: .seconds(5), interval: .milliseconds(10)) {
+            cluster.holders(of: victim).contains(bad) ? "still held by \(bad)" : nil
+        }
+        try await cluster.convergeFully()
+        #expect(cluster.holders(of: victim) == Set(cluster.owners(of: victim.position)))
+        let buffer = try await cluster[bad].agent.local.readChunk(victim, limit: 1 << 20)
+        #expect(buffer.readableBytes > 0)
+    }
+
+    @Test("GC deletes only what no live version references, and skips a round a member misses", arguments: 0..<15)
+    func garbageCollection(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 3000 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...4, using: &random))
+        var live: [String: [UInt8]] = [:]
+        var dropped: [Manifest] = []
+        for index in 0..<Int.random(in: 3...8, using: &random) {
+            let path = "g\(index)"
+            let via = cluster.ids.randomElement(using: &random)!
+            let content = seededBytes(Int.random(in: 1...12_000, using: &random), &random)
+            let manifest = try await cluster.upload(content, as: path, via: via)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0:
+                try await cluster.delete(path, via: cluster.ids.randomElement(using: &random)!)
+                dropped.append(manifest)
+            case 1:
+                let newer = seededBytes(Int.random(in: 1...12_000, using: &random), &random)
+                try await cluster.upload(newer, as: path, via: via)
+                dropped.append(manifest)
+                live[path] = newer
+            default:
+                live[path] = content
+            }
+        }
+        try await cluster.convergeFully()
+
+        // A member that does not answer stops every node's round.
+        let silent = cluster.ids.randomElement(using: &random)!
+        cluster.transport.set(.unreachable, on: silent)
+        for node in cluster.ids where node != silent { #expect(try await cluster.collectGarbage(on: node) == nil) }
+        cluster.transport.set(.healthy, on: silent)
+
+        for node in cluster.ids { _ = try await cluster.collectGarbage(on: node) }
+        for (path, content) in live {
+            for node in cluster.ids { #expect(try await cluster.download(path, via: node) == content) }
+        }
+        let referenced = Set(try await cluster.nodes.asyncFlatMap { try await $0.agent.local.metadata.referencedChunks() })
+        for manifest in dropped {
+            for reference in manifest.chunks where !referenced.contains(reference.id) {
+                #expect(cluster.holders(of: reference.id).isEmpty, "unreferenced chunk \(reference.id) survived GC")
+            }
+        }
+    }
+}
+
+extension Sequence where Element: Sendable {
+    /// The elements' results, concatenated, one element at a time.
+    func asyncFlatMap<T>(_ transform: (Element) async throws -> [T]) async throws -> [T] {
+        var result: [T] = []
+        for element in self { result += try await transform(element) }
+        return result
+    }
+}

@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "filestore-bench",
             dependencies: [
-                "Basics", "ByteStreams", "Ring", "Simulation", "Agent", "S3", "TestSupport", "Gossip", "GossipSimulation", "DevCluster",
+                "Basics", "ByteStreams", "Ring", "Simulation", "Agent", "S3", "LocalProcesses", "Gossip", "GossipSimulation", "DevCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,22 +125,24 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "TestSupport", "Basics", "S3", "Agent", "Ring",
+                "LocalProcesses", "Basics", "S3", "Agent", "Ring",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        // Test harness pieces shared by test targets: real S3 servers (moto), ports, helper programs.
-        .target(name: "TestSupport", dependencies: ["S3"]),
+        // Local helper processes: free ports, moto_server as a real S3 server, running and stopping programs.
+        .target(name: "LocalProcesses", dependencies: ["S3"]),
+        // Test-only knowledge: the repository's root, and whether a missing tool fails the run.
+        .target(name: "TestSupport", dependencies: ["LocalProcesses"]),
         .testTarget(name: "RingTests", dependencies: ["Basics", "Ring", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Basics", "Gossip", "GossipNIO", "GossipSimulation", "Ring", "Simulation", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "S3Tests", dependencies: ["Basics", "ByteStreams", "S3", "TestSupport", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "S3Tests", dependencies: ["Basics", "ByteStreams", "S3", "LocalProcesses", "TestSupport", "Simulation", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "TestSupport", "DevCluster",
+                "Agent", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "LocalProcesses", "TestSupport", "DevCluster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

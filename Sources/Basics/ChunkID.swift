@@ -52,18 +52,8 @@ public struct ChunkID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var description: String { hex }
 }
 
-extension ChunkID: Codable {
-    /// Decodes the hex form, refusing anything that is not a valid id (a forged or corrupt record).
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let id = ChunkID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a chunk id (64 lowercase hex digits)"))
-        }
-        self = id
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(hex)
-    }
+extension ChunkID: TextCodable {
+    public init?(text: String) { self.init(text) }
+    public var text: String { hex }
+    public static var textForm: String { "a chunk id (64 lowercase hex digits)" }
 }

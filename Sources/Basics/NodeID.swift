@@ -28,17 +28,8 @@ extension NodeID: ExpressibleByStringLiteral {
     }
 }
 
-extension NodeID: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let id = NodeID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid node id \"\(text)\""))
-        }
-        self = id
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
+extension NodeID: TextCodable {
+    public init?(text: String) { self.init(text) }
+    public var text: String { rawValue }
+    public static var textForm: String { "a node id (1-64 of a-z, 0-9, -)" }
 }

@@ -4,7 +4,7 @@ import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
-import TestSupport
+import LocalProcesses
 
 /// An HTTP client for the public API of a local cluster, with the admin's credentials by default.
 public struct ClusterClient: Sendable {
@@ -25,7 +25,7 @@ public struct ClusterClient: Sendable {
 
     /// Carries out a call of the internal protocol on `node` (what tests and drills use to look inside a node).
     public func internalCall<C: InternalCall>(_ call: C, on node: String) async throws -> C.Response {
-        guard let target = cluster.node(node), let id = NodeID(node) else { throw TestSupportError("no node \(node)") }
+        guard let target = cluster.node(node), let id = NodeID(node) else { throw LocalProcessError("no node \(node)") }
         return try await peers.call(call, on: id, address: "127.0.0.1:\(target.httpPort)")
     }
 
@@ -37,7 +37,7 @@ public struct ClusterClient: Sendable {
         public var bytes: [UInt8] { Array(body.readableBytesView) }
         public var text: String { String(buffer: body) }
         public func json() throws -> [String: Any] {
-            guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { throw TestSupportError("not a JSON object: \(text)") }
+            guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { throw LocalProcessError("not a JSON object: \(text)") }
             return object
         }
     }
@@ -55,7 +55,7 @@ public struct ClusterClient: Sendable {
     public func send(
         _ method: HTTPMethod, _ node: String, _ path: String, body: ByteBuffer? = nil, authorization: String?? = .none, headers: [(String, String)] = []
     ) async throws -> Reply {
-        guard let target = cluster.node(node) else { throw TestSupportError("no node \(node)") }
+        guard let target = cluster.node(node) else { throw LocalProcessError("no node \(node)") }
         var request = HTTPClientRequest(url: target.url + path)
         request.method = method
         if let authorization = authorization ?? admin, !authorization.isEmpty { request.headers.add(name: "Authorization", value: authorization) }
@@ -117,7 +117,7 @@ public func pollUntil(_ what: String, timeout: Duration, interval: Duration = .m
         }
         try await Task.sleep(for: interval)
     }
-    throw TestSupportError("timed out after \(timeout) waiting until \(what); last seen: \(last)")
+    throw LocalProcessError("timed out after \(timeout) waiting until \(what); last seen: \(last)")
 }
 
 /// Reproducible pseudo-random bytes (fast enough for tens of MiB in a debug build).

@@ -1,7 +1,7 @@
 import Foundation
 import S3
 import Synchronization
-import TestSupport
+import LocalProcesses
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,7 +99,7 @@ public final class LocalCluster: Sendable {
                 case .directory:
                     storage = "{type: dir, path: \"\(node.dataDirectory)/chunks\"}"
                 case .s3:
-                    guard let moto = try await MotoServer.start() else { throw TestSupportError("--storage s3 needs moto_server (pip install 'moto[server]')") }
+                    guard let moto = try await MotoServer.start() else { throw LocalProcessError("--storage s3 needs moto_server (pip install 'moto[server]')") }
                     motos[id] = moto
                     storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
                 }
@@ -150,7 +150,7 @@ public final class LocalCluster: Sendable {
         let seed = nodes[0]
         var storage = "dir:\(node.dataDirectory)/chunks"
         if options.storage == .s3 {
-            guard let moto = try await MotoServer.start() else { throw TestSupportError("S3 storage needs moto_server") }
+            guard let moto = try await MotoServer.start() else { throw LocalProcessError("S3 storage needs moto_server") }
             motos.withLock { $0[id] = moto }
             storage = "s3://\(moto.accessKey):\(moto.secretKey)@\(moto.endpoint.dropFirst("http://".count))/filestore"
         }
@@ -183,7 +183,7 @@ public final class LocalCluster: Sendable {
     /// Restarts a stopped or killed agent and waits until it answers; `wipe` deletes its data
     /// directory first (a node that returns with an empty disk).
     public func restart(_ id: String, wipe: Bool = false) async throws {
-        guard let node = node(id) else { throw TestSupportError("no node \(id)") }
+        guard let node = node(id) else { throw LocalProcessError("no node \(id)") }
         if wipe {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: node.dataDirectory)) ?? [] where name != "agent.log" {
                 try FileManager.default.removeItem(atPath: "\(node.dataDirectory)/\(name)")
@@ -201,11 +201,11 @@ public final class LocalCluster: Sendable {
             while ContinuousClock.now < deadline {
                 if FreePort.canConnect(port: node.httpPort) { return }
                 if let process, !process.isRunning {
-                    throw TestSupportError("agent \(node.id) exited with status \(process.terminationStatus):\n\(Self.tail(node.logFile))")
+                    throw LocalProcessError("agent \(node.id) exited with status \(process.terminationStatus):\n\(Self.tail(node.logFile))")
                 }
                 usleep(50_000)  // a poll interval, not a wait for a condition
             }
-            throw TestSupportError("agent \(node.id) not listening on \(node.httpPort) after \(timeout):\n\(Self.tail(node.logFile))")
+            throw LocalProcessError("agent \(node.id) not listening on \(node.httpPort) after \(timeout):\n\(Self.tail(node.logFile))")
         }
     }
 

@@ -8,7 +8,7 @@ import NIOCore
 import NIOFileSystem
 import S3
 import Simulation
-import TestSupport
+import LocalProcesses
 
 /// `filestore-bench blobs`: blob store throughput (5 MiB chunks) and S3 streaming memory (1 GiB object).
 struct BlobBench: AsyncParsableCommand {

@@ -5,7 +5,7 @@ import Crypto
 import DevCluster
 import Foundation
 import NIOCore
-import TestSupport
+import LocalProcesses
 
 /// `filestore-bench compare`: DESIGN.md §15's ratios against nginx measured in the same run —
 /// a large file through one agent of a 3-node cluster (directory storage, replication 2) vs

@@ -6,7 +6,7 @@ import DevCluster
 import Foundation
 import NIOCore
 import S3
-import TestSupport
+import LocalProcesses
 
 /// `filestore-bench s3`: the agent's overhead over its S3 backend. A file through node1 of a
 /// 3-node cluster on S3 storage (one moto_server per node, replication 2) and back from node2,

@@ -6,6 +6,7 @@ import NIOCore
 import NIOFileSystem
 import S3
 import Testing
+import LocalProcesses
 import TestSupport
 @testable import Agent
 
@@ -171,7 +172,7 @@ struct BlobStoreConformanceTests {
 
     @Test func s3StoreOnMoto() async throws {
         guard let server = try await MotoServer.start() else {
-            if MotoServer.isRequired { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
+            if TestEnvironment.requiresAllTools { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
             return
         }
         do {

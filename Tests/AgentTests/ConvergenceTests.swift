@@ -1,3 +1,4 @@
+import Foundation
 import Basics
 import Crypto
 import Ring
@@ -61,12 +62,12 @@ struct ConvergenceTests {
     func digestsIgnoreOrderAndSeeDifferences(seed: UInt64) {
         var random = SeededGenerator(seed: seed)
         let items = (0..<50).map { (key: "k\($0)-\(UInt64.random(in: 0...UInt64.max, using: &random))", version: "v\(Int.random(in: 0..<3, using: &random))") }
-        #expect(Convergence.digest(items) == Convergence.digest(items.shuffled(using: &random)))
-        #expect(Convergence.digest(items) != Convergence.digest(items.dropLast()))
+        #expect(SyncItem.digest(items) == SyncItem.digest(items.shuffled(using: &random)))
+        #expect(SyncItem.digest(items) != SyncItem.digest(items.dropLast()))
         var changed = items
         changed[7].version += "x"
-        #expect(Convergence.digest(items) != Convergence.digest(changed))
-        #expect(Convergence.digest([]) == Convergence.digest([]))
+        #expect(SyncItem.digest(items) != SyncItem.digest(changed))
+        #expect(SyncItem.digest([]) == SyncItem.digest([]))
     }
 
     @Test func bloomFiltersHaveNoFalseNegativesAndFewFalsePositives() {
@@ -77,5 +78,24 @@ struct ConvergenceTests {
         let outside = (0..<10_000).map { ChunkID(digest: SHA256.hash(data: Array("out\($0)".utf8))) }
         let falsePositives = outside.filter(filter.mayContain).count
         #expect(falsePositives < 300, "false positives: \(falsePositives) of 10000")
+    }
+
+    /// Nodes of different builds exchange filters during GC: the bits an id sets must not change.
+    /// Recorded from the first implementation (which read the words from the hex digits).
+    @Test func bloomFilterPositionsAreStableAcrossVersions() throws {
+        var filter = ChunkBloomFilter(expected: 1)
+        filter.insert(ChunkID(digest: SHA256.hash(data: Array("stable".utf8))))
+        let set: [Int] = filter.bits.enumerated().flatMap { index, byte in (0..<8).filter { byte & (1 << UInt8($0)) != 0 }.map { index * 8 + $0 } }
+        #expect(set == Self.stablePositions)
+    }
+
+    static let stablePositions = [88, 201, 354, 467, 580, 733, 846]
+
+    @Test func bloomFiltersFromPeersMustBeUsable() throws {
+        for bad in [#"{"bits":[],"hashes":7}"#, #"{"bits":[1],"hashes":0}"#, #"{"bits":[1],"hashes":1000000000}"#] {
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(ChunkBloomFilter.self, from: Data(bad.utf8)) }
+        }
+        let good = try JSONDecoder().decode(ChunkBloomFilter.self, from: Data(#"{"bits":[255],"hashes":3}"#.utf8))
+        #expect(good.mayContain(ChunkID(String(repeating: "a", count: 64))!))
     }
 }

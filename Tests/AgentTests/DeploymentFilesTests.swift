@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LocalProcesses
 import TestSupport
 @testable import Agent
 
@@ -7,7 +8,7 @@ import TestSupport
 @Suite("deployment files")
 struct DeploymentFilesTests {
     static func read(_ path: String) throws -> String {
-        try String(contentsOf: Executables.repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+        try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent(path), encoding: .utf8)
     }
 
     @Test(arguments: ["cluster.yml", "examples/cluster-bare-metal.yml"])
@@ -29,12 +30,12 @@ struct DeploymentFilesTests {
         for port in ["9001:9001", "9003:9001", "9005:9001", "8080:8080", "8081:8080", "8082:8080"] { #expect(compose.contains(port)) }
 
         guard let tool = Executables.find("docker-compose") else {
-            #expect(Bool(!MotoServer.isRequired), "docker-compose is required to validate docker-compose.yml (apt-get install docker-compose)")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "docker-compose is required to validate docker-compose.yml (apt-get install docker-compose)")
             return
         }
         let check = Process()
         check.executableURL = URL(fileURLWithPath: tool)
-        check.arguments = ["-f", Executables.repositoryRoot.appendingPathComponent("docker-compose.yml").path, "config", "-q"]
+        check.arguments = ["-f", TestEnvironment.repositoryRoot.appendingPathComponent("docker-compose.yml").path, "config", "-q"]
         var environment = ProcessInfo.processInfo.environment
         environment["FILESTORE_ADMIN_PASSWORD"] = "validation-only"
         check.environment = environment

@@ -2,6 +2,7 @@ import Basics
 import Crypto
 import NIOCore
 import Testing
+import LocalProcesses
 import TestSupport
 @testable import S3
 
@@ -16,7 +17,7 @@ struct S3ClientLiveTests {
     /// Runs `body` with a fresh server and a client holding its valid credentials; always stops both.
     func withMoto(_ body: (MotoServer, S3.Client) async throws -> Void) async throws {
         guard let server = try await MotoServer.start() else {
-            if MotoServer.isRequired { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
+            if TestEnvironment.requiresAllTools { Issue.record("moto_server is required (FILESTORE_REQUIRE_ALL_TESTS) but missing") }
             return
         }
         do {

@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 import Simulation
 import Testing
-import TestSupport
+import LocalProcesses
 @testable import S3
 
 /// Our signer against botocore's (the signer inside boto3 and the aws cli) over generated

@@ -32,7 +32,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = Response.json(status: status, ["error": ["code": code, "message": message]])
-        response.headers.append(contentsOf: headers)
+        // The body is this JSON error, whatever the headers of the response it replaces said about theirs.
+        response.headers.append(contentsOf: headers.filter { $0.name != .contentType && $0.name != .contentLength })
         return response
     }
 }

@@ -85,6 +85,8 @@ struct AccountRoutes {
         var request = request
         let change = try decode(UserChange.self, try await request.collectBody(upTo: 64 * 1024))
         guard change.role == nil || principal.isAdmin else { throw APIError.forbidden("only admins change roles") }
+        // Like deleting oneself: an admin who demotes themselves could leave the cluster without one.
+        guard !(principal.name == name && change.role == .user) else { throw APIError.conflict("admins cannot demote themselves") }
         guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
         if let password = change.password {
             record = try await agent.accounts.makeUser(name: name, password: password, role: change.role ?? record.role)

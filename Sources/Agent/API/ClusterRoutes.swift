@@ -65,7 +65,9 @@ struct ClusterRoutes {
         if let add = query["add"] {
             guard let id = NodeID(add), !current.contains(id) else { throw APIError.badRequest("invalid_parameter", "add must be a new node id") }
             let weightText = query["weight"] ?? "1"
-            guard let weight = Double(weightText), weight > 0, weight <= 1000 else { throw APIError.badRequest("invalid_parameter", "weight must be a positive number") }
+            // A plan builds weight × vnodes tokens on the request path: weights past 100 would let one
+            // request hold a core for minutes.
+            guard let weight = Double(weightText), weight > 0, weight <= 100 else { throw APIError.badRequest("invalid_parameter", "weight must be a number above 0 and at most 100") }
             target = try current.adding(Ring.Member(id: id, weight: weight, zone: query["zone"] ?? ""))
             change = "add \(id) (weight \(weightText))"
         } else if let remove = query["remove"] {

@@ -133,7 +133,7 @@ struct FilesRoutes {
             guard value.hasPrefix(":"), value.hasSuffix(":"), value.count > 2, let data = Data(base64Encoded: String(value.dropFirst().dropLast())), data.count == 32 else {
                 throw APIError.badRequest("bad_checksum", "Repr-Digest sha-256 must be :<base64 of 32 bytes>:")
             }
-            return ChunkID(digest: data).hex
+            return Hex.encode(data)
         }
         return nil
     }
@@ -247,48 +247,8 @@ struct FilesRoutes {
         let owner = try self.owner(request, principal: principal)
         let prefix = query["prefix"] ?? ""
         let limit = try query.int("limit", default: 100, in: 1...1000)
-        let after = query["after"].map { FileKey(owner: owner, path: $0) }
-        let snapshot = agent.view.snapshot()
-        var failures: [String] = []
-        // Each node returns its first keys after the cursor, tombstones included. Keys up to the
-        // smallest last key of any node that returned a full page are complete (every node's
-        // copy was seen); beyond it, page again from there.
-        var cursor = after
-        var live: [Manifest] = []
-        while true {
-            var merged: [FileKey: Manifest] = [:]
-            var answered = 0
-            var horizon: FileKey?
-            let pageCursor = cursor
-            try await withThrowingTaskGroup(of: ListingAnswer.self) { group in
-                for node in snapshot.availableMembers {
-                    group.addTask {
-                        do {
-                            return ListingAnswer(manifests: try await agent.calls.manifests(owner: owner, prefix: prefix, after: pageCursor, limit: limit + 1, on: node, snapshot), failure: nil)
-                        } catch {
-                            return ListingAnswer(manifests: [], failure: "\(error)")
-                        }
-                    }
-                }
-                for try await answer in group {
-                    if let failure = answer.failure {
-                        failures.append(failure)
-                        continue
-                    }
-                    answered += 1
-                    for manifest in answer.manifests { merged.merge(manifest) }
-                    if answer.manifests.count > limit, let last = answer.manifests.last?.key { horizon = min(horizon ?? last, last) }
-                }
-            }
-            guard answered > 0 else { throw APIError.unavailable("no node answered the listing: \(failures.joined(separator: "; "))") }
-            let complete = merged.values.filter { horizon == nil || $0.key <= horizon! }.sorted { $0.key < $1.key }
-            live.append(contentsOf: complete.filter { !$0.deleted })
-            guard live.count <= limit, let horizon else { break }
-            cursor = horizon
-        }
-        let page = Array(live.prefix(limit))
-        let next = live.count > limit ? page.last?.path : nil
-        return .json(Listing(files: page.map(FileJSON.init), next: next))
+        let page = try await agent.reader.list(owner: owner, prefix: prefix, after: query["after"], limit: limit, agent.view.snapshot())
+        return .json(Listing(files: page.files.map(FileJSON.init), next: page.next))
     }
 
     private func meta(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -299,23 +259,9 @@ struct FilesRoutes {
         let offsets = manifest.chunkOffsets
         var chunks: [FileMetaJSON.Chunk] = []
         for (index, reference) in manifest.chunks.enumerated() {
-            chunks.append(.init(index: index, sha256: reference.id.hex, size: reference.size, offset: offsets[index], replicas: await replicas(of: reference, snapshot)))
+            chunks.append(.init(index: index, sha256: reference.id.hex, size: reference.size, offset: offsets[index], replicas: await agent.reader.holders(of: reference.id, snapshot).map(\.rawValue)))
         }
         return .json(FileMetaJSON(file: FileJSON(manifest), chunks: chunks))
-    }
-
-    /// The nodes that hold a chunk: asks every available node of its preference list.
-    private func replicas(of reference: ChunkReference, _ snapshot: ClusterSnapshot) async -> [String] {
-        let id = reference.id
-        let candidates = snapshot.ring.preferenceList(for: id.position).filter(snapshot.isAvailable)
-        return await withTaskGroup(of: NodeID?.self) { group in
-            for node in candidates {
-                group.addTask { (try? await agent.calls.chunkSize(id, on: node, snapshot)) != nil ? node : nil }
-            }
-            var holders: [NodeID] = []
-            for await node in group { if let node { holders.append(node) } }
-            return holders.sorted().map(\.rawValue)
-        }
     }
 }
 
@@ -342,10 +288,4 @@ enum ByteRange: Equatable {
         guard let end = Int64(pieces[1]), end >= start else { return .whole }
         return .range(start...min(end, size - 1))
     }
-}
-
-/// One node's page of a listing, or why it could not answer.
-struct ListingAnswer: Sendable {
-    var manifests: [Manifest]
-    var failure: String?
 }

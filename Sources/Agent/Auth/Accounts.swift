@@ -49,7 +49,7 @@ public final class Accounts: Sendable {
 
     /// The CSRF token of a web session: derived from the session token, so nothing more is stored.
     public static func csrfToken(forSession session: String) -> String {
-        ChunkID(digest: HMAC<SHA256>.authenticationCode(for: Data("csrf".utf8), using: SymmetricKey(data: Data(session.utf8)))).hex
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data("csrf".utf8), using: SymmetricKey(data: Data(session.utf8))))
     }
 
     /// The principal behind an `Authorization` header; `unauthenticated` for anything missing or wrong.
@@ -80,7 +80,7 @@ public final class Accounts: Sendable {
     /// Checks a user's password; `unauthenticated` when the user is unknown or the password wrong.
     public func checkPassword(user name: String, password: String) async throws -> Principal {
         guard let user = try await metadata.user(name), !user.deleted else { throw AuthError(.unauthenticated, "wrong user name or password") }
-        let cacheKey = ChunkID(digest: SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8))).hex
+        let cacheKey = Hex.encode(SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8)))
         let now = Int64(HybridClock.systemMilliseconds())
         // Concurrent checks of the same credentials share one bcrypt run: 16 clients arriving
         // together would otherwise pay 16 (measured in docs/benchmarks.md: bcrypt was 7 % of the
@@ -136,7 +136,7 @@ public final class Accounts: Sendable {
     public func makeToken(for user: String, lifetime: Duration = defaultTokenLifetime) -> (text: String, record: TokenRecord) {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let text = "fst_" + ChunkID(digest: bytes).hex
+        let text = "fst_" + Hex.encode(bytes)
         let expires = Int64(HybridClock.systemMilliseconds()) + lifetime.inMilliseconds
         return (text, TokenRecord(hash: Self.tokenHash(text), user: user, expiresAt: expires, version: clock.now()))
     }
@@ -148,7 +148,7 @@ public final class Accounts: Sendable {
         return String((0..<20).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] })
     }
 
-    static func tokenHash(_ text: String) -> String { ChunkID(digest: SHA256.hash(data: Data(text.utf8))).hex }
+    static func tokenHash(_ text: String) -> String { Hex.encode(SHA256.hash(data: Data(text.utf8))) }
 
     /// Runs CPU-heavy work (bcrypt) off the cooperative pool, which has only a few threads.
     static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {

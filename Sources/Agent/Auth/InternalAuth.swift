@@ -55,7 +55,7 @@ public struct InternalAuth: Sendable {
 
     private static func mac(_ key: SymmetricKey, method: String, target: String, node: String, date: String) -> String {
         let message = "\(method)\n\(target)\n\(date)\n\(node)"
-        return ChunkID(digest: HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key)).hex
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: key))
     }
 
     private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {

@@ -38,14 +38,15 @@ public struct LocalPeer: PeerHandler {
     public let selfID: NodeID
     public let local: LocalStore
     public let view: ClusterView
-    public let uploads: UploadRegistry
+    /// The chunks of this node's uploads in progress (GC must keep them).
+    public let uploadsInFlight: @Sendable () -> [ChunkID]
     public let logger: Logger
 
-    public init(selfID: NodeID, local: LocalStore, view: ClusterView, uploads: UploadRegistry, logger: Logger) {
+    public init(selfID: NodeID, local: LocalStore, view: ClusterView, uploadsInFlight: @escaping @Sendable () -> [ChunkID], logger: Logger) {
         self.selfID = selfID
         self.local = local
         self.view = view
-        self.uploads = uploads
+        self.uploadsInFlight = uploadsInFlight
         self.logger = logger
     }
 
@@ -95,7 +96,7 @@ public struct LocalPeer: PeerHandler {
     }
 
     public func references() async throws -> ChunkBloomFilter {
-        let ids = try await local.metadata.referencedChunks() + uploads.chunksInFlight()
+        let ids = try await local.metadata.referencedChunks() + uploadsInFlight()
         var filter = ChunkBloomFilter(expected: ids.count)
         for id in ids { filter.insert(id) }
         return filter

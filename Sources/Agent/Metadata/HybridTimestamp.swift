@@ -40,19 +40,10 @@ public struct HybridTimestamp: Hashable, Comparable, Sendable, CustomStringConve
     }
 }
 
-extension HybridTimestamp: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let value = HybridTimestamp(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a version: \(text)"))
-        }
-        self = value
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+extension HybridTimestamp: TextCodable {
+    public init?(text: String) { self.init(text) }
+    public var text: String { description }
+    public static var textForm: String { "a version (16 hex digits, '-', a node id)" }
 }
 
 /// Issues hybrid timestamps for one node and folds in timestamps seen from peers, so a version

@@ -17,6 +17,16 @@ public struct FileKey: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (lhs: FileKey, rhs: FileKey) -> Bool { (lhs.owner, lhs.path) < (rhs.owner, rhs.path) }
     public var description: String { "\(owner):\(path)" }
+
+    /// The key as one text, `owner/path` (user names cannot contain `/`): how hints and the
+    /// convergence loop's key lists name a manifest.
+    public var text: String { "\(owner)/\(path)" }
+
+    /// The key a `text` names; nil without a `/`.
+    public init?(text: String) {
+        guard let slash = text.firstIndex(of: "/") else { return nil }
+        self.init(owner: String(text[..<slash]), path: String(text[text.index(after: slash)...]))
+    }
 }
 
 /// One chunk of a file: its id (SHA-256) and size. Decoding refuses an invalid id, so a

@@ -29,6 +29,7 @@ struct BackgroundLoops: Service {
                     group.addTask { await bootstrapAdmin() }
                     group.addTask { await followRingDecisions() }
                     group.addTask { await selfHealing() }
+                    group.addTask { await agent.reader.repairs.run() }
                     await group.waitForAll()
                 }
             }

@@ -13,10 +13,14 @@ public struct ReadCoordinator: Sendable {
     /// Chunks fetched ahead of the one being sent.
     public var readAhead = 2
 
+    /// Where the repairs a read finds necessary go (run by the node's background services).
+    public let repairs: RepairQueue
+
     public init(calls: NodeCalls, view: ClusterView, logger: Logger) {
         self.calls = calls
         self.view = view
         self.logger = logger
+        repairs = RepairQueue(calls: calls, logger: logger)
     }
 
     /// The newest version of a file's manifest (a tombstone when deleted), or nil when no node has it.
@@ -57,23 +61,21 @@ public struct ReadCoordinator: Sendable {
         }
         guard let newest = answers.compactMap(\.1).reduce(nil, { (best: Manifest?, next) in best.map { $0.merged(with: next) } ?? next }) else { return nil }
         let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0)
-        if !stale.isEmpty { repair(newest, on: stale, snapshot) }
+        if !stale.isEmpty { repairs.submit(.manifest(newest, on: stale, snapshot)) }
         return newest
     }
 
-    /// Read repair: puts the newest manifest on owners that answered with an older or no copy.
-    private func repair(_ manifest: Manifest, on nodes: [NodeID], _ snapshot: ClusterSnapshot) {
-        let calls = self.calls
-        let logger = self.logger
-        Task {
-            for node in nodes {
-                do {
-                    try await calls.putManifest(manifest, on: node, hintFor: nil, snapshot)
-                    logger.info("read repair: manifest copied", metadata: ["peer": "\(node)", "file": "\(manifest.key)"])
-                } catch {
-                    logger.warning("read repair failed", metadata: ["peer": "\(node)", "file": "\(manifest.key)", "error": "\(error)"])
-                }
+    /// The nodes that hold a chunk, sorted: asks every available node of its preference list
+    /// (a node that does not answer counts as not holding it).
+    public func holders(of id: ChunkID, _ snapshot: ClusterSnapshot) async -> [NodeID] {
+        let candidates = snapshot.ring.preferenceList(for: id.position).filter(snapshot.isAvailable)
+        return await withTaskGroup(of: NodeID?.self) { group in
+            for node in candidates {
+                group.addTask { (try? await calls.chunkSize(id, on: node, snapshot)) != nil ? node : nil }
             }
+            var holders: [NodeID] = []
+            for await node in group { if let node { holders.append(node) } }
+            return holders.sorted()
         }
     }
 
@@ -90,26 +92,12 @@ public struct ReadCoordinator: Sendable {
                 if error.code == .invalidResponse {
                     calls.local.metrics?.verificationFailures.increment()
                     logger.error("bad chunk copy; reading another replica and having it re-verified", metadata: ["peer": "\(node)", "chunk": "\(id)", "error": "\(error)"])
-                    reverify(id, on: node, snapshot)
+                    repairs.submit(.reverify(id, on: node, snapshot))
                 }
                 problems.append(error.description)
             }
         }
         throw ReplicationError(.noReadableReplica, "no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
-    }
-
-    /// Has `node` re-verify its copy in the background: a bad copy is dropped there, and the
-    /// convergence loop refills it from a good replica.
-    private func reverify(_ id: ChunkID, on node: NodeID, _ snapshot: ClusterSnapshot) {
-        let calls = self.calls
-        let logger = self.logger
-        Task {
-            if node == calls.selfID {
-                _ = try? await calls.local.verifyOrDrop(id, logger: logger)
-            } else {
-                _ = try? await calls.verifyChunk(id, on: node, snapshot)
-            }
-        }
     }
 
     /// Streams the chunks `indices` of `manifest` in order with read-ahead; `send` gets each

@@ -57,7 +57,7 @@ public struct UploadSession {
     public mutating func finish() async throws -> Content {
         if current.readableBytes > 0 { try await dispatch() }
         while !inFlight.isEmpty { try await inFlight.removeFirst().value }
-        return Content(size: size, sha256: ChunkID(digest: fileHasher.finalize()).hex, chunks: references, snapshot: snapshot, upload: id)
+        return Content(size: size, sha256: Hex.encode(fileHasher.finalize()), chunks: references, snapshot: snapshot, upload: id)
     }
 
     /// Stops chunk transfers still running (the upload failed; what was written is garbage for GC).

@@ -116,7 +116,7 @@ struct ConvergenceService: Sendable {
                 progress.moved(bytes.readableBytes)
                 (source == "owner" ? agent.metrics.repairBytesOwner : agent.metrics.repairBytesStandIn).increment(by: bytes.readableBytes)
             case .manifest:
-                guard let key = SyncItem.fileKey(item.key), let manifest = try await agent.local.metadata.manifest(key) else { return false }
+                guard let key = FileKey(text: item.key), let manifest = try await agent.local.metadata.manifest(key) else { return false }
                 try await agent.calls.putManifest(manifest, on: peer, hintFor: nil, snapshot)
             }
             agent.logger.debug("repair: pushed", metadata: ["peer": "\(peer)", "kind": "\(kind)", "key": "\(item.key)"])
@@ -133,7 +133,7 @@ struct ConvergenceService: Sendable {
             guard let id = ChunkID(item.key) else { return }
             try await agent.local.dropChunk(id)
         case .manifest:
-            guard let key = SyncItem.fileKey(item.key) else { return }
+            guard let key = FileKey(text: item.key) else { return }
             try await agent.local.metadata.deleteManifest(key)
             try await agent.local.metadata.removeHints(kind: .manifest, key: item.key)
         }
@@ -144,13 +144,13 @@ struct ConvergenceService: Sendable {
     /// become an owner of the key itself (its owner stayed dead past `dead_grace`).
     private func settleHints(_ snapshot: ClusterSnapshot) async throws {
         let chunks = Set(try await agent.local.metadata.chunkEntries().map(\.id.hex))
-        let manifests = Set(try await agent.local.metadata.manifestVersions().map { "\($0.key.owner)/\($0.key.path)" })
+        let manifests = Set(try await agent.local.metadata.manifestVersions().map(\.key.text))
         for hint in try await agent.local.metadata.hints() {
             let position: RingPosition?
             let present: Bool
             switch hint.kind {
             case .chunk: (position, present) = (ChunkID(hint.key)?.position, chunks.contains(hint.key))
-            case .manifest: (position, present) = (SyncItem.fileKey(hint.key)?.position, manifests.contains(hint.key))
+            case .manifest: (position, present) = (FileKey(text: hint.key)?.position, manifests.contains(hint.key))
             }
             let owners = position.map { snapshot.owners(of: $0) } ?? []
             if !present || owners.contains(agent.selfID) || !owners.contains(hint.intended) {

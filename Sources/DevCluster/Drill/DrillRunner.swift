@@ -4,7 +4,7 @@ import Foundation
 import Ring
 import NIOCore
 import S3
-import TestSupport
+import LocalProcesses
 
 /// Runs the standard failure drills (DESIGN.md §13, 1-6) against a throw-away local cluster
 /// under a background load, and reports per drill: pass or fail, detection time, time to full
@@ -187,7 +187,7 @@ public final class DrillRunner: Sendable {
         let started = ContinuousClock.now
         let drained = cluster.nodes.last!.id
         let reply = try await client.send(.POST, "node1", "/api/v1/cluster/nodes/\(drained)/drain")
-        guard reply.status == 202 else { throw TestSupportError("drain answered \(reply.status) \(reply.text)") }
+        guard reply.status == 202 else { throw LocalProcessError("drain answered \(reply.status) \(reply.text)") }
         let remaining = cluster.nodes.map(\.id).filter { $0 != drained }
         await load.use(remaining)
         try await pollUntil("\(drained) has left the ring", timeout: patience, interval: .milliseconds(500)) {
@@ -204,7 +204,7 @@ public final class DrillRunner: Sendable {
             try await client.statuses(from: "node1")[removed] == "dead" ? nil : "not yet"
         }
         let removal = try await client.send(.DELETE, "node1", "/api/v1/cluster/nodes/\(removed)")
-        guard removal.status == 202 else { throw TestSupportError("remove answered \(removal.status) \(removal.text)") }
+        guard removal.status == 202 else { throw LocalProcessError("remove answered \(removal.status) \(removal.text)") }
         try await waitHealed(on: Set(remaining.filter { $0 != removed }))
         entry.fullReplication = ContinuousClock.now - started
         try await verify(&entry, from: remaining.filter { $0 != removed })
@@ -213,14 +213,14 @@ public final class DrillRunner: Sendable {
     /// 6: flip a byte of one stored copy: reads stay correct and the copy is replaced.
     private func corruptChunk(_ entry: inout Entry) async throws {
         let node = "node1"
-        guard let file = await load.files.last(where: { !$0.chunks.isEmpty }), let chunk = file.chunks.first else { throw TestSupportError("no file to corrupt") }
+        guard let file = await load.files.last(where: { !$0.chunks.isEmpty }), let chunk = file.chunks.first else { throw LocalProcessError("no file to corrupt") }
         let holders = try await heldChunks()
         let victim = holders.first { $0.value.contains(chunk) }?.key ?? node
         try await corrupt(chunk, on: victim)
         let started = ContinuousClock.now
         let readers = await load.nodes
         for reader in readers where await !load.read(file, from: reader) {
-            throw TestSupportError("a read of the corrupted file failed on \(reader)")
+            throw LocalProcessError("a read of the corrupted file failed on \(reader)")
         }
         try await pollUntil("the corrupted copy on \(victim) is replaced", timeout: patience, interval: .milliseconds(500)) {
             try await self.copyIsGood(chunk, on: victim) ? nil : "still bad or missing"
@@ -260,7 +260,7 @@ public final class DrillRunner: Sendable {
     private func verify(_ entry: inout Entry, from nodes: [String]) async throws {
         let (verified, failures) = await load.verifyAll(from: nodes)
         entry.filesVerified = verified / max(nodes.count, 1)
-        guard failures.isEmpty else { throw TestSupportError("\(failures.count) reads failed verification, first: \(failures.prefix(3))") }
+        guard failures.isEmpty else { throw LocalProcessError("\(failures.count) reads failed verification, first: \(failures.prefix(3))") }
     }
 
     /// Chunk ids each node holds, through the signed internal API.

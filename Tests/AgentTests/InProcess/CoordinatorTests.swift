@@ -175,6 +175,42 @@ struct CoordinatorTests {
     }
 }
 
+extension CoordinatorTests {
+    @Test("listing pages through every live file exactly once, in order, with a node down", arguments: 0..<15)
+    func listing(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 4000 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...5, using: &random))
+        var live: Set<String> = []
+        for index in 0..<Int.random(in: 5...40, using: &random) {
+            let path = ["a/", "b/", "a/b/", ""].randomElement(using: &random)! + "f\(index)"
+            try await cluster.upload(seededBytes(Int.random(in: 0...300, using: &random), &random), as: path, via: cluster.ids.randomElement(using: &random)!, piece: 100)
+            live.insert(path)
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                try await cluster.delete(path, via: cluster.ids.randomElement(using: &random)!)
+                live.remove(path)
+            }
+        }
+        // Every key has two copies: one node that cannot answer hides nothing.
+        let down = cluster.ids.randomElement(using: &random)!
+        cluster.transport.set(.unreachable, on: down)
+        let via = cluster.ids.filter { $0 != down }.randomElement(using: &random)!
+        let prefix = ["", "a/", "a/b/", "b/"].randomElement(using: &random)!
+        let limit = Int.random(in: 1...7, using: &random)
+        var seen: [String] = []
+        var after: String?
+        for _ in 0..<100 {
+            let page = try await cluster[via].agent.reader.list(owner: "alice", prefix: prefix, after: after, limit: limit, cluster[via].agent.view.snapshot())
+            #expect(page.files.count <= limit)
+            seen += page.files.map(\.path)
+            guard let next = page.next else { break }
+            #expect(page.files.count == limit)
+            after = next
+        }
+        #expect(seen == live.filter { $0.hasPrefix(prefix) }.sorted(), "prefix \(prefix), limit \(limit)")
+    }
+}
+
+
 extension Sequence where Element: Sendable {
     /// The elements' results, concatenated, one element at a time.
     func asyncFlatMap<T>(_ transform: (Element) async throws -> [T]) async throws -> [T] {

@@ -20,6 +20,8 @@ final class InProcessCluster: Sendable {
 
     let nodes: [Node]
     let transport = InProcessTransport()
+    /// Each node's repair queue, run as its agent runs it.
+    private let repairRunners: [Task<Void, Never>]
     let configuration: ClusterConfiguration
 
     init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096) throws {
@@ -53,7 +55,13 @@ final class InProcessCluster: Sendable {
             built.append(Node(id: node.id, agent: agent, blobs: blobs))
         }
         nodes = built
+        repairRunners = built.map { node in Task { await node.agent.reader.repairs.run() } }
         for node in configuration.nodes { markAlive(node.id) }
+    }
+
+    deinit {
+        for node in nodes { node.agent.reader.repairs.finish() }
+        for runner in repairRunners { runner.cancel() }
     }
 
     var ids: [NodeID] { nodes.map(\.id) }

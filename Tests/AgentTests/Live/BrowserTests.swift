@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LocalProcesses
 import TestSupport
 
 /// The web dashboard in a real browser: headless Chromium driven by Selenium (Tests/browser).
@@ -12,13 +13,13 @@ struct BrowserTests {
 
     @Test func dashboardFilesAndAdminWorkInChromium() async throws {
         guard Self.available else {
-            #expect(Bool(!MotoServer.isRequired), "chromium, chromium-driver and selenium are required for the browser tests")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "chromium, chromium-driver and selenium are required for the browser tests")
             print("SKIPPED: chromium/chromedriver/selenium missing; browser tests did not run")
             return
         }
         try await LiveCluster.run { cluster, api in
-            let script = Executables.repositoryRoot.appendingPathComponent("Tests/browser/dashboard_test.py").path
-            let artifacts = Executables.repositoryRoot.appendingPathComponent("test-artifacts/browser").path
+            let script = TestEnvironment.repositoryRoot.appendingPathComponent("Tests/browser/dashboard_test.py").path
+            let artifacts = TestEnvironment.repositoryRoot.appendingPathComponent("test-artifacts/browser").path
             let node1 = try #require(cluster.node("node1")).url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
             let victim = try #require(cluster.pid("node3"))
             let result = try await Executables.offload { () -> (Int32, String) in

@@ -1,6 +1,7 @@
 import DevCluster
 import Foundation
 import Testing
+import LocalProcesses
 import TestSupport
 
 /// The `filestore` client commands against a live cluster, as a user runs them.
@@ -99,7 +100,7 @@ struct CLILiveTests {
         guard Executables.find("python3") != nil,
             (try? Executables.run("python3", ["-c", "import prometheus_client.parser"])) != nil
         else {
-            #expect(Bool(!MotoServer.isRequired), "the prometheus-client Python package is required (pip install prometheus-client)")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "the prometheus-client Python package is required (pip install prometheus-client)")
             return
         }
         try await LiveCluster.run { cluster, api in

@@ -8,7 +8,7 @@ import S3
 import Foundation
 import NIOCore
 import Testing
-import TestSupport
+import LocalProcesses
 
 /// Real agent processes on loopback (DESIGN.md §§6-8, 10): upload anywhere, read anywhere.
 @Suite("live cluster", .serialized)
@@ -242,7 +242,7 @@ struct ClusterLiveTests {
         let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard connected == 0 else {
             close(fd)
-            throw TestSupportError("cannot connect to \(port)")
+            throw LocalProcessError("cannot connect to \(port)")
         }
         return fd
     }

@@ -3,6 +3,7 @@ import DevCluster
 import Foundation
 import NIOCore
 import Testing
+import LocalProcesses
 import TestSupport
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,7 @@ import Glibc
 struct DevCommandTests {
     @Test func devStartsAWorkingClusterAndCtrlCStopsIt() async throws {
         guard let executable = LiveCluster.executable else {
-            #expect(Bool(!MotoServer.isRequired), "the filestore executable is not built")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "the filestore executable is not built")
             return
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8))").path

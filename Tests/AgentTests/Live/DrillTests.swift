@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LocalProcesses
 import TestSupport
 
 /// `filestore drill` end to end, as CI runs it: every drill passes, every acknowledged upload is
@@ -9,11 +10,11 @@ struct DrillTests {
     @Test(arguments: ["dir", "s3"])
     func drillPasses(storage: String) async throws {
         guard let executable = LiveCluster.executable else {
-            #expect(Bool(!MotoServer.isRequired), "the filestore executable is not built")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "the filestore executable is not built")
             return
         }
         if storage == "s3", MotoServer.executable == nil {
-            #expect(Bool(!MotoServer.isRequired), "moto_server is required for the S3 drill")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "moto_server is required for the S3 drill")
             return
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-drill-\(UUID().uuidString.prefix(8))").path

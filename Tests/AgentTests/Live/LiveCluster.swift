@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+import LocalProcesses
 import TestSupport
 
 /// Runs live tests against a real multi-process cluster: starts it, waits until every agent sees
@@ -15,7 +16,7 @@ enum LiveCluster {
     /// The `filestore` executable built beside the tests (or $FILESTORE_BINARY).
     static var executable: String? {
         if let path = ProcessInfo.processInfo.environment["FILESTORE_BINARY"] { return path }
-        let path = Executables.repositoryRoot.appendingPathComponent(".build/debug/filestore").path
+        let path = TestEnvironment.repositoryRoot.appendingPathComponent(".build/debug/filestore").path
         return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
@@ -25,12 +26,12 @@ enum LiveCluster {
         _ body: (LocalCluster, API) async throws -> Void
     ) async throws {
         guard let executable else {
-            #expect(Bool(!MotoServer.isRequired), "the filestore executable is not built (swift build first)")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "the filestore executable is not built (swift build first)")
             print("SKIPPED: .build/debug/filestore not found; live cluster tests did not run")
             return
         }
         if storage == .s3, MotoServer.executable == nil {
-            #expect(Bool(!MotoServer.isRequired), "moto_server is required for S3 live tests")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "moto_server is required for S3 live tests")
             print("SKIPPED: moto_server not found; S3 live tests did not run")
             return
         }

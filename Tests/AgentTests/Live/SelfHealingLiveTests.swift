@@ -3,7 +3,6 @@ import DevCluster
 import Foundation
 import NIOCore
 import Testing
-import TestSupport
 
 /// Self-healing on a live cluster (DESIGN.md §9) with drill timings: seconds, not minutes.
 @Suite("live self-healing", .serialized)

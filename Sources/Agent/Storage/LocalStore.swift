@@ -62,7 +62,7 @@ public struct LocalStore: Sendable {
         let stored = try await metadata.merge(manifest)
         if let hintFor {
             let key = manifest.key
-            try await metadata.addHint(.init(intended: hintFor, kind: .manifest, key: "\(key.owner)/\(key.path)", createdAt: Int64(HybridClock.systemMilliseconds())))
+            try await metadata.addHint(.init(intended: hintFor, kind: .manifest, key: key.text, createdAt: Int64(HybridClock.systemMilliseconds())))
         }
         return stored
     }

@@ -9,11 +9,11 @@ public enum FreePort {
     /// A port that was free a moment ago (the kernel's pick for port 0).
     public static func pick() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        guard fd >= 0 else { throw LocalProcessError("socket() failed") }
         defer { close(fd) }
         var address = loopback(port: 0)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard bound == 0 else { throw TestSupportError("bind() failed") }
+        guard bound == 0 else { throw LocalProcessError("bind() failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -26,7 +26,7 @@ public enum FreePort {
             let port = try pick()
             if udpIsFree(port: port) { return port }
         }
-        throw TestSupportError("no port free for both TCP and UDP after 50 tries")
+        throw LocalProcessError("no port free for both TCP and UDP after 50 tries")
     }
 
     /// True when a UDP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).
@@ -45,7 +45,7 @@ public enum FreePort {
             if canConnect(port: port) { return }
             usleep(50_000)  // a poll interval, not a wait for a condition
         }
-        throw TestSupportError("nothing listening on 127.0.0.1:\(port) after \(timeout)")
+        throw LocalProcessError("nothing listening on 127.0.0.1:\(port) after \(timeout)")
     }
 
     /// True when a TCP connection to 127.0.0.1:`port` succeeds.

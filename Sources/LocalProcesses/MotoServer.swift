@@ -5,8 +5,8 @@ import S3
 import Glibc
 #endif
 
-/// A real S3 server for tests: one `moto_server` process on an ephemeral loopback port, with
-/// SigV4 checking turned on (see scripts/moto-credentials.py). Stop it with `stop()`; killing it
+/// A real S3 server on this machine (for tests, benchmarks and `filestore dev --storage s3`): one `moto_server` process on an ephemeral loopback port, with
+/// SigV4 checking turned on (see `credentialsProgram`). Stop it with `stop()`; killing it
 /// loses its data (moto is in-memory), `freeze()`/`thaw()` pause it with its data.
 public final class MotoServer: @unchecked Sendable {
     // @unchecked: the fields are set once in init and `Process` is only touched by stop/freeze/thaw, which tests call serially.
@@ -20,9 +20,6 @@ public final class MotoServer: @unchecked Sendable {
     public var configuration: S3.Configuration {
         S3.Configuration(endpoint: endpoint, credentials: S3.Credentials(accessKeyID: accessKey, secretAccessKey: secretKey))
     }
-
-    /// Whether tests must fail rather than skip when a tool is missing (set by scripts/test and CI).
-    public static var isRequired: Bool { ProcessInfo.processInfo.environment["FILESTORE_REQUIRE_ALL_TESTS"] != nil }
 
     /// The `moto_server` executable on PATH, if any.
     public static var executable: String? { Executables.find("moto_server") }
@@ -56,16 +53,16 @@ public final class MotoServer: @unchecked Sendable {
 
         do {
             try FreePort.waitUntilListening(port: port, timeout: .seconds(30))
-            let credentials = try Executables.run("python3", [Executables.repositoryRoot.appendingPathComponent("scripts/moto-credentials.py").path, endpoint])
+            let credentials = try Executables.run("python3", ["-c", Self.credentialsProgram, endpoint])
             let json = try JSONSerialization.jsonObject(with: Data(credentials.utf8)) as? [String: String]
             guard let accessKey = json?["access_key"], let secretKey = json?["secret_key"] else {
-                throw TestSupportError("moto-credentials.py printed no credentials: \(credentials)")
+                throw LocalProcessError("the moto credentials program printed no credentials: \(credentials)")
             }
             self.accessKey = accessKey
             self.secretKey = secretKey
         } catch {
             Executables.terminate(process)
-            throw TestSupportError("moto_server did not start: \(error)\n\((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+            throw LocalProcessError("moto_server did not start: \(error)\n\((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
         }
     }
 
@@ -90,7 +87,7 @@ public final class MotoServer: @unchecked Sendable {
 }
 
 /// An error from the test harness itself.
-public struct TestSupportError: Error, CustomStringConvertible {
+public struct LocalProcessError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }

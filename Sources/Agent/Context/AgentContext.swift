@@ -21,7 +21,9 @@ public struct AgentContext: Sendable {
 
 extension AgentContext {
     /// This node's answers to its peers' internal calls.
-    public var peer: LocalPeer { LocalPeer(selfID: selfID, local: local, view: view, uploads: writer.uploads, logger: logger) }
+    public var peer: LocalPeer {
+        LocalPeer(selfID: selfID, local: local, view: view, uploadsInFlight: { [uploads = writer.uploads] in uploads.chunksInFlight() }, logger: logger)
+    }
 
     /// Stores global records (users, tokens, ring decisions) here, then pushes them to every
     /// other live node; the periodic global sync reaches any node the push missed.

@@ -9,6 +9,9 @@ enum AgentRouter {
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
         router.get("/api/v1/health") { _, _ in Response.json(["status": "ok", "node": agent.selfID.rawValue]) }
+        router.get("/api/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: assets.openAPI)))
+        }
         WebRoutes(agent: agent, assets: assets).register(on: router)
         // Everything else under /api/v1 runs only with a caller on the context.
         let api = router.group().add(middleware: AuthenticationMiddleware(accounts: agent.accounts))

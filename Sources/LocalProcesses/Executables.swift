@@ -4,11 +4,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Finding and running helper programs from tests.
+/// Finding, running and stopping local helper programs (agents, moto_server, tools).
 public enum Executables {
-    /// The repository root (two levels above this file's folder).
-    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// The absolute path of `name` on PATH, if present.
     public static func find(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
@@ -36,7 +33,7 @@ public enum Executables {
 
     /// Runs `name` with `arguments` to completion; returns stdout, throws with stderr on a non-zero exit.
     public static func run(_ name: String, _ arguments: [String]) throws -> String {
-        guard let executable = find(name) else { throw TestSupportError("\(name) not found on PATH") }
+        guard let executable = find(name) else { throw LocalProcessError("\(name) not found on PATH") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -48,7 +45,7 @@ public enum Executables {
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestSupportError("\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
+            throw LocalProcessError("\(name) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
         }
         return String(decoding: stdout, as: UTF8.self)
     }

@@ -1,4 +1,6 @@
 import Basics
+import Crypto
+import Foundation
 import Ring
 
 /// What the convergence loop reconciles: chunks and manifests.
@@ -21,14 +23,21 @@ public struct SyncItem: Sendable, Hashable {
         case .chunk:
             return try await metadata.chunkEntries().map { SyncItem(key: $0.id.hex, version: "", position: $0.id.position, size: $0.size) }
         case .manifest:
-            return try await metadata.manifestVersions().map { SyncItem(key: "\($0.key.owner)/\($0.key.path)", version: $0.version.description, position: $0.key.position, size: 0) }
+            return try await metadata.manifestVersions().map { SyncItem(key: $0.key.text, version: $0.version.description, position: $0.key.position, size: 0) }
         }
     }
 
-    /// `owner/path` back to a file key.
-    public static func fileKey(_ key: String) -> FileKey? {
-        guard let slash = key.firstIndex(of: "/") else { return nil }
-        return FileKey(owner: String(key[..<slash]), path: String(key[key.index(after: slash)...]))
+    /// An order-independent digest of a set of (key, version) items: the XOR of their SHA-256s,
+    /// with the count. Equal sets give equal digests; a different set almost surely does not.
+    public static func digest(_ items: some Sequence<(key: String, version: String)>) -> String {
+        var accumulator = [UInt8](repeating: 0, count: 32)
+        var count = 0
+        for item in items {
+            let hash = SHA256.hash(data: Data("\(item.key)\u{0}\(item.version)".utf8))
+            for (index, byte) in hash.enumerated() { accumulator[index] ^= byte }
+            count += 1
+        }
+        return "\(count):" + Hex.encode(accumulator)
     }
 
     /// Whether `other` (a peer's version of the same key) is at least as new as this one.
@@ -49,6 +58,6 @@ extension ClusterSnapshot {
             let owners = owners(of: item.position)
             if owners.contains(a) && owners.contains(b) { grouped[item.position.partition.index, default: []].append((item.key, item.version)) }
         }
-        return grouped.mapValues { Convergence.digest($0) }
+        return grouped.mapValues { SyncItem.digest($0) }
     }
 }

@@ -78,19 +78,19 @@ public struct InternalRequest: Sendable {
     }
 
     /// A path parameter, or a malformed-call error naming it.
-    public func parameter(_ name: String) throws(InternalProtocolError) -> String {
+    public func parameter(_ name: String) throws -> String {
         guard let value = parameters[name] else { throw InternalProtocolError("missing path parameter \(name)") }
         return value
     }
 
     /// A chunk id path parameter.
-    public func chunkID(_ name: String = "id") throws(InternalProtocolError) -> ChunkID {
+    public func chunkID(_ name: String = "id") throws -> ChunkID {
         guard let id = ChunkID(try parameter(name)) else { throw InternalProtocolError("\(name) is not a chunk id") }
         return id
     }
 
     /// An optional node id query parameter.
-    public func node(_ name: String) throws(InternalProtocolError) -> NodeID? {
+    public func node(_ name: String) throws -> NodeID? {
         guard let text = query[name] else { return nil }
         guard let node = NodeID(text) else { throw InternalProtocolError("\(name) is not a node id") }
         return node
@@ -148,7 +148,7 @@ public enum InternalJSON {
     }
 
     /// Decodes `bytes` as `T`, or throws a protocol error saying what was wrong.
-    public static func decode<T: Decodable>(_ type: T.Type, _ bytes: ByteBuffer) throws(InternalProtocolError) -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, _ bytes: ByteBuffer) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
         } catch {

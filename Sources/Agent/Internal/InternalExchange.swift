@@ -47,7 +47,7 @@ public enum InternalExchange {
 extension InternalRequest {
     /// The call `target` (path and query, as sent) names on `route`: its path parameters and its
     /// decoded query. Throws for a target that does not fit the route or has a bad escape.
-    public init(route: String, target: String, contentLength: Int64?, body: AnySendableByteSequence) throws(InternalProtocolError) {
+    public init(route: String, target: String, contentLength: Int64?, body: AnySendableByteSequence) throws {
         let (path, query) = target.firstIndex(of: "?").map { (target[..<$0], target[target.index(after: $0)...]) } ?? (target[...], ""[...])
         let pattern = route.split(separator: "/", omittingEmptySubsequences: false)
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -68,7 +68,7 @@ extension InternalRequest {
         self.init(parameters: parameters, query: values, contentLength: contentLength, body: body)
     }
 
-    private static func decode(_ text: Substring) throws(InternalProtocolError) -> String {
+    private static func decode(_ text: Substring) throws -> String {
         guard let bytes = PercentEncoding.decodeBytes(text), let decoded = String(validating: bytes, as: UTF8.self) else {
             throw InternalProtocolError("bad percent-escape or invalid UTF-8 in \"\(text.prefix(100))\"")
         }

@@ -233,41 +233,31 @@ public struct MetadataStore: Sendable {
 
     // MARK: Global records (users, tokens)
 
-    /// Merges users and tokens (last writer wins); returns how many records changed.
+    /// Merges users, tokens and ring decisions (last writer wins); returns how many records changed.
     @discardableResult
     public func merge(_ records: GlobalRecords) async throws -> Int {
-        let users = try records.users.map { ($0, try Self.encoder.encode($0)) }
-        let tokens = try records.tokens.map { ($0, try Self.encoder.encode($0)) }
-        let ringStates = try records.ringStates.map { ($0, try Self.encoder.encode($0)) }
-        return try await database.write { db in
+        try await database.write { db in
             var changed = 0
-            for (user, data) in users {
-                if let existing = try Self.fetchUser(user.name, db), !existing.isSuperseded(by: user) { continue }
-                try db.execute(
-                    sql: "INSERT INTO user (name, version, record) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET version = excluded.version, record = excluded.record",
-                    arguments: [user.name, user.version.description, data]
-                )
-                changed += 1
-            }
-            for (token, data) in tokens {
-                if let existing = try Self.fetchToken(token.hash, db), !existing.isSuperseded(by: token) { continue }
-                try db.execute(
-                    sql: "INSERT INTO token (hash, version, record) VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET version = excluded.version, record = excluded.record",
-                    arguments: [token.hash, token.version.description, data]
-                )
-                changed += 1
-            }
-            for (record, data) in ringStates {
-                if let existing = try Data.fetchOne(db, sql: "SELECT record FROM ring_state WHERE node = ?", arguments: [record.node]).map({ try Self.decoder.decode(RingStateRecord.self, from: $0) }),
-                    !existing.isSuperseded(by: record) { continue }
-                try db.execute(
-                    sql: "INSERT INTO ring_state (node, version, record) VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE SET version = excluded.version, record = excluded.record",
-                    arguments: [record.node, record.version.description, data]
-                )
-                changed += 1
-            }
+            for user in records.users { changed += try Self.upsert(user, table: "user", keyColumn: "name", key: user.name, db) ? 1 : 0 }
+            for token in records.tokens { changed += try Self.upsert(token, table: "token", keyColumn: "hash", key: token.hash, db) ? 1 : 0 }
+            for state in records.ringStates { changed += try Self.upsert(state, table: "ring_state", keyColumn: "node", key: state.node, db) ? 1 : 0 }
             return changed
         }
+    }
+
+    /// Stores `record` in `table` (a `key, version, record` table) unless the stored copy wins
+    /// the last-writer-wins merge; true when the row changed. One rule for every global record.
+    private static func upsert<Record: LastWriterWins & Codable>(_ record: Record, table: String, keyColumn: String, key: String, _ db: Database) throws -> Bool {
+        if let data = try Data.fetchOne(db, sql: "SELECT record FROM \(table) WHERE \(keyColumn) = ?", arguments: [key]),
+            !(try decoder.decode(Record.self, from: data)).isSuperseded(by: record)
+        {
+            return false
+        }
+        try db.execute(
+            sql: "INSERT INTO \(table) (\(keyColumn), version, record) VALUES (?, ?, ?) ON CONFLICT (\(keyColumn)) DO UPDATE SET version = excluded.version, record = excluded.record",
+            arguments: [key, record.version.description, try encoder.encode(record)]
+        )
+        return true
     }
 
     /// Admins' drain and remove records.

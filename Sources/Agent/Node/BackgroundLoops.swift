@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// this node's load, persist its incarnation, keep users and tokens in step with peers, and
 /// create the bootstrap admin. On graceful shutdown it announces that the node is leaving.
 struct BackgroundLoops: Service {
+    // Each job below is one loop; a failure in one is logged and retried, never swallowed.
     let agent: AgentContext
     let gossip: GossipShell
     let traffic: TrafficCounters
@@ -67,25 +68,19 @@ struct BackgroundLoops: Service {
     /// Applies admins' drain/remove records as they arrive, and finishes this node's own drain:
     /// once it holds nothing, it records itself as removed.
     private func followRingDecisions() async {
-        while !Task.isCancelled && !isShuttingDown {
-            if let records = try? await agent.local.metadata.ringStates() {
-                agent.view.apply(records)
-                if let mine = records.first(where: { $0.node == agent.selfID.rawValue }), mine.state == .draining, !mine.deleted,
-                    let chunks = try? await agent.local.metadata.chunkTotals(), chunks.count == 0,
-                    let manifests = try? await agent.local.metadata.manifestCount(), manifests == 0
-                {
-                    var done = mine
-                    done.state = .removed
-                    done.version = agent.local.clock.now()
-                    do {
-                        try await agent.publish(GlobalRecords(ringStates: [done]))
-                        agent.logger.notice("drain finished: this node holds nothing and has left the ring")
-                    } catch {
-                        agent.logger.warning("could not record the end of the drain", metadata: ["error": "\(error)"])
-                    }
-                }
+        await runPeriodically("ring decisions", logger: agent.logger, retryAfter: .seconds(1)) {
+            let records = try await agent.local.metadata.ringStates()
+            agent.view.apply(records)
+            if let mine = records.first(where: { $0.node == agent.selfID.rawValue }), mine.state == .draining, !mine.deleted,
+                try await agent.local.metadata.chunkTotals().count == 0, try await agent.local.metadata.manifestCount() == 0
+            {
+                var done = mine
+                done.state = .removed
+                done.version = agent.local.clock.now()
+                try await agent.publish(GlobalRecords(ringStates: [done]))
+                agent.logger.notice("drain finished: this node holds nothing and has left the ring")
             }
-            try? await Task.sleep(for: .seconds(1))
+            return .seconds(1)
         }
     }
 
@@ -101,52 +96,29 @@ struct BackgroundLoops: Service {
 
     private var isShuttingDown: Bool { Task.isShuttingDownGracefully }
 
+    /// Every second: measure this node's load and hand it to gossip (which carries it to the
+    /// others), the cluster view and the metrics; take in peers' reports (they arrive without
+    /// change events); persist a new incarnation. A step that fails is logged and retried.
     private func reportLoad() async {
-        var lastIncarnation: UInt64 = 0
-        var last = (bytesIn: 0, bytesOut: 0, at: ContinuousClock.now)
-        var totals: (count: Int, bytes: Int64) = (0, 0)
-        var hints = 0
-        var lastMoved = (bytes: Int64(0), at: ContinuousClock.now)
+        var meter = LoadMeter(traffic: traffic)
         var tick = 0
-        while !Task.isCancelled && !isShuttingDown {
-            if let fresh = try? await agent.local.metadata.chunkTotals() { totals = fresh }
-            if tick % 5 == 0, let count = try? await agent.local.metadata.hintCount() { hints = count }
+        var lastIncarnation: UInt64 = 0
+        await runPeriodically("load report", logger: agent.logger, retryAfter: .seconds(1)) {
+            let stored = try await agent.local.metadata.chunkTotals()
+            if tick % 5 == 0 { meter.hintsPending = try await agent.local.metadata.hintCount() }
             tick += 1
-            let now = ContinuousClock.now
-            let seconds = max(0.001, (now - last.at).inSeconds)
-            let bytesIn = traffic.bytesIn.load(ordering: .relaxed)
-            let bytesOut = traffic.bytesOut.load(ordering: .relaxed)
-            var load = Gossip.LoadReport()
-            load.inFlightRequests = UInt32(clamping: traffic.inFlight.load(ordering: .relaxed))
-            load.bytesInPerSecond = UInt64(Double(max(0, bytesIn - last.bytesIn)) / seconds)
-            load.bytesOutPerSecond = UInt64(Double(max(0, bytesOut - last.bytesOut)) / seconds)
-            load.chunkCount = UInt64(totals.count)
-            load.storageUsedBytes = UInt64(max(0, totals.bytes))
-            load.storageCapacityBytes = capacity()
-            let repair = progress.current
-            load.underReplicated = UInt64(max(0, repair.underReplicated))
-            load.repairBacklogBytes = UInt64(max(0, repair.bytesToMove))
-            load.hintsPending = UInt64(hints)
-            let movedSeconds = max(0.001, (now - lastMoved.at).inSeconds)
-            load.repairBytesPerSecond = UInt64(Double(max(0, repair.bytesMoved - lastMoved.bytes)) / movedSeconds)
-            lastMoved = (repair.bytesMoved, now)
-            last = (bytesIn, bytesOut, now)
+            let load = meter.measure(stored: stored, capacity: capacity(), repair: progress.current)
             await gossip.updateLoad(load)
-            // Peers' load reports arrive without change events: refresh the whole view each second.
-            for member in await gossip.members { agent.view.apply(member) }
-            let metrics = agent.metrics
-            metrics.recordGossip(members: await gossip.members, counters: await gossip.counters)
-            metrics.repairBacklogBytes.record(Int64(load.repairBacklogBytes))
-            metrics.underReplicated.record(Int64(load.underReplicated))
-            metrics.hintsPending.record(Int64(load.hintsPending))
-            metrics.storedChunks.record(Int64(load.chunkCount))
-            metrics.storedBytes.record(Int64(load.storageUsedBytes))
             agent.view.updateSelfLoad(load)
+            let members = await gossip.members
+            for member in members { agent.view.apply(member) }
+            agent.metrics.record(load: load, members: members, counters: await gossip.counters)
             let incarnation = await gossip.me.incarnation
-            if incarnation != lastIncarnation, (try? await agent.local.metadata.setNodeState("incarnation", String(incarnation))) != nil {
+            if incarnation != lastIncarnation {
+                try await agent.local.metadata.setNodeState("incarnation", String(incarnation))
                 lastIncarnation = incarnation
             }
-            try? await Task.sleep(for: .seconds(1))
+            return .seconds(1)
         }
     }
 
@@ -162,21 +134,26 @@ struct BackgroundLoops: Service {
     /// Pulls users and tokens from one random live peer and pushes ours back, every few seconds:
     /// what carries an account change to a node that missed its immediate push.
     private func syncGlobalRecords() async {
-        while !Task.isCancelled && !isShuttingDown {
+        await runPeriodically("global sync", logger: agent.logger, retryAfter: Self.globalSyncInterval) {
             let snapshot = agent.view.snapshot()
-            if let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() {
-                do {
-                    let theirs = try await agent.calls.globalRecords(on: peer, snapshot)
-                    for version in theirs.versions { try? agent.local.clock.observe(version) }
-                    _ = try? await agent.local.metadata.merge(theirs)
-                    if let ours = try? await agent.local.metadata.globalRecords(), ours != theirs {
-                        try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot)
-                    }
-                } catch {
-                    agent.logger.debug("global sync failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                }
+            guard let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() else {
+                return Self.globalSyncInterval
             }
-            try? await Task.sleep(for: Self.globalSyncInterval)
+            let theirs: GlobalRecords
+            do {
+                theirs = try await agent.calls.globalRecords(on: peer, snapshot)
+            } catch {
+                // A peer that just went down: the next round picks another.
+                agent.logger.debug("global sync: peer did not answer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                return Self.globalSyncInterval
+            }
+            for version in theirs.versions {
+                do { try agent.local.clock.observe(version) } catch { agent.logger.warning("global sync: a record from the future", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
+            }
+            _ = try await agent.local.metadata.merge(theirs)
+            let ours = try await agent.local.metadata.globalRecords()
+            if ours != theirs { try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot) }
+            return Self.globalSyncInterval
         }
     }
 

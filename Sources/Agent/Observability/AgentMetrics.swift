@@ -50,7 +50,13 @@ public final class AgentMetrics: Sendable {
     public func render() -> String { registry.emitToString() }
 
     /// Membership counts and gossip counters, refreshed by the load reporter every second.
-    func recordGossip(members list: [Gossip.Member], counters: Gossip.ShellCounters) {
+    /// Records this node's load report, the members by status and the gossip shell's counters.
+    func record(load: Gossip.LoadReport, members list: [Gossip.Member], counters: Gossip.ShellCounters) {
+        repairBacklogBytes.record(Int64(load.repairBacklogBytes))
+        underReplicated.record(Int64(load.underReplicated))
+        hintsPending.record(Int64(load.hintsPending))
+        storedChunks.record(Int64(load.chunkCount))
+        storedBytes.record(Int64(load.storageUsedBytes))
         for (status, gauge) in members { gauge.record(list.filter { $0.status == status }.count) }
         gossipPacketsIn.record(counters.packetsIn)
         gossipPacketsOut.record(counters.packetsOut)

@@ -2,6 +2,7 @@ import Basics
 import Logging
 import NIOCore
 import Ring
+import ServiceLifecycle
 
 /// The convergence loop (DESIGN.md §9), one round every `repair_interval` (every second while
 /// work is pending): for each key this node holds, make sure every available owner has it —
@@ -9,7 +10,7 @@ import Ring
 /// they differ — and drop copies this node no longer owns once every owner holds them. This one
 /// rule delivers hinted handoff, re-replication after `dead_grace`, rebalancing after a join and
 /// draining. Pushes are paced by `repair_bandwidth`.
-struct ConvergenceService: Sendable {
+struct ConvergenceService: Service {
     let agent: AgentContext
     let throttle: Throttle
     let progress: RepairProgress

@@ -1,11 +1,12 @@
 import Logging
 import Ring
+import ServiceLifecycle
 
 /// Garbage collection (DESIGN.md §9), mark and sweep: every ring member answers with a Bloom
 /// filter of the chunks its live manifests and its uploads in progress reference; a chunk stored
 /// here is deleted only if no filter contains it and it is older than `gc_grace`. A round in
 /// which any ring member does not answer deletes nothing.
-struct GCService: Sendable {
+struct GCService: Service {
     let agent: AgentContext
     let interval: Duration
     let grace: Duration

@@ -1,10 +1,11 @@
 import Logging
 import Synchronization
+import ServiceLifecycle
 
 /// Scrub (DESIGN.md §9): re-reads and re-hashes stored chunks at `scrub_rate`, least recently
 /// verified first, covering the whole store once per `scrub_period`. A bad copy is deleted and
 /// counted; the convergence loop then refills it from a good replica.
-struct ScrubService: Sendable {
+struct ScrubService: Service {
     let agent: AgentContext
     let throttle: Throttle
     let period: Duration

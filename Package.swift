@@ -31,6 +31,9 @@ let package = Package(
         // Small values every layer shares: NodeID, ChunkID (32 bytes), hex, percent-encoding, durations. No dependencies.
         .target(name: "Basics"),
         // A type-erased sendable stream of NIO byte buffers: the streamed bodies that blob stores and S3 pass around.
+        // The public REST API's request and answer types: what the agent encodes and the CLI, the
+        // drills and the tests decode. Foundation only.
+        .target(name: "PublicAPI"),
         .target(name: "ByteStreams", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Pure placement: ring, tokens, owners, preference lists, move plans. No I/O, no clocks.
         .target(
@@ -75,7 +78,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Basics", "ByteStreams", "Ring", "Gossip", "GossipNIO", "S3", "CSystemTuning",
+                "PublicAPI", "Basics", "ByteStreams", "Ring", "Gossip", "GossipNIO", "S3", "CSystemTuning",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -99,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "filestore",
             dependencies: [
-                "Agent", "Basics", "Ring", "Gossip", "GossipNIO", "DevCluster",
+                "Agent", "PublicAPI", "Basics", "Ring", "Gossip", "GossipNIO", "DevCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,7 +128,7 @@ let package = Package(
         .target(
             name: "DevCluster",
             dependencies: [
-                "LocalProcesses", "Basics", "S3", "Agent", "Ring",
+                "LocalProcesses", "PublicAPI", "Basics", "S3", "Agent", "Ring",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -142,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "LocalProcesses", "TestSupport", "DevCluster",
+                "Agent", "PublicAPI", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "LocalProcesses", "TestSupport", "DevCluster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

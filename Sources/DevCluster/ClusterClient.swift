@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import LocalProcesses
+import PublicAPI
 
 /// An HTTP client for the public API of a local cluster, with the admin's credentials by default.
 public struct ClusterClient: Sendable {
@@ -36,10 +37,17 @@ public struct ClusterClient: Sendable {
         public var body: ByteBuffer
         public var bytes: [UInt8] { Array(body.readableBytesView) }
         public var text: String { String(buffer: body) }
-        public func json() throws -> [String: Any] {
-            guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { throw LocalProcessError("not a JSON object: \(text)") }
-            return object
+        /// The body decoded as one of the public API's types.
+        public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            do {
+                return try APIJSON.decode(T.self, from: body.readableBytesView)
+            } catch {
+                throw LocalProcessError("HTTP \(status) answer is not a \(T.self): \(error); body: \(text.prefix(500))")
+            }
         }
+
+        /// The error code of an error answer (`{"error": {"code", …}}`), or nil when it is not one.
+        public var errorCode: String? { (try? decode(APIErrorBody.self))?.error.code }
     }
 
     /// The `Authorization` value for Basic credentials.
@@ -50,15 +58,15 @@ public struct ClusterClient: Sendable {
         try await http.shutdown()
     }
 
-    /// One request to `node` (`path` includes the query); `authorization` defaults to the admin,
-    /// an empty string or nil sends none.
+    /// One request to `node` (`path` includes the query) with `authorization` as the
+    /// `Authorization` header: nil sends the admin's credentials, an empty string sends none.
     public func send(
-        _ method: HTTPMethod, _ node: String, _ path: String, body: ByteBuffer? = nil, authorization: String?? = .none, headers: [(String, String)] = []
+        _ method: HTTPMethod, _ node: String, _ path: String, body: ByteBuffer? = nil, authorization: String? = nil, headers: [(String, String)] = []
     ) async throws -> Reply {
         guard let target = cluster.node(node) else { throw LocalProcessError("no node \(node)") }
         var request = HTTPClientRequest(url: target.url + path)
         request.method = method
-        if let authorization = authorization ?? admin, !authorization.isEmpty { request.headers.add(name: "Authorization", value: authorization) }
+        if case let authorization = authorization ?? admin, !authorization.isEmpty { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(body) }
         let response = try await http.execute(request, timeout: .seconds(120))
@@ -66,29 +74,36 @@ public struct ClusterClient: Sendable {
     }
 
     public func upload(_ node: String, _ path: String, _ bytes: [UInt8], authorization: String? = nil) async throws -> Reply {
-        try await send(.PUT, node, "/api/v1/files/\(path)", body: ByteBuffer(bytes: bytes), authorization: .some(authorization ?? admin))
+        try await send(.PUT, node, "/api/v1/files/\(path)", body: ByteBuffer(bytes: bytes), authorization: authorization)
     }
 
     public func download(_ node: String, _ path: String, authorization: String? = nil) async throws -> Reply {
-        try await send(.GET, node, "/api/v1/files/\(path)", authorization: .some(authorization ?? admin))
+        try await send(.GET, node, "/api/v1/files/\(path)", authorization: authorization)
     }
 
     /// `GET /api/v1/cluster` from `node`: each node id with its status.
     public func statuses(from node: String) async throws -> [String: String] {
-        let reply = try await send(.GET, node, "/api/v1/cluster")
-        let nodes = try reply.json()["nodes"] as? [[String: Any]] ?? []
-        return Dictionary(uniqueKeysWithValues: nodes.compactMap { entry in (entry["id"] as? String).map { ($0, entry["status"] as? String ?? "?") } })
+        Dictionary(try await cluster(from: node).nodes.map { ($0.id, $0.status) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// `GET /api/v1/cluster` from `node`.
+    public func cluster(from node: String) async throws -> ClusterStatus {
+        try await send(.GET, node, "/api/v1/cluster").decode(ClusterStatus.self)
     }
 
     /// The nodes holding each chunk of a file, as `GET /api/v1/meta` reports them.
     public func replicas(_ path: String, from node: String = "node1") async throws -> [Set<String>] {
-        let meta = try await send(.GET, node, "/api/v1/meta/\(path)").json()
-        return (meta["chunks"] as? [[String: Any]] ?? []).map { Set($0["replicas"] as? [String] ?? []) }
+        try await meta(path, from: node).chunks.map { Set($0.replicas) }
+    }
+
+    /// `GET /api/v1/meta/{path}` from `node`.
+    public func meta(_ path: String, from node: String = "node1") async throws -> FileMeta {
+        try await send(.GET, node, "/api/v1/meta/\(path)").decode(FileMeta.self)
     }
 
     /// The cluster's repair health as `node` reports it.
-    public func health(from node: String = "node1") async throws -> [String: Any] {
-        try await send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any] ?? [:]
+    public func health(from node: String = "node1") async throws -> ClusterStatus.Health {
+        try await cluster(from: node).health
     }
 
     /// Polls every agent's view until all agents see each other alive.

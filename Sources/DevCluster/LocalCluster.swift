@@ -86,13 +86,14 @@ public final class LocalCluster: Sendable {
         }
         yaml += "nodes:\n"
         do {
+            var taken: Set<Int> = []
             for index in 1...options.nodes {
                 let id = "node\(index)"
-                let node = Node(
-                    id: id, httpPort: options.httpPort == 0 ? try FreePort.pick() : options.httpPort + index - 1,
-                    gossipPort: options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP() : options.gossipPort + index - 1,
-                    dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log"
-                )
+                let httpPort = options.httpPort == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.httpPort + index - 1
+                taken.insert(httpPort)
+                let gossipPort = options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.gossipPort + index - 1
+                taken.insert(gossipPort)
+                let node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
                 try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
                 let storage: String
                 switch options.storage {
@@ -144,7 +145,10 @@ public final class LocalCluster: Sendable {
     public func addNode() async throws -> Node {
         let id = "node\(nodes.count + 1)"
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        let node = Node(id: id, httpPort: try FreePort.pick(), gossipPort: try FreePort.pickForTCPAndUDP(), dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        let taken = Set(nodes.flatMap { [$0.httpPort, $0.gossipPort] })
+        let httpPort = try FreePort.pickForTCPAndUDP(avoiding: taken)
+        let gossipPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort]))
+        let node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
         let seed = nodes[0]
@@ -252,11 +256,9 @@ public final class LocalCluster: Sendable {
 
     /// `cluster.json` for scripts: every node's id, URL, pid and data directory, and the admin login.
     public func clusterJSON() -> String {
-        let entries = nodes.map { node -> [String: Any] in
-            ["id": node.id, "url": node.url, "pid": Int(pid(node.id) ?? 0), "data_dir": node.dataDirectory]
-        }
-        let object: [String: Any] = ["nodes": entries, "admin": ["user": "admin", "password": options.adminPassword]]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        ClusterFile(
+            nodes: nodes.map { ClusterFile.Node(id: $0.id, url: $0.url, pid: pid($0.id) ?? 0, dataDirectory: $0.dataDirectory) },
+            admin: ClusterFile.Login(user: "admin", password: options.adminPassword)
+        ).text()
     }
 }

@@ -46,9 +46,14 @@ extension Gossip {
     }
 }
 
-/// The I/O shell around `Gossip.Membership`: a UDP socket (NIOAsyncChannel), timers as tasks,
-/// sealing and replay protection, and a stream of member changes. Run it with `run()` (it is a
-/// ServiceLifecycle `Service`); it stops when the task is cancelled or graceful shutdown begins.
+/// The I/O shell around `Gossip.Membership`: a UDP socket (NIOAsyncChannel), sealing and replay
+/// protection, and a stream of member changes. Run it with `run()` (it is a ServiceLifecycle
+/// `Service`); it stops when the task is cancelled or graceful shutdown begins.
+///
+/// Three loops, all children of `run()`: the receive loop feeds packets to the state machine; one
+/// timer loop fires the state machine's timers from a queue; one writer loop resolves addresses
+/// (off the actor: a DNS name is resolved on NIO's thread pool) and writes what the state machine
+/// sends. No task is started per packet or per timer.
 public actor GossipShell: Service {
     public let configuration: Gossip.ShellConfiguration
     private var membership: Gossip.Membership
@@ -56,9 +61,13 @@ public actor GossipShell: Service {
     private var replayGuard = Gossip.ReplayGuard()
     private let logger: Logger
     private let started = ContinuousClock.now
-    private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
-    private var timerTasks: [UUID: Task<Void, Never>] = [:]
-    private var resolved: [Gossip.Address: SocketAddress] = [:]
+    private var running = false
+    /// The state machine's timers by due time (time since `started`).
+    private var timers = TimedQueue<Gossip.Timer>()
+    /// Sealed datagrams for the writer loop. Bounded: when the socket cannot keep up, the oldest
+    /// are dropped, as the network would.
+    private let outgoing: AsyncStream<Datagram>
+    private let outgoingContinuation: AsyncStream<Datagram>.Continuation
     private var subscribers: [UUID: AsyncStream<Gossip.Member>.Continuation] = [:]
     private var boundPort: Int?
     private var readyWaiters: [CheckedContinuation<Int, Never>] = []
@@ -69,6 +78,7 @@ public actor GossipShell: Service {
         self.configuration = configuration
         self.sealer = Gossip.Sealer(clusterName: configuration.clusterName, secret: configuration.secret, previousSecret: configuration.previousSecret)
         self.logger = logger
+        (outgoing, outgoingContinuation) = AsyncStream<Datagram>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let advertise = configuration.advertise ?? configuration.bind
         self.membership = Gossip.Membership(
             selfID: configuration.id,
@@ -86,13 +96,10 @@ public actor GossipShell: Service {
     /// Member changes from now on (status, incarnation, metadata), until the shell stops.
     public func changes() -> AsyncStream<Gossip.Member> {
         let (stream, continuation) = AsyncStream<Gossip.Member>.makeStream(bufferingPolicy: .bufferingNewest(1024))
-        let key = UUID()
-        subscribers[key] = continuation
-        continuation.onTermination = { _ in Task { await self.unsubscribe(key) } }
+        // A subscriber that stops listening is dropped at the next change (its yield reports it).
+        subscribers[UUID()] = continuation
         return stream
     }
-
-    private func unsubscribe(_ key: UUID) { subscribers[key] = nil }
 
     /// The UDP port once bound (waits for it).
     public func port() async -> Int {
@@ -120,10 +127,18 @@ public actor GossipShell: Service {
                 }
             }
         let port = channel.channel.localAddress?.port ?? configuration.bind.port
+        let outgoing = self.outgoing
+        let logger = self.logger
         try await withGracefulShutdownHandler {
             try await channel.executeThenClose { inbound, outbound in
-                self.begin(outbound: outbound, port: port)
-                for try await envelope in inbound { self.receive(envelope) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await Self.writeLoop(outgoing, to: outbound, logger: logger) }
+                    group.addTask { await self.timerLoop() }
+                    self.begin(port: port)
+                    defer { self.stop() }
+                    for try await envelope in inbound { self.receive(envelope) }
+                    group.cancelAll()
+                }
             }
         } onGracefulShutdown: {
             channel.channel.close(promise: nil)
@@ -131,8 +146,8 @@ public actor GossipShell: Service {
         stop()
     }
 
-    private func begin(outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, port: Int) {
-        self.outbound = outbound
+    private func begin(port: Int) {
+        running = true
         boundPort = port
         if configuration.advertise == nil && configuration.bind.port == 0 {
             // Bound to an ephemeral port: advertise the real one.
@@ -147,11 +162,11 @@ public actor GossipShell: Service {
     }
 
     private func stop() {
-        for task in timerTasks.values { task.cancel() }
-        timerTasks = [:]
+        running = false
+        timers = TimedQueue()
+        outgoingContinuation.finish()
         for subscriber in subscribers.values { subscriber.finish() }
         subscribers = [:]
-        outbound = nil
     }
 
     private var elapsed: Duration { ContinuousClock.now - started }
@@ -195,44 +210,62 @@ public actor GossipShell: Service {
             case .send(let messages, let address):
                 send(messages, to: address)
             case .schedule(let timer, let after):
-                let key = UUID()
-                timerTasks[key] = Task {
-                    try? await Task.sleep(for: after)
-                    guard !Task.isCancelled else { return }
-                    self.fire(timer, key: key)
-                }
+                if running { timers.push(elapsed + after, timer) }
             case .memberChanged(let member):
                 logger.debug("member changed", metadata: ["peer": "\(member.id)", "status": "\(member.status)", "incarnation": "\(member.incarnation)"])
-                for subscriber in subscribers.values { subscriber.yield(member) }
+                for (key, subscriber) in subscribers {
+                    if case .terminated = subscriber.yield(member) { subscribers[key] = nil }
+                }
             }
         }
     }
 
-    private func fire(_ timer: Gossip.Timer, key: UUID) {
-        timerTasks[key] = nil
-        guard outbound != nil else { return }
-        execute(membership.onTimer(timer, now: elapsed))
+    // MARK: Timers
+
+    /// The longest the timer loop sleeps: a timer scheduled while it sleeps fires at most this late
+    /// (the shortest timer the state machine sets is hundreds of milliseconds).
+    static let timerResolution: Duration = .milliseconds(10)
+
+    /// Fires due timers, then sleeps until the next one is due (at most `timerResolution`).
+    private func timerLoop() async {
+        while !Task.isCancelled {
+            let now = elapsed
+            for timer in timers.popDue(at: now) where running { execute(membership.onTimer(timer, now: elapsed)) }
+            let wait = min(Self.timerResolution, max(.zero, (timers.peekTime ?? now + Self.timerResolution) - elapsed))
+            do { try await Task.sleep(for: wait) } catch { return }
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sealed packets for one address.
+    struct Datagram: Sendable {
+        var address: Gossip.Address
+        var packets: [[UInt8]]
     }
 
     private func send(_ messages: [Gossip.Message], to address: Gossip.Address) {
-        guard let outbound, let target = resolve(address) else { return }
+        guard running else { return }
         let limit = configuration.settings.maxPacketSize - Gossip.Sealer.overhead
-        for packet in Gossip.Codec.encode(messages, limit: limit) {
-            let sealed = sealer.seal(packet, wallMilliseconds: Self.wallMilliseconds())
-            counters.packetsOut += 1
-            // UDP is fire and forget: a full socket buffer or an unreachable peer is just a lost packet.
-            Task { try? await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: sealed))) }
-        }
+        let packets = Gossip.Codec.encode(messages, limit: limit).map { sealer.seal($0, wallMilliseconds: Self.wallMilliseconds()) }
+        counters.packetsOut += packets.count
+        outgoingContinuation.yield(Datagram(address: address, packets: packets))
     }
 
-    private func resolve(_ address: Gossip.Address) -> SocketAddress? {
-        if let cached = resolved[address] { return cached }
-        guard let socketAddress = try? SocketAddress.makeAddressResolvingHost(address.host, port: address.port) else {
-            logger.debug("cannot resolve gossip address", metadata: ["peer": "\(address)"])
-            return nil
+    /// Writes each datagram to its address, resolving names as it goes (cached for a minute, so
+    /// a container that comes back under a new address is found again).
+    private static func writeLoop(_ outgoing: AsyncStream<Datagram>, to outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>, logger: Logger) async {
+        var resolver = AddressResolver()
+        for await datagram in outgoing {
+            guard let target = await resolver.resolve(datagram.address) else {
+                logger.debug("cannot resolve gossip address", metadata: ["peer": "\(datagram.address)"])
+                continue
+            }
+            for packet in datagram.packets {
+                // UDP is fire and forget: a full socket buffer or an unreachable peer is just a lost packet.
+                try? await outbound.write(AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet)))
+            }
         }
-        resolved[address] = socketAddress
-        return socketAddress
     }
 
     /// The wall clock in milliseconds since the Unix epoch (packet stamps for the replay guard).

@@ -36,7 +36,7 @@ public struct GossipSimulator {
     /// Nodes in different groups cannot reach each other; nil means no partition.
     public var partition: [Int: Int]?
 
-    private var queue = EventQueue()
+    private var queue = TimedQueue<Event>()
     private var deferred: [Int: [Event]] = [:]
     private var random: SeededGenerator
     private let addresses: [Gossip.Address]
@@ -146,50 +146,4 @@ public struct GossipSimulator {
     private func nanos(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
-}
-
-/// A binary min-heap of timed events; ties keep insertion order so runs are deterministic.
-struct EventQueue {
-    private var heap: [(time: Duration, order: UInt64, event: GossipSimulator.Event)] = []
-    private var counter: UInt64 = 0
-
-    var peekTime: Duration? { heap.first?.time }
-
-    mutating func push(_ time: Duration, _ event: GossipSimulator.Event) {
-        counter += 1
-        heap.append((time, counter, event))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    /// Drops every queued event matching `predicate` (rebuilding the heap).
-    mutating func removeAll(where predicate: (GossipSimulator.Event) -> Bool) {
-        let kept = heap.filter { !predicate($0.event) }
-        heap = []
-        for entry in kept.sorted(by: { $0.order < $1.order }) { push(entry.time, entry.event) }
-    }
-
-    mutating func pop() -> (Duration, GossipSimulator.Event)? {
-        guard !heap.isEmpty else { return nil }
-        heap.swapAt(0, heap.count - 1)
-        let top = heap.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1, right = left + 1
-            var smallest = parent
-            if left < heap.count && less(left, smallest) { smallest = left }
-            if right < heap.count && less(right, smallest) { smallest = right }
-            guard smallest != parent else { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return (top.time, top.event)
-    }
-
-    private func less(_ a: Int, _ b: Int) -> Bool { heap[a].time != heap[b].time ? heap[a].time < heap[b].time : heap[a].order < heap[b].order }
 }

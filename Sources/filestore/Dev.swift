@@ -103,11 +103,7 @@ struct DevUp: AsyncParsableCommand {
     }
 
     static func recordedPIDs(_ jsonPath: String) -> [Int32] {
-        guard let data = FileManager.default.contents(atPath: jsonPath),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let nodes = object["nodes"] as? [[String: Any]]
-        else { return [] }
-        return nodes.compactMap { ($0["pid"] as? Int).map(Int32.init) }
+        ClusterFile.read(jsonPath)?.nodes.map(\.pid).filter { $0 > 0 } ?? []
     }
 }
 
@@ -120,16 +116,12 @@ struct DevStart: AsyncParsableCommand {
 
     func run() async throws {
         let jsonPath = "\(location.dir)/cluster.json"
-        guard let data = FileManager.default.contents(atPath: jsonPath),
-            var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-            var nodes = object["nodes"] as? [[String: Any]],
-            let index = nodes.firstIndex(where: { $0["id"] as? String == id }),
-            let dataDirectory = nodes[index]["data_dir"] as? String
-        else {
+        guard var file = ClusterFile.read(jsonPath), let index = file.nodes.firstIndex(where: { $0.id == id }) else {
             say("filestore dev start: no node \(id) in \(jsonPath) (is `filestore dev` running there?)")
             throw ExitCode(1)
         }
-        if let pid = nodes[index]["pid"] as? Int, pid > 0, kill(Int32(pid), 0) == 0 {
+        let dataDirectory = file.nodes[index].dataDirectory
+        if case let pid = file.nodes[index].pid, pid > 0, kill(pid, 0) == 0 {
             say("filestore dev start: \(id) is already running (pid \(pid))")
             throw ExitCode(1)
         }
@@ -144,9 +136,8 @@ struct DevStart: AsyncParsableCommand {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        nodes[index]["pid"] = Int(process.processIdentifier)
-        object["nodes"] = nodes
-        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]).write(to: URL(fileURLWithPath: jsonPath))
+        file.nodes[index].pid = process.processIdentifier
+        try file.write(to: jsonPath)
         say("filestore dev start: \(id) started (pid \(process.processIdentifier)); log: \(dataDirectory)/agent.log")
     }
 }

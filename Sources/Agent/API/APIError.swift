@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PublicAPI
 
 /// An error answered to a client as `{"error": {"code", "message"}}` with its HTTP status
 /// (DESIGN.md §10). Handlers throw these; `ErrorMiddleware` turns every other error into one.
@@ -31,7 +32,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = Response.json(status: status, ["error": ["code": code, "message": message]])
+        var response = Response.json(status: status, APIErrorBody(code: code, message: message))
         // The body is this JSON error, whatever the headers of the response it replaces said about theirs.
         response.headers.append(contentsOf: headers.filter { $0.name != .contentType && $0.name != .contentLength })
         return response
@@ -41,10 +42,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 extension Response {
     /// A JSON response of an `Encodable` value.
     static func json(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own value types cannot fail; an empty object is the impossible fallback.
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let data = (try? APIJSON.encoder().encode(value)) ?? Data("{}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PublicAPI
 import Ring
 
 /// `/api/v1/auth/tokens` and `/api/v1/users`: bearer tokens and user administration. Every
@@ -14,27 +15,6 @@ struct AccountRoutes {
         router.post("/api/v1/users") { request, context in try await createUser(request, context) }
         router.patch("/api/v1/users/:name") { request, context in try await changeUser(request, context) }
         router.delete("/api/v1/users/:name") { request, context in try await deleteUser(request, context) }
-    }
-
-    private struct TokenRequest: Decodable {
-        var ttlSeconds: Int?
-        enum CodingKeys: String, CodingKey { case ttlSeconds = "ttl_seconds" }
-    }
-
-    private struct UserJSON: Encodable {
-        var name: String
-        var role: String
-    }
-
-    private struct NewUser: Decodable {
-        var name: String
-        var password: String
-        var role: Role?
-    }
-
-    private struct UserChange: Decodable {
-        var password: String?
-        var role: Role?
     }
 
     private func createToken(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -55,13 +35,13 @@ struct AccountRoutes {
         let (text, record) = agent.accounts.makeToken(for: principal.name, lifetime: lifetime)
         try await agent.publish(GlobalRecords(tokens: [record]))
         context.logger.info("token created", metadata: ["user": "\(principal.name)"])
-        return .json(status: .created, ["token": text, "expires_at": FileJSON.rfc3339(milliseconds: record.expiresAt)])
+        return .json(status: .created, TokenGrant(token: text, expiresAt: APITime.rfc3339(milliseconds: record.expiresAt)))
     }
 
     private func listUsers(_ context: AgentRequestContext) async throws -> Response {
         _ = try context.requireAdmin("manage users")
         let users = try await agent.local.metadata.globalRecords().users.filter { !$0.deleted }
-        return .json(["users": users.map { UserJSON(name: $0.name, role: $0.role.rawValue) }])
+        return .json(UserList(users: users.map { UserInfo(name: $0.name, role: $0.role) }))
     }
 
     private func createUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -74,13 +54,13 @@ struct AccountRoutes {
         let record = try await agent.accounts.makeUser(name: new.name, password: new.password, role: new.role ?? .user)
         try await agent.publish(GlobalRecords(users: [record]))
         context.logger.info("user created", metadata: ["user": "\(new.name)", "by": "\(admin.name)"])
-        return .json(status: .created, UserJSON(name: record.name, role: record.role.rawValue))
+        return .json(status: .created, UserInfo(name: record.name, role: record.role))
     }
 
     /// Admins change anything; a user may change only their own password.
     private func changeUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
-        let name = try context.parameters.require("name")
+        let name = try context.pathParameter("name")
         guard principal.isAdmin || principal.name == name else { throw APIError.forbidden("only admins change other users") }
         var request = request
         let change = try decode(UserChange.self, try await request.collectBody(upTo: 64 * 1024))
@@ -95,12 +75,12 @@ struct AccountRoutes {
             record.version = agent.local.clock.now()
         }
         try await agent.publish(GlobalRecords(users: [record]))
-        return .json(UserJSON(name: record.name, role: record.role.rawValue))
+        return .json(UserInfo(name: record.name, role: record.role))
     }
 
     private func deleteUser(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let admin = try context.requireAdmin("manage users")
-        let name = try context.parameters.require("name")
+        let name = try context.pathParameter("name")
         guard name != admin.name else { throw APIError.conflict("admins cannot delete themselves") }
         guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
         record.deleted = true

@@ -62,3 +62,10 @@ struct InternalAuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+extension AgentRequestContext {
+    /// A path parameter (`:name`, `:id`) percent-decoded: `/users/al%2Dice` names `al-ice`.
+    func pathParameter(_ name: String) throws -> String {
+        try FilePathRules.percentDecode(try parameters.require(name))
+    }
+}

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PublicAPI
 import Ring
 
 /// `/api/v1/files` and `/api/v1/meta`: upload, download, delete, list, and where chunks live.
@@ -113,7 +114,7 @@ struct FilesRoutes {
     }
 
     private func created(_ manifest: Manifest) -> Response {
-        var response = Response.json(status: .created, FileJSON(manifest))
+        var response = Response.json(status: .created, FileInfo(manifest))
         response.headers[.eTag] = "\"\(manifest.sha256)\""
         return response
     }
@@ -226,29 +227,17 @@ struct FilesRoutes {
         return Response(status: .noContent)
     }
 
-    private struct Listing: Encodable {
-        var files: [FileJSON]
-        /// The cursor for the next page (`after=`), or null on the last page.
-        var next: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(files, forKey: .files)
-            try container.encode(next, forKey: .next)
-        }
-
-        enum CodingKeys: String, CodingKey { case files, next }
-    }
-
     /// Scatter-gather over every available node's shard, merged by version (DESIGN.md §8).
     private func list(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
+        // The router matches `/api/v1/files/` here too; a trailing slash names a file with an empty path.
+        guard !request.uri.path.hasSuffix("/") else { throw APIError.badRequest("invalid_path", "the file path is empty (list with GET /api/v1/files)") }
         let query = try QueryItems(request.uri.query)
         let owner = try self.owner(request, principal: principal)
         let prefix = query["prefix"] ?? ""
         let limit = try query.int("limit", default: 100, in: 1...1000)
         let page = try await agent.reader.list(owner: owner, prefix: prefix, after: query["after"], limit: limit, agent.view.snapshot())
-        return .json(Listing(files: page.files.map(FileJSON.init), next: page.next))
+        return .json(FileListing(files: page.files.map(FileInfo.init), next: page.next))
     }
 
     private func meta(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -257,11 +246,11 @@ struct FilesRoutes {
         let snapshot = agent.view.snapshot()
         guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
         let offsets = manifest.chunkOffsets
-        var chunks: [FileMetaJSON.Chunk] = []
+        var chunks: [FileMeta.Chunk] = []
         for (index, reference) in manifest.chunks.enumerated() {
             chunks.append(.init(index: index, sha256: reference.id.hex, size: reference.size, offset: offsets[index], replicas: await agent.reader.holders(of: reference.id, snapshot).map(\.rawValue)))
         }
-        return .json(FileMetaJSON(file: FileJSON(manifest), chunks: chunks))
+        return .json(FileMeta(file: FileInfo(manifest), chunks: chunks))
     }
 }
 

@@ -1,3 +1,4 @@
+import PublicAPI
 import Basics
 import Crypto
 import Foundation

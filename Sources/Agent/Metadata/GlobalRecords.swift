@@ -1,9 +1,5 @@
 import Gossip
-
-/// What a user may do: admins manage users and see every namespace.
-public enum Role: String, Codable, Sendable, CaseIterable {
-    case admin, user
-}
+import PublicAPI
 
 /// A user account, held by every node (DESIGN.md §8); deletion is a tombstone.
 public struct UserRecord: Codable, Hashable, Sendable, LastWriterWins {

@@ -1,4 +1,5 @@
 import Hummingbird
+import PublicAPI
 
 /// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
 enum AgentRouter {
@@ -8,7 +9,7 @@ enum AgentRouter {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
-        router.get("/api/v1/health") { _, _ in Response.json(["status": "ok", "node": agent.selfID.rawValue]) }
+        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue)) }
         router.get("/api/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: assets.openAPI)))
         }

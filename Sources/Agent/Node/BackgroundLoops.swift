@@ -1,3 +1,4 @@
+import PublicAPI
 import Foundation
 import Gossip
 import GossipNIO

@@ -5,6 +5,7 @@ import Ring
 import NIOCore
 import S3
 import LocalProcesses
+import PublicAPI
 
 /// Runs the standard failure drills (DESIGN.md §13, 1-6) against a throw-away local cluster
 /// under a background load, and reports per drill: pass or fail, detection time, time to full
@@ -152,8 +153,7 @@ public final class DrillRunner: Sendable {
 
     /// 4: a fourth node joins under load: about 1/(N+1) of the data moves to it, as planned.
     private func addNode(_ entry: inout Entry) async throws {
-        let plan = try await client.send(.GET, "node1", "/api/v1/ring/plan?add=node4").json()
-        let predicted = Int64(plan["bytes"] as? Int ?? 0)
+        let predicted = try await client.send(.GET, "node1", "/api/v1/ring/plan?add=node4").decode(RingPlan.self).bytes
         let total = try await heldChunkSizes().values.reduce(0) { $0 + $1.values.reduce(0, +) }
         let started = ContinuousClock.now
         let joined = try await cluster.addNode()
@@ -191,8 +191,7 @@ public final class DrillRunner: Sendable {
         let remaining = cluster.nodes.map(\.id).filter { $0 != drained }
         await load.use(remaining)
         try await pollUntil("\(drained) has left the ring", timeout: patience, interval: .milliseconds(500)) {
-            let nodes = try await client.send(.GET, "node1", "/api/v1/cluster").json()["nodes"] as? [[String: Any]] ?? []
-            let state = nodes.first { $0["id"] as? String == drained }?["ring_state"] as? String
+            let state = try await client.cluster(from: "node1").nodes.first { $0.id == drained }?.ringState
             return state == "left" ? nil : "ring state \(state ?? "?")"
         }
         try await waitHealed(on: Set(remaining))
@@ -251,7 +250,7 @@ public final class DrillRunner: Sendable {
             }
             if checkHints, let node = nodes.sorted().first {
                 let health = try await client.health(from: node)
-                if health["hints_pending"] as? Int != 0 || health["under_replicated_chunks"] as? Int != 0 { return "health \(health)" }
+                if health.hintsPending != 0 || health.underReplicatedChunks != 0 { return "health \(health)" }
             }
             return nil
         }

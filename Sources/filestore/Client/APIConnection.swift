@@ -4,6 +4,7 @@ import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PublicAPI
 
 /// One client's connection to an agent: requests with the configured credentials, and errors
 /// turned into one clear line.
@@ -48,17 +49,30 @@ struct APIConnection {
         return response
     }
 
-    /// A JSON request and its decoded JSON object answer.
-    func json(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, authorization: String? = nil) async throws -> Any {
+    /// `GET path`, its answer decoded as `Answer` (one of the `PublicAPI` types).
+    func get<Answer: Decodable>(_ path: String, as answer: Answer.Type = Answer.self) async throws -> Answer {
+        try await exchange(request(.GET, path), as: Answer.self)
+    }
+
+    /// A request with a JSON body, its answer decoded as `Answer`.
+    func send<Body: Encodable, Answer: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: Body?, authorization: String? = nil, as answer: Answer.Type = Answer.self
+    ) async throws -> Answer {
         var request = request(method, path, authorization: authorization)
         if let body {
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.body = .bytes(ByteBuffer(bytes: try APIJSON.encoder().encode(body)))
             request.headers.add(name: "Content-Type", value: "application/json")
         }
-        let response = try await send(request)
-        let bytes = try await response.body.collect(upTo: 64 << 20)
-        guard bytes.readableBytes > 0 else { return [String: Any]() }
-        return try JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))
+        return try await exchange(request, as: Answer.self)
+    }
+
+    private func exchange<Answer: Decodable>(_ request: HTTPClientRequest, as answer: Answer.Type) async throws -> Answer {
+        let bytes = try await send(request).body.collect(upTo: 64 << 20)
+        do {
+            return try APIJSON.decode(Answer.self, from: bytes.readableBytesView)
+        } catch {
+            throw ClientError("the agent's answer to \(request.method) \(request.url) is not what this client understands: \(error)")
+        }
     }
 
     /// Deletes the resource at `path` (a file, a user); any non-2xx answer throws.
@@ -85,10 +99,8 @@ struct ClientError: Error, CustomStringConvertible {
 
     /// The API's `{"error": {"code", "message"}}` as one line.
     static func from(status: HTTPResponseStatus, body: String) -> ClientError {
-        if let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-            let error = object["error"] as? [String: Any], let message = error["message"] as? String
-        {
-            return ClientError("\(message) (\(error["code"] as? String ?? "error"), HTTP \(status.code))")
+        if let answer = try? APIJSON.decode(APIErrorBody.self, from: Array(body.utf8)) {
+            return ClientError("\(answer.error.message) (\(answer.error.code), HTTP \(status.code))")
         }
         return ClientError("HTTP \(status.code) \(status.reasonPhrase)\(body.isEmpty ? "" : ": \(body.prefix(200))")")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PublicAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,35 +17,28 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         var degraded = false
         try await withConnection(client) { connection in
-            let cluster = try await connection.json(.GET, "/api/v1/cluster") as? [String: Any] ?? [:]
-            let nodes = cluster["nodes"] as? [[String: Any]] ?? []
-            let health = cluster["health"] as? [String: Any] ?? [:]
-            let members = nodes.filter { ($0["ring_state"] as? String) != "left" }
-            degraded = members.contains { ($0["status"] as? String) != "alive" } || (health["under_replicated_chunks"] as? Int ?? 0) > 0
-                || (health["hints_pending"] as? Int ?? 0) > 0
+            let cluster = try await connection.get("/api/v1/cluster", as: ClusterStatus.self)
+            degraded = cluster.isDegraded
             if json {
-                say(String(decoding: try JSONSerialization.data(withJSONObject: cluster, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                say(try APIJSON.text(cluster))
                 return
             }
-            say("cluster \(cluster["name"] as? String ?? "?") (answered by \(cluster["self"] as? String ?? "?")), replication \(cluster["replication"] as? Int ?? 0)")
+            say("cluster \(cluster.name) (answered by \(cluster.answeredBy)), replication \(cluster.replication)")
             let header = ["node", "status", "zone", "ring", "share", "in-flight", "used / capacity", "chunks"]
             var rows = [header]
-            for node in nodes {
-                let load = node["load"] as? [String: Any] ?? [:]
-                let storage = node["storage"] as? [String: Any] ?? [:]
-                let used = ProgressBar.size(Int64(storage["used_bytes"] as? Int ?? 0))
-                let capacity = (storage["capacity_bytes"] as? Int ?? 0) > 0 ? ProgressBar.size(Int64(storage["capacity_bytes"] as? Int ?? 0)) : "?"
+            for node in cluster.nodes {
+                let used = ProgressBar.size(Int64(clamping: node.storage.usedBytes))
+                let capacity = node.storage.capacityBytes > 0 ? ProgressBar.size(Int64(clamping: node.storage.capacityBytes)) : "?"
                 rows.append([
-                    node["id"] as? String ?? "?", node["status"] as? String ?? "?", (node["zone"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "-",
-                    node["ring_state"] as? String ?? "?", String(format: "%.1f%%", (node["ring_share"] as? Double ?? 0) * 100),
-                    String(load["in_flight_requests"] as? Int ?? 0), "\(used) / \(capacity)", String(storage["chunks"] as? Int ?? 0),
+                    node.id, node.status, node.zone.isEmpty ? "-" : node.zone, node.ringState, String(format: "%.1f%%", node.ringShare * 100),
+                    String(node.load.inFlightRequests), "\(used) / \(capacity)", String(node.storage.chunks),
                 ])
             }
             let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
             for row in rows { say(row.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined()) }
-            let eta = health["eta_seconds"] as? Int
+            let health = cluster.health
             say("")
-            say("under-replicated: \(health["under_replicated_chunks"] as? Int ?? 0)   hints pending: \(health["hints_pending"] as? Int ?? 0)   to move: \(ProgressBar.size(Int64(health["bytes_to_move"] as? Int ?? 0)))   repair: \(ProgressBar.size(Int64(health["repair_rate_bytes_per_s"] as? Int ?? 0)))/s   ETA: \(eta.map { "\($0)s" } ?? "-")")
+            say("under-replicated: \(health.underReplicatedChunks ?? 0)   hints pending: \(health.hintsPending)   to move: \(ProgressBar.size(Int64(health.bytesToMove ?? 0)))   repair: \(ProgressBar.size(Int64(health.repairRateBytesPerSecond ?? 0)))/s   ETA: \(health.etaSeconds.map { "\($0)s" } ?? "-")")
             say(degraded ? "DEGRADED" : "healthy")
         }
         if degraded { throw ExitCode(2) }
@@ -71,14 +65,14 @@ struct RingPlanCommand: AsyncParsableCommand {
     func run() async throws {
         try await withConnection(client) { connection in
             let query = add.map { "add=\(APIConnection.encode(query: $0))&weight=\(weight)" } ?? "remove=\(APIConnection.encode(query: remove ?? ""))"
-            let plan = try await connection.json(.GET, "/api/v1/ring/plan?" + query) as? [String: Any] ?? [:]
+            let plan = try await connection.get("/api/v1/ring/plan?" + query, as: RingPlan.self)
             if json {
-                say(String(decoding: try JSONSerialization.data(withJSONObject: plan, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                say(try APIJSON.text(plan))
                 return
             }
-            say("\(plan["change"] as? String ?? ""): \(String(format: "%.2f%%", (plan["moved_fraction"] as? Double ?? 0) * 100)) of the key space moves; \(plan["chunks"] as? Int ?? 0) chunk copies, \(ProgressBar.size(Int64(plan["bytes"] as? Int ?? 0))) of the \(plan["chunks_examined"] as? Int ?? 0) chunks stored now")
-            for move in plan["moves"] as? [[String: Any]] ?? [] {
-                say("  \(move["from"] as? String ?? "?") → \(move["to"] as? String ?? "?"): \(move["chunks"] as? Int ?? 0) chunks, \(ProgressBar.size(Int64(move["bytes"] as? Int ?? 0))), \(String(format: "%.2f%%", (move["key_space"] as? Double ?? 0) * 100)) of the key space")
+            say("\(plan.change): \(String(format: "%.2f%%", plan.movedFraction * 100)) of the key space moves; \(plan.chunks) chunk copies, \(ProgressBar.size(Int64(clamping: plan.bytes))) of the \(plan.chunksExamined) chunks stored now")
+            for move in plan.moves {
+                say("  \(move.from) → \(move.to): \(move.chunks) chunks, \(ProgressBar.size(Int64(clamping: move.bytes))), \(String(format: "%.2f%%", move.keySpace * 100)) of the key space")
             }
         }
     }
@@ -96,9 +90,8 @@ struct LoginCommand: AsyncParsableCommand {
             let password = try readPassword(prompt: "password for \(user): ", fromStdin: passwordStdin)
             try await APIConnection.with(client) { connection in
                 let basic = "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
-                let answer = try await connection.json(.POST, "/api/v1/auth/tokens", authorization: basic) as? [String: Any] ?? [:]
-                guard let token = answer["token"] as? String else { throw ClientError("the agent returned no token") }
-                let saved = SavedCredentials(url: client.baseURL, user: user, token: token, expiresAt: answer["expires_at"] as? String ?? "")
+                let grant = try await connection.send(.POST, "/api/v1/auth/tokens", body: TokenRequest?.none, authorization: basic, as: TokenGrant.self)
+                let saved = SavedCredentials(url: client.baseURL, user: user, token: grant.token, expiresAt: grant.expiresAt)
                 try saved.save()
                 say("logged in to \(client.baseURL) as \(user); token saved in \(SavedCredentials.path) (expires \(saved.expiresAt))")
             }
@@ -127,14 +120,14 @@ struct UserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Create a user.")
         @OptionGroup var client: ClientOptions
         @Argument var name: String
-        @Option(help: "user or admin.") var role: String = "user"
+        @Option(help: "user or admin.") var role: Role = .user
         @Flag(help: "Read the password from standard input.") var passwordStdin = false
 
         func run() async throws {
             try await runClient {
                 let password = try readPassword(prompt: "password for \(name): ", fromStdin: passwordStdin)
                 try await APIConnection.with(client) { connection in
-                    _ = try await connection.json(.POST, "/api/v1/users", body: ["name": name, "password": password, "role": role])
+                    _ = try await connection.send(.POST, "/api/v1/users", body: NewUser(name: name, password: password, role: role), as: UserInfo.self)
                     say("created \(role) \(name)")
                 }
             }
@@ -147,8 +140,7 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withConnection(client) { connection in
-                let answer = try await connection.json(.GET, "/api/v1/users") as? [String: Any] ?? [:]
-                for user in answer["users"] as? [[String: Any]] ?? [] { say("\(user["name"] as? String ?? "?")\t\(user["role"] as? String ?? "?")") }
+                for user in try await connection.get("/api/v1/users", as: PublicAPI.UserList.self).users { say("\(user.name)\t\(user.role.rawValue)") }
             }
         }
     }
@@ -176,10 +168,12 @@ struct UserCommand: AsyncParsableCommand {
             try await runClient {
                 let password = try readPassword(prompt: "new password for \(name): ", fromStdin: passwordStdin)
                 try await APIConnection.with(client) { connection in
-                    _ = try await connection.json(.PATCH, "/api/v1/users/" + APIConnection.encode(query: name), body: ["password": password])
+                    _ = try await connection.send(.PATCH, "/api/v1/users/" + APIConnection.encode(query: name), body: UserChange(password: password), as: UserInfo.self)
                     say("changed the password of \(name)")
                 }
             }
         }
     }
 }
+
+extension Role: ExpressibleByArgument {}

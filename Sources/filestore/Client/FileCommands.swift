@@ -4,6 +4,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
+import PublicAPI
 
 /// `filestore put FILE [PATH]`: upload a file (or `-` for stdin), streamed, checked end to end.
 struct PutCommand: AsyncParsableCommand {
@@ -34,15 +35,15 @@ struct PutCommand: AsyncParsableCommand {
                 let response = try await connection.send(request)
                 let answer = try await response.body.collect(upTo: 1 << 20)
                 progress.finish()
-                let stored = try JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any] ?? [:]
+                let stored = try APIJSON.decode(FileInfo.self, from: answer.readableBytesView)
                 // The agent hashed what it stored; so did we, as the bytes left: they must agree.
-                guard let sent = source.digest(), stored["sha256"] as? String == sent else {
+                guard let sent = source.digest(), stored.sha256 == sent else {
                     throw ClientError("the stored file's SHA-256 does not match what was sent")
                 }
                 if json {
                     say(String(decoding: answer.readableBytesView, as: UTF8.self))
                 } else {
-                    say("stored \(stored["path"] as? String ?? target)  \(ProgressBar.size(Int64(stored["size"] as? Int ?? 0)))  sha256 \(sent)")
+                    say("stored \(stored.path)  \(ProgressBar.size(stored.size))  sha256 \(sent)")
                 }
             }
         }
@@ -144,22 +145,22 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withConnection(client) { connection in
-            var files: [[String: Any]] = []
+            var files: [FileInfo] = []
             var after: String?
             repeat {
                 var path = "/api/v1/files?limit=1000&prefix=" + APIConnection.encode(query: prefix)
                 if let after { path += "&after=" + APIConnection.encode(query: after) }
-                let page = try await connection.json(.GET, path) as? [String: Any] ?? [:]
-                files += page["files"] as? [[String: Any]] ?? []
-                after = page["next"] as? String
+                let page = try await connection.get(path, as: FileListing.self)
+                files += page.files
+                after = page.next
             } while after != nil
             if json {
-                say(String(decoding: try JSONSerialization.data(withJSONObject: files, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                say(try APIJSON.text(files))
                 return
             }
             for file in files {
-                let size = ProgressBar.size(Int64(file["size"] as? Int ?? 0))
-                say("\(size.padding(toLength: 11, withPad: " ", startingAt: 0)) \((file["created_at"] as? String ?? "").prefix(19))  \(file["path"] as? String ?? "?")")
+                let size = ProgressBar.size(file.size)
+                say("\(size.padding(toLength: 11, withPad: " ", startingAt: 0)) \(file.createdAt.prefix(19))  \(file.path)")
             }
         }
     }
@@ -188,20 +189,20 @@ struct StatCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withConnection(client) { connection in
-            let meta = try await connection.json(.GET, "/api/v1/meta/" + APIConnection.encode(path: path)) as? [String: Any] ?? [:]
+            let meta = try await connection.get("/api/v1/meta/" + APIConnection.encode(path: path), as: FileMeta.self)
             if json {
-                say(String(decoding: try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+                say(try APIJSON.text(meta))
                 return
             }
-            say("path     \(meta["path"] as? String ?? "")")
-            say("owner    \(meta["owner"] as? String ?? "")")
-            say("size     \(meta["size"] as? Int ?? 0) bytes")
-            say("sha256   \(meta["sha256"] as? String ?? "")")
-            say("type     \(meta["content_type"] as? String ?? "")")
-            say("created  \(meta["created_at"] as? String ?? "")   version \(meta["version"] as? String ?? "")")
-            for chunk in meta["chunks"] as? [[String: Any]] ?? [] {
-                let replicas = (chunk["replicas"] as? [String] ?? []).joined(separator: ", ")
-                say("chunk \(chunk["index"] as? Int ?? 0)  \((chunk["sha256"] as? String ?? "").prefix(16))…  \(chunk["size"] as? Int ?? 0) bytes  on \(replicas)")
+            let file = meta.file
+            say("path     \(file.path)")
+            say("owner    \(file.owner)")
+            say("size     \(file.size) bytes")
+            say("sha256   \(file.sha256)")
+            say("type     \(file.contentType)")
+            say("created  \(file.createdAt)   version \(file.version)")
+            for chunk in meta.chunks {
+                say("chunk \(chunk.index)  \(chunk.sha256.prefix(16))…  \(chunk.size) bytes  on \(chunk.replicas.joined(separator: ", "))")
             }
         }
     }

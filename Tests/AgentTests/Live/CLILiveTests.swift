@@ -1,3 +1,4 @@
+import PublicAPI
 import DevCluster
 import Foundation
 import Testing
@@ -92,7 +93,7 @@ struct CLILiveTests {
                 return status.status == 2 && status.output.contains("DEGRADED") ? nil : "exit \(status.status)"
             }
             let json = try await run("status", "--json")
-            #expect(json.status == 2 && (try? JSONSerialization.jsonObject(with: Data(json.output.utf8))) != nil)
+            #expect(json.status == 2 && (try? APIJSON.decode(ClusterStatus.self, from: Array(json.output.utf8)))?.nodes.count == 3)
         }
     }
 

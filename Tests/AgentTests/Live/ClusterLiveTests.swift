@@ -1,3 +1,4 @@
+import PublicAPI
 import AsyncHTTPClient
 import Basics
 import Crypto
@@ -26,7 +27,7 @@ struct ClusterLiveTests {
                 let bytes = randomBytes(file.size, seed: UInt64(index))
                 let put = try await api.upload("node1", "raw/\(file.name).bin", bytes)
                 try #require(put.status == 201, "PUT \(file.name): \(put.status) \(put.text)")
-                #expect(try put.json()["sha256"] as? String == SHA256.hash(data: bytes).hexString)
+                #expect(try put.decode(FileInfo.self).sha256 == SHA256.hash(data: bytes).hexString)
 
                 let form = Self.multipart(name: "\(file.name).bin", path: "form/\(file.name).bin", bytes: bytes)
                 let post = try await api.send(.POST, "node1", "/api/v1/files", body: ByteBuffer(bytes: form.body), headers: [("Content-Type", form.contentType)])
@@ -38,12 +39,10 @@ struct ClusterLiveTests {
                         #expect(got.status == 200 && got.bytes == bytes, "\(path) from \(node): \(got.status), \(got.body.readableBytes) bytes")
                     }
                 }
-                let meta = try await api.send(.GET, "node3", "/api/v1/meta/raw/\(file.name).bin").json()
-                let chunks = meta["chunks"] as? [[String: Any]] ?? []
+                let chunks = try await api.meta("raw/\(file.name).bin", from: "node3").chunks
                 #expect(chunks.count == (file.size + Self.mib - 1) / Self.mib)
                 for chunk in chunks {
-                    let replicas = chunk["replicas"] as? [String] ?? []
-                    #expect(Set(replicas).count >= 2, "chunk \(chunk["index"] ?? "?") of \(file.name) is on \(replicas)")
+                    #expect(Set(chunk.replicas).count >= 2, "chunk \(chunk.index) of \(file.name) is on \(chunk.replicas)")
                 }
             }
 
@@ -64,13 +63,14 @@ struct ClusterLiveTests {
             #expect(cached.status == 304 && cached.body.readableBytes == 0)
 
             // Listing: scatter-gather over every shard, with a cursor.
-            let first = try await api.send(.GET, "node2", "/api/v1/files?prefix=raw/&limit=3").json()
-            let firstPaths = (first["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            let first = try await api.send(.GET, "node2", "/api/v1/files?prefix=raw/&limit=3").decode(FileListing.self)
+            let firstPaths = first.files.map(\.path)
             #expect(firstPaths == ["raw/chunk-plus-one.bin", "raw/empty.bin", "raw/fifty-mib.bin"])
-            let cursor = try #require(first["next"] as? String)
-            let second = try await api.send(.GET, "node3", "/api/v1/files?prefix=raw/&limit=3&after=\(cursor)").json()
-            #expect((second["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } == ["raw/one-byte.bin", "raw/one-chunk.bin"])
-            #expect(second["next"] is NSNull)
+            let cursor = try #require(first.next)
+            let lastPage = try await api.send(.GET, "node3", "/api/v1/files?prefix=raw/&limit=3&after=\(cursor)")
+            let second = try lastPage.decode(FileListing.self)
+            #expect(second.files.map(\.path) == ["raw/one-byte.bin", "raw/one-chunk.bin"])
+            #expect(second.next == nil && lastPage.text.contains("\"next\":null"), "the last page says next: null: \(lastPage.text)")
         }
     }
 
@@ -94,7 +94,7 @@ struct ClusterLiveTests {
             let bytes = randomBytes(300_000, seed: 7)
             func refused(_ reply: API.Reply, _ status: Int, _ what: String) {
                 #expect(reply.status == status, "\(what): \(reply.status) \(reply.text)")
-                #expect(((try? reply.json())?["error"] as? [String: Any])?["code"] is String, "\(what) answers the JSON error shape: \(reply.text)")
+                #expect(reply.errorCode != nil, "\(what) answers the JSON error shape: \(reply.text)")
             }
             let wrongSum = try await api.send(.PUT, "node1", "/api/v1/files/sum.bin", body: ByteBuffer(bytes: bytes), headers: [("X-Checksum-SHA256", String(repeating: "0", count: 64))])
             refused(wrongSum, 422, "wrong checksum")
@@ -118,14 +118,14 @@ struct ClusterLiveTests {
             let eve = API.basic("eve", "eve-password-1")
             refused(try await api.download("node2", "ok.bin", authorization: eve), 404, "another user's file")
             refused(try await api.send(.GET, "node3", "/api/v1/files/ok.bin?owner=admin", authorization: eve), 403, "another namespace")
-            let listing = try await api.send(.GET, "node3", "/api/v1/files", authorization: eve).json()
-            #expect((listing["files"] as? [Any])?.isEmpty == true)
+            let listing = try await api.send(.GET, "node3", "/api/v1/files", authorization: eve).decode(FileListing.self)
+            #expect(listing.files.isEmpty)
             refused(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"mallory","password":"password-123"}"#), authorization: eve), 403, "user creating users")
 
             // Tokens made on one node work on every node.
-            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: eve).json()["token"] as? String
-            let viaToken = try await api.upload("node3", "eve.txt", Array("hi".utf8), authorization: "Bearer \(token ?? "")")
-            let tokenOwner = try viaToken.json()["owner"] as? String
+            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: eve).decode(TokenGrant.self).token
+            let viaToken = try await api.upload("node3", "eve.txt", Array("hi".utf8), authorization: "Bearer \(token)")
+            let tokenOwner = try viaToken.decode(FileInfo.self).owner
             #expect(viaToken.status == 201 && tokenOwner == "eve")
 
             // The internal API refuses anything without the cluster signature, public credentials included.
@@ -146,8 +146,8 @@ struct ClusterLiveTests {
             for path in ["sum.bin", "x.bin", "cut.bin", "cut-form.bin"] {
                 #expect(try await api.download("node2", path).status == 404, "\(path) must not exist")
             }
-            let all = try await api.send(.GET, "node2", "/api/v1/files").json()
-            #expect((all["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } == ["ok.bin"])
+            let all = try await api.send(.GET, "node2", "/api/v1/files").decode(FileListing.self)
+            #expect(all.files.map(\.path) == ["ok.bin"])
             // Every agent is still up.
             for node in cluster.nodes { #expect(try await api.send(.GET, node.id, "/api/v1/health", authorization: "").status == 200) }
         }
@@ -175,9 +175,8 @@ struct ClusterLiveTests {
             let fresh = randomBytes(8 * Self.mib + 3, seed: 5)
             let put = try await api.upload("node1", "after/fresh.bin", fresh)
             try #require(put.status == 201, "upload with a node down: \(put.status) \(put.text)")
-            let meta = try await api.send(.GET, "node2", "/api/v1/meta/after/fresh.bin").json()
-            for chunk in meta["chunks"] as? [[String: Any]] ?? [] {
-                #expect(Set(chunk["replicas"] as? [String] ?? []) == ["node1", "node2"])
+            for chunk in try await api.meta("after/fresh.bin", from: "node2").chunks {
+                #expect(Set(chunk.replicas) == ["node1", "node2"])
             }
             #expect(try await api.download("node2", "after/fresh.bin").bytes == fresh)
 
@@ -191,7 +190,7 @@ struct ClusterLiveTests {
             #expect(detection <= .seconds(8), "DESIGN.md §5: a crash is detected within 8 s at N=3")
             var hints = 0
             for node in ["node1", "node2"] {
-                hints += (try await api.send(.GET, node, "/api/v1/cluster").json()["health"] as? [String: Any])?["hints_pending"] as? Int ?? 0
+                hints += try await api.health(from: node).hintsPending
             }
             #expect(hints > 0, "copies meant for node3 are recorded as hints")
         }
@@ -204,8 +203,7 @@ struct ClusterLiveTests {
                 let put = try await api.upload("node2", "s3/\(index).bin", bytes)
                 try #require(put.status == 201, "\(put.status) \(put.text)")
                 for node in ["node1", "node3"] { #expect(try await api.download(node, "s3/\(index).bin").bytes == bytes) }
-                let meta = try await api.send(.GET, "node1", "/api/v1/meta/s3/\(index).bin").json()
-                for chunk in meta["chunks"] as? [[String: Any]] ?? [] { #expect(Set(chunk["replicas"] as? [String] ?? []).count == 2) }
+                for chunk in try await api.meta("s3/\(index).bin").chunks { #expect(Set(chunk.replicas).count == 2) }
             }
         }
     }
@@ -283,8 +281,8 @@ struct AccountsAndEdgesLiveTests {
             #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: "{not json")).status == 400)
             let carol = API.basic("carol", "carol-password-1")
             for node in ["node1", "node2", "node3"] { #expect(try await api.upload(node, "c-\(node).txt", Array("c".utf8), authorization: carol).status == 201) }
-            let users = try await api.send(.GET, "node3", "/api/v1/users").json()["users"] as? [[String: Any]] ?? []
-            #expect(Set(users.compactMap { $0["name"] as? String }) == ["admin", "carol"])
+            let users = try await api.send(.GET, "node3", "/api/v1/users").decode(UserList.self).users
+            #expect(Set(users.map(\.name)) == ["admin", "carol"])
 
             // Carol changes her own password on node2; the old one stops working on node3.
             let changed = try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2"}"#), authorization: carol)
@@ -296,9 +294,10 @@ struct AccountsAndEdgesLiveTests {
             #expect(try await api.send(.PATCH, "node2", "/api/v1/users/admin", body: ByteBuffer(string: #"{"password":"hijacked-123"}"#), authorization: carol2).status == 403)
 
             // Deleting her revokes her tokens too (they name a user that no longer exists).
-            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: carol2).json()["token"] as? String ?? ""
+            let token = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: carol2).decode(TokenGrant.self).token
             #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 200)
-            #expect(try await api.send(.DELETE, "node3", "/api/v1/users/carol").status == 204)
+            // Path parameters are percent-decoded: %63arol is carol.
+            #expect(try await api.send(.DELETE, "node3", "/api/v1/users/%63arol").status == 204)
             #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 401)
             #expect(try await api.send(.GET, "node1", "/api/v1/files", authorization: carol2).status == 401)
             #expect(try await api.send(.DELETE, "node3", "/api/v1/users/carol").status == 404)
@@ -309,7 +308,9 @@ struct AccountsAndEdgesLiveTests {
     @Test func edgesAnswerCleanly() async throws {
         try await LiveCluster.run { cluster, api in
             let unknown = try await api.send(.GET, "node1", "/api/v1/nothing-here")
-            #expect(unknown.status == 404 && ((try? unknown.json())?["error"] as? [String: Any])?["code"] as? String == "not_found")
+            #expect(unknown.status == 404 && unknown.errorCode == "not_found")
+            let emptyPath = try await api.send(.GET, "node1", "/api/v1/files/")
+            #expect(emptyPath.status == 400 && emptyPath.errorCode == "invalid_path", "a trailing slash names an empty path, it does not list: \(emptyPath.text)")
             let port = try #require(cluster.node("node1")).httpPort
             let huge = try await ClusterLiveTests.rawRequest(port: port, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Huge: \(String(repeating: "h", count: 200_000))\r\nConnection: close\r\n\r\n")
             #expect(!huge.hasPrefix("HTTP/1.1 2"), "oversized headers are refused: \(huge)")

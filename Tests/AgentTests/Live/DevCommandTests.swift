@@ -35,25 +35,22 @@ struct DevCommandTests {
         var pids: [Int32] = []
         do {
             // cluster.json appears once every agent answers.
-            var nodes: [[String: Any]] = []
+            var nodes: [ClusterFile.Node] = []
             var password = ""
             try await pollUntil("cluster.json is written", timeout: .seconds(60)) {
-                guard let data = FileManager.default.contents(atPath: "\(directory)/cluster.json"),
-                    let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                    let list = object["nodes"] as? [[String: Any]], let admin = object["admin"] as? [String: String]
-                else { return "not yet" }
-                nodes = list
-                password = admin["password"] ?? ""
+                guard let file = ClusterFile.read("\(directory)/cluster.json") else { return "not yet" }
+                nodes = file.nodes
+                password = file.admin.password
                 return nil
             }
             #expect(nodes.count == 3 && password.count >= 16)
-            pids = nodes.compactMap { ($0["pid"] as? Int).map(Int32.init) }
+            pids = nodes.map(\.pid)
             let printed = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
             #expect(printed.contains(password) && printed.contains("http://127.0.0.1:\(port)"), "dev prints URLs and credentials:\n\(printed)")
 
             let authorization = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
             let bytes = randomBytes(3 << 20, seed: 11)
-            let urls = nodes.compactMap { $0["url"] as? String }
+            let urls = nodes.map(\.url)
             var put = HTTPClientRequest(url: urls[0] + "/api/v1/files/hello.bin")
             put.method = .PUT
             put.headers.add(name: "Authorization", value: authorization)

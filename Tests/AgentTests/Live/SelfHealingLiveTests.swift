@@ -1,3 +1,4 @@
+import PublicAPI
 import Crypto
 import DevCluster
 import Foundation
@@ -50,7 +51,7 @@ struct SelfHealingLiveTests {
             try await pollUntil("every chunk on exactly two nodes, hints drained", timeout: .seconds(40), interval: .milliseconds(500)) {
                 if let problem = try await Self.placed(api, files, on: ["node1", "node2", "node3"]) { return problem }
                 let health = try await api.health()
-                return health["hints_pending"] as? Int == 0 && health["under_replicated_chunks"] as? Int == 0 ? nil : "health \(health)"
+                return health.hintsPending == 0 && health.underReplicatedChunks == 0 ? nil : "health \(health)"
             }
             for (path, bytes) in files { #expect(try await api.download("node3", path).bytes == bytes) }
             let stored = storedChunkBytes(cluster)
@@ -90,9 +91,9 @@ struct RingChangeLiveTests {
                 files["r/\(index).bin"] = bytes
             }
             let before = storedChunkBytes(cluster)
-            let plan = try await api.send(.GET, "node1", "/api/v1/ring/plan?add=node4").json()
-            let predicted = plan["bytes"] as? Int ?? -1
-            #expect((plan["chunks_examined"] as? Int ?? 0) > 0)
+            let plan = try await api.send(.GET, "node1", "/api/v1/ring/plan?add=node4").decode(RingPlan.self)
+            let predicted = plan.bytes
+            #expect(plan.chunksExamined > 0)
 
             let joined = try await cluster.addNode()
             // Every node must know node4 first, or /meta (asked of node1) would not look there.
@@ -105,7 +106,7 @@ struct RingChangeLiveTests {
                 guard onNew > 0, total == before else { return "node4 holds \(onNew) bytes, \(total) stored in all (\(before) before)" }
                 if let problem = try await SelfHealingLiveTests.placed(api, files, on: ["node1", "node2", "node3", "node4"]) { return problem }
                 let health = try await api.health()
-                guard health["under_replicated_chunks"] as? Int == 0 else { return "health \(health)" }
+                guard health.underReplicatedChunks == 0 else { return "health \(health)" }
                 steady = steady.bytes == onNew ? (onNew, steady.polls + 1) : (onNew, 1)
                 return steady.polls >= 3 ? nil : "node4 at \(onNew) bytes for \(steady.polls) polls"
             }
@@ -122,7 +123,7 @@ struct RingChangeLiveTests {
             try #require(drained.status == 202, "\(drained.text)")
             try await pollUntil("node2 is empty and has left the ring", timeout: .seconds(60), interval: .milliseconds(500)) {
                 let onNode2 = storedChunkBytes(cluster, only: "node2")
-                let state = (try await api.send(.GET, "node1", "/api/v1/cluster").json()["nodes"] as? [[String: Any]])?.first { $0["id"] as? String == "node2" }?["ring_state"] as? String
+                let state = try await api.cluster(from: "node1").nodes.first { $0.id == "node2" }?.ringState
                 return onNode2 == 0 && state == "left" ? nil : "node2 still holds \(onNode2) bytes, ring state \(state ?? "?")"
             }
             try await pollUntil("every chunk on two of the remaining nodes", timeout: .seconds(30), interval: .milliseconds(500)) {
@@ -136,10 +137,9 @@ struct RingChangeLiveTests {
         try await LiveCluster.run(configure: { SelfHealingLiveTests.fast(&$0); $0.scrubPeriod = "2s" }) { cluster, api in
             let bytes = randomBytes(3_000_000, seed: 77)
             try #require(try await api.upload("node1", "c.bin", bytes).status == 201)
-            let meta = try await api.send(.GET, "node1", "/api/v1/meta/c.bin").json()
-            let chunk = try #require((meta["chunks"] as? [[String: Any]])?.first)
-            let id = try #require(chunk["sha256"] as? String)
-            let holder = try #require((chunk["replicas"] as? [String])?.first)
+            let chunk = try #require(try await api.meta("c.bin").chunks.first)
+            let id = chunk.sha256
+            let holder = try #require(chunk.replicas.first)
             let path = try #require(cluster.node(holder)).dataDirectory + "/chunks/chunks/\(id.prefix(2))/\(id.dropFirst(2).prefix(2))/\(id)"
             var stored = try #require(FileManager.default.contents(atPath: path))
             stored[1000] ^= 0xFF
@@ -153,9 +153,9 @@ struct RingChangeLiveTests {
             // A copy nobody reads: scrub finds it.
             let quiet = randomBytes(500_000, seed: 78)
             try #require(try await api.upload("node2", "quiet.bin", quiet).status == 201)
-            let quietChunk = try #require((try await api.send(.GET, "node1", "/api/v1/meta/quiet.bin").json()["chunks"] as? [[String: Any]])?.first)
-            let quietID = try #require(quietChunk["sha256"] as? String)
-            let quietHolder = try #require((quietChunk["replicas"] as? [String])?.last)
+            let quietChunk = try #require(try await api.meta("quiet.bin").chunks.first)
+            let quietID = quietChunk.sha256
+            let quietHolder = try #require(quietChunk.replicas.last)
             let quietPath = try #require(cluster.node(quietHolder)).dataDirectory + "/chunks/chunks/\(quietID.prefix(2))/\(quietID.dropFirst(2).prefix(2))/\(quietID)"
             var quietBytes = try #require(FileManager.default.contents(atPath: quietPath))
             quietBytes[0] ^= 0x01

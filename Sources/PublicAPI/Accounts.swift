@@ -1,0 +1,70 @@
+/// What a user may do: admins manage users and see every namespace.
+public enum Role: String, Codable, Sendable, CaseIterable {
+    case admin, user
+}
+
+/// The body of `POST /api/v1/auth/tokens` (optional).
+public struct TokenRequest: Codable, Equatable, Sendable {
+    public var ttlSeconds: Int?
+
+    public init(ttlSeconds: Int? = nil) { self.ttlSeconds = ttlSeconds }
+
+    enum CodingKeys: String, CodingKey { case ttlSeconds = "ttl_seconds" }
+}
+
+/// A new bearer token: shown once, stored only as a hash.
+public struct TokenGrant: Codable, Equatable, Sendable {
+    public var token: String
+    /// RFC 3339.
+    public var expiresAt: String
+
+    public init(token: String, expiresAt: String) {
+        self.token = token
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey { case token; case expiresAt = "expires_at" }
+}
+
+/// A user as the API shows it (never its password hash).
+public struct UserInfo: Codable, Equatable, Sendable {
+    public var name: String
+    public var role: Role
+
+    public init(name: String, role: Role) {
+        self.name = name
+        self.role = role
+    }
+}
+
+/// `GET /api/v1/users`.
+public struct UserList: Codable, Equatable, Sendable {
+    public var users: [UserInfo]
+
+    public init(users: [UserInfo]) { self.users = users }
+}
+
+/// The body of `POST /api/v1/users`.
+public struct NewUser: Codable, Equatable, Sendable {
+    public var name: String
+    public var password: String
+    /// Default `user`.
+    public var role: Role?
+
+    public init(name: String, password: String, role: Role? = nil) {
+        self.name = name
+        self.password = password
+        self.role = role
+    }
+}
+
+/// The body of `PATCH /api/v1/users/{name}`: what to change.
+public struct UserChange: Codable, Equatable, Sendable {
+    public var password: String?
+    public var role: Role?
+
+    public init(password: String? = nil, role: Role? = nil) {
+        self.password = password
+        self.role = role
+    }
+}

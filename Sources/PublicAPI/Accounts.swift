@@ -60,11 +60,20 @@ public struct NewUser: Codable, Equatable, Sendable {
 
 /// The body of `PATCH /api/v1/users/{name}`: what to change.
 public struct UserChange: Codable, Equatable, Sendable {
+    /// The new password: every other token of the user stops working.
     public var password: String?
+    /// Required when a user who is not an admin changes their own password.
+    public var currentPassword: String?
     public var role: Role?
 
-    public init(password: String? = nil, role: Role? = nil) {
+    public init(password: String? = nil, currentPassword: String? = nil, role: Role? = nil) {
         self.password = password
+        self.currentPassword = currentPassword
         self.role = role
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case password, role
+        case currentPassword = "current_password"
     }
 }

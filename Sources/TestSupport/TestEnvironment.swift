@@ -9,3 +9,11 @@ public enum TestEnvironment {
     /// The repository root (two levels above this file's folder).
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
+
+extension TestEnvironment {
+    /// A fresh random cluster secret (32 hex digits): tests never write a usable secret into the
+    /// repository, and agents refuse published ones.
+    public static func randomClusterSecret() -> String {
+        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}

@@ -26,6 +26,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Zone of a node not in the file.") var zone: String = ""
     @Option(help: "Gossip address of a member to join through (repeatable).") var join: [String] = []
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Flag(help: "Accept a short or published cluster secret (a throw-away cluster on a machine nobody else can reach).") var insecureDev = false
 
     func run() async throws {
         ProcessTuning.applyForAgent()
@@ -43,14 +44,18 @@ struct AgentCommand: AsyncParsableCommand {
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             return handler
         }
-        try await AgentNode.run(options, logger: Logger(label: "filestore"))
+        let logger = Logger(label: "filestore")
+        if let problem = SecretPolicy.problem(with: options.cluster.secret) {
+            logger.warning("--insecure-dev: running with a weak cluster secret; anyone who can reach this node can act as one", metadata: ["secret": "\(problem)"])
+        }
+        try await AgentNode.run(options, logger: logger)
     }
 
     func makeOptions(environment: [String: String]) throws(ClusterConfiguration.Error) -> AgentOptions {
         guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
             throw .init(field: "--config", problem: "cannot read \(config)")
         }
-        let cluster = try ClusterConfiguration.parse(yaml: text, environment: environment)
+        let cluster = try ClusterConfiguration.parse(yaml: text, environment: environment, allowInsecureSecret: insecureDev)
         guard let id = NodeID(node) else { throw .init(field: "--node", problem: "\"\(node)\" must be 1-64 characters of a-z, 0-9 and -") }
         var nodeConfiguration: ClusterConfiguration.NodeConfiguration
         if let configured = cluster.nodes.first(where: { $0.id == id }) {

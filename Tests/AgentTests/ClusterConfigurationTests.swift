@@ -1,13 +1,15 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Agent
 
 @Suite("cluster.yml")
 struct ClusterConfigurationTests {
+    static let secret = TestEnvironment.randomClusterSecret()
     static let valid = """
         cluster:
           name: demo
-          secret: change-me-please
+          secret: \(secret)
           replication: 2
           write_quorum: 2
           chunk_size: 5MiB
@@ -48,7 +50,10 @@ struct ClusterConfigurationTests {
     /// Each bad edit is refused with a message naming the field.
     @Test(arguments: [
         ("name: demo", "name: ''", "cluster.name"),
-        ("secret: change-me-please", "secret: short", "cluster.secret"),
+        ("secret: \(secret)", "secret: short", "cluster.secret"),
+        ("secret: \(secret)", "secret: change-me-please", "cluster.secret"),
+        ("secret: \(secret)", "secret: ''", "cluster.secret"),
+        ("  secret: \(secret)\n", "", "cluster.secret"),
         ("replication: 2", "replication: 0", "cluster.replication"),
         ("write_quorum: 2", "write_quorum: 3", "cluster.write_quorum"),
         ("chunk_size: 5MiB", "chunk_size: 5 lots", "cluster.chunk_size"),
@@ -70,6 +75,25 @@ struct ClusterConfigurationTests {
         let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)
         #expect(yaml != Self.valid)
         #expect { try ClusterConfiguration.parse(yaml: yaml) } throws: { ($0 as? ClusterConfiguration.Error)?.field == field }
+    }
+
+    /// Short, published and degenerate secrets are refused; --insecure-dev accepts all but an empty one.
+    @Test(arguments: [
+        "short", "0123456789abcde", "change-me-please", "CHANGE-ME-PLEASE", "change-me-in-production", "changeme-changeme",
+        "replace-with-a-long-random-secret", "minioadmin", "aaaaaaaaaaaaaaaaaaaaaaaa", "abababababababababab",
+    ])
+    func refusesWeakSecrets(_ weak: String) throws {
+        #expect(SecretPolicy.problem(with: weak) != nil, "\(weak) is refused")
+        let yaml = Self.valid.replacingOccurrences(of: "secret: \(Self.secret)", with: "secret: \"\(weak)\"")
+        #expect { try ClusterConfiguration.parse(yaml: yaml) } throws: { ($0 as? ClusterConfiguration.Error)?.field == "cluster.secret" }
+        #expect(try ClusterConfiguration.parse(yaml: yaml, allowInsecureSecret: true).secret == weak)
+    }
+
+    @Test func anEmptySecretIsRefusedEvenForDevelopment() {
+        #expect(throws: ClusterConfiguration.Error.self) {
+            try ClusterConfiguration.parse(yaml: Self.valid, environment: ["FILESTORE_CLUSTER_SECRET": ""], allowInsecureSecret: true)
+        }
+        #expect(SecretPolicy.problem(with: Self.secret) == nil && SecretPolicy.problem(with: "correct-horse-battery-staple") == nil)
     }
 
     @Test(arguments: ["", "cluster: [1, 2]", "nodes: []", ": : :", "cluster:\n  name: x\n  secret: 12345678\nnodes: {a: 1}"])

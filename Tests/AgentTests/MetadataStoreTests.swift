@@ -57,7 +57,7 @@ struct MetadataStoreTests {
         let totals = try await store.chunkTotals()
         #expect(totals.count == 1 && totals.bytes == 42)
 
-        let old = UserRecord(name: "alice", role: .user, passwordHash: "h1", version: HybridTimestamp(wallMilliseconds: 1, counter: 0, node: "node1"))
+        let old = UserRecord(name: "alice", id: "a1", credentials: "c1", role: .user, passwordHash: "h1", version: HybridTimestamp(wallMilliseconds: 1, counter: 0, node: "node1"))
         var new = old
         new.role = .admin
         new.version = HybridTimestamp(wallMilliseconds: 2, counter: 0, node: "node2")

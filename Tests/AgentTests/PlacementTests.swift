@@ -2,6 +2,7 @@ import Basics
 import Ring
 import Simulation
 import Testing
+import TestSupport
 @testable import Agent
 
 @Suite("write placement")
@@ -62,7 +63,7 @@ struct PlacementTests {
     /// Nodes a, b and c, all alive, as node a sees them.
     static func threeLiveNodesSeenFromA() throws -> ClusterSnapshot {
         let configuration = try ClusterConfiguration.parse(yaml: """
-            cluster: {name: t, secret: secret-secret}
+            cluster: {name: t, secret: \(TestEnvironment.randomClusterSecret())}
             nodes:
               - {id: a, http: "127.0.0.1:1", gossip: "127.0.0.1:2", storage: {type: dir, path: /tmp/a}}
               - {id: b, http: "127.0.0.1:3", gossip: "127.0.0.1:4", storage: {type: dir, path: /tmp/b}}

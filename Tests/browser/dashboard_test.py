@@ -3,12 +3,14 @@
 Usage: dashboard_test.py BASE_URL ADMIN_PASSWORD NODE3_PID ARTIFACTS_DIR
 Run by Tests/AgentTests/Live/BrowserTests.swift; exits non-zero on the first failed check.
 """
+import base64
 import hashlib
 import os
 import shutil
 import signal
 import sys
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -102,6 +104,28 @@ try:
         time.sleep(0.2)
     with open(target, "rb") as handle:
         assert hashlib.sha256(handle.read()).digest() == hashlib.sha256(content).digest(), "downloaded bytes differ"
+
+    step("an uploaded HTML page cannot run script in the dashboard's origin")
+    evil = b"<html><body><script>localStorage.setItem('pwned', 'script ran in the UI origin');document.title='pwned'</script>hi</body></html>"
+    authorization = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    put = urllib.request.Request(base + "/api/v1/files/browser/evil.html", data=evil, method="PUT", headers={"Authorization": authorization})
+    assert urllib.request.urlopen(put).status == 201
+    answer = urllib.request.urlopen(urllib.request.Request(base + "/api/v1/files/browser/evil.html", headers={"Authorization": authorization}))
+    assert answer.headers.get("X-Content-Type-Options") == "nosniff", answer.headers
+    assert "sandbox" in answer.headers.get("Content-Security-Policy", ""), answer.headers
+    assert answer.headers.get("Content-Disposition", "").startswith("attachment"), answer.headers
+    driver.execute_script("localStorage.removeItem('pwned')")
+    driver.get(base + "/api/v1/files/browser/evil.html")  # with the session cookie, as a user clicking a link
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(os.path.join(downloads, "evil.html")):
+        time.sleep(0.2)
+    assert os.path.exists(os.path.join(downloads, "evil.html")), "the HTML file is saved, not rendered"
+    driver.get(base + "/ui/files")
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-path='browser/evil.html']")))
+    assert driver.execute_script("return localStorage.getItem('pwned')") is None, "the uploaded page ran script in the UI's origin"
+    assert driver.title != "pwned"
+    deleted = urllib.request.Request(base + "/api/v1/files/browser/evil.html", method="DELETE", headers={"Authorization": authorization})
+    assert urllib.request.urlopen(deleted).status == 204
 
     step("open its chunk map")
     driver.find_element(By.CSS_SELECTOR, "tr[data-path='browser/upload.bin'] td a").click()

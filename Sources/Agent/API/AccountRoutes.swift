@@ -32,7 +32,7 @@ struct AccountRoutes {
                 lifetime = .seconds(seconds)
             }
         }
-        let (text, record) = agent.accounts.makeToken(for: principal.name, lifetime: lifetime)
+        let (text, record) = agent.accounts.makeToken(for: principal, lifetime: lifetime)
         try await agent.publish(GlobalRecords(tokens: [record]))
         context.logger.info("token created", metadata: ["user": "\(principal.name)"])
         return .json(status: .created, TokenGrant(token: text, expiresAt: APITime.rfc3339(milliseconds: record.expiresAt)))
@@ -68,13 +68,27 @@ struct AccountRoutes {
         // Like deleting oneself: an admin who demotes themselves could leave the cluster without one.
         guard !(principal.name == name && change.role == .user) else { throw APIError.conflict("admins cannot demote themselves") }
         guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
+        var kept: [TokenRecord] = []
         if let password = change.password {
-            record = try await agent.accounts.makeUser(name: name, password: password, role: change.role ?? record.role)
-        } else if let role = change.role {
+            // Someone holding a stolen token must not be able to lock the owner out.
+            if !principal.isAdmin {
+                guard let current = change.currentPassword, (try? await agent.accounts.checkPassword(user: name, password: current)) != nil else {
+                    throw APIError.forbidden("give your current password (current_password; filestore user passwd NAME --current) to change it")
+                }
+            }
+            record = try await agent.accounts.changingPassword(of: record, to: password)
+            // Every other token of the user is revoked; the one this request came with carries on.
+            if principal.name == name, let hash = principal.tokenHash, var token = try await agent.local.metadata.token(hash: hash) {
+                token.credentials = record.credentials
+                token.version = agent.local.clock.now()
+                kept.append(token)
+            }
+        }
+        if let role = change.role {
             record.role = role
             record.version = agent.local.clock.now()
         }
-        try await agent.publish(GlobalRecords(users: [record]))
+        try await agent.publish(GlobalRecords(users: [record], tokens: kept))
         return .json(UserInfo(name: record.name, role: record.role))
     }
 

@@ -16,7 +16,11 @@ struct ClusterRoutes {
         router.delete("/api/v1/cluster/nodes/:id") { request, context in
             try await decide(request, context, .removed)
         }
-        router.get("/api/v1/ring/plan") { request, _ in Response.json(try await plan(QueryItems(request.uri.query))) }
+        router.get("/api/v1/ring/plan") { request, context in
+            // A plan asks every node for its whole chunk index: not something any user may start.
+            _ = try context.requireAdmin("preview ring changes")
+            return Response.json(try await plan(QueryItems(request.uri.query)))
+        }
     }
 
     /// Records an admin's drain or remove decision; every node applies it (DESIGN.md §9).
@@ -91,10 +95,21 @@ struct ClusterRoutes {
             name: agent.cluster.name, answeredBy: agent.selfID.rawValue, replication: snapshot.replication, chunkSize: agent.writer.chunkSize,
             nodes: nodes,
             health: ClusterStatus.Health(
-                underReplicatedChunks: Int(loads.reduce(0) { $0 + $1.underReplicated }), hintsPending: Int(loads.reduce(0) { $0 + $1.hintsPending }),
-                bytesToMove: Int(loads.reduce(0) { $0 + $1.repairBacklogBytes }), repairRateBytesPerSecond: Int(loads.reduce(0) { $0 + $1.repairBytesPerSecond })
+                underReplicatedChunks: Self.sum(loads.map(\.underReplicated)), hintsPending: Self.sum(loads.map(\.hintsPending)),
+                bytesToMove: Self.sum(loads.map(\.repairBacklogBytes)), repairRateBytesPerSecond: Self.sum(loads.map(\.repairBytesPerSecond))
             )
         )
+    }
+
+    /// Gossiped figures summed without trapping: a peer's report is a number from the network.
+    static func sum(_ values: [UInt64]) -> Int {
+        var total = 0
+        for value in values {
+            let (next, overflow) = total.addingReportingOverflow(Int(clamping: value))
+            guard !overflow else { return .max }
+            total = next
+        }
+        return total
     }
 
     /// `alive | suspect | dead | left`, or `unknown` for a configured node gossip has not reached yet.

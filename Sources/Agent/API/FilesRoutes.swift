@@ -151,6 +151,7 @@ struct FilesRoutes {
             HTTPField.Name("X-Checksum-SHA256")!: manifest.sha256,
             HTTPField.Name("Repr-Digest")!: "sha-256=:\(Self.base64(hex: manifest.sha256)):",
         ]
+        FileResponseSafety.apply(to: &headers, path: manifest.path, contentType: manifest.contentType)
         if let match = request.headers[.ifNoneMatch], Self.etagMatches(match, sha256: manifest.sha256) {
             return Response(status: .notModified, headers: headers)
         }

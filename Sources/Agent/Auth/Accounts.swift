@@ -10,7 +10,20 @@ import Synchronization
 public struct Principal: Sendable, Equatable {
     public var name: String
     public var role: Role
+    /// The user's stable id and credential generation (what a token made for it carries).
+    public var id: String
+    public var credentials: String
+    /// The hash of the bearer token (or web session) the request came with; nil for a password.
+    public var tokenHash: String?
     public var isAdmin: Bool { role == .admin }
+
+    init(_ user: UserRecord, tokenHash: String? = nil) {
+        name = user.name
+        role = user.role
+        id = user.id
+        credentials = user.credentials
+        self.tokenHash = tokenHash
+    }
 }
 
 /// Users and bearer tokens (DESIGN.md §§8, 10): bcrypt password hashes, tokens stored as their
@@ -66,8 +79,10 @@ public final class Accounts: Sendable {
             guard let token = try await metadata.token(hash: hash), !token.deleted, token.expiresAt > Int64(HybridClock.systemMilliseconds()) else {
                 throw AuthError(.unauthenticated, "the token is unknown, revoked or expired")
             }
-            guard let user = try await metadata.user(token.user), !user.deleted else { throw AuthError(.unauthenticated, "the token's user no longer exists") }
-            return Principal(name: user.name, role: user.role)
+            guard let user = try await metadata.user(token.user), token.belongs(to: user) else {
+                throw AuthError(.unauthenticated, "the token was revoked: its user was deleted or changed password")
+            }
+            return Principal(user, tokenHash: hash)
         case "basic":
             guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else {
                 throw AuthError(.unauthenticated, "malformed Basic credentials")
@@ -105,7 +120,7 @@ public final class Accounts: Sendable {
             }
             guard good else { throw AuthError(.unauthenticated, "wrong user name or password") }
         }
-        return Principal(name: user.name, role: user.role)
+        return Principal(user)
     }
 
     /// How many bcrypt verifications have run (the rest were answered from the cache or joined one in progress).
@@ -125,7 +140,24 @@ public final class Accounts: Sendable {
         }
         try Self.validatePassword(password)
         let hash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
-        return UserRecord(name: name, role: role, passwordHash: hash, version: clock.now())
+        return UserRecord(name: name, id: Self.randomID(), credentials: Self.randomID(), role: role, passwordHash: hash, version: clock.now())
+    }
+
+    /// `user` with a new password: the same id, a new credential generation (every token issued
+    /// before stops working), not yet stored.
+    public func changingPassword(of user: UserRecord, to password: String) async throws -> UserRecord {
+        try Self.validatePassword(password)
+        var changed = user
+        changed.passwordHash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
+        changed.credentials = Self.randomID()
+        changed.version = clock.now()
+        return changed
+    }
+
+    /// 16 random bytes in hex.
+    static func randomID() -> String {
+        var random = SystemRandomNumberGenerator()
+        return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) })
     }
 
     /// Throws `weakPassword` unless `password` is 8-256 bytes.
@@ -134,12 +166,12 @@ public final class Accounts: Sendable {
     }
 
     /// A new bearer token for `user`: the text (shown once) and the record to store.
-    public func makeToken(for user: String, lifetime: Duration = defaultTokenLifetime) -> (text: String, record: TokenRecord) {
+    public func makeToken(for user: Principal, lifetime: Duration = defaultTokenLifetime) -> (text: String, record: TokenRecord) {
         var random = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let text = "fst_" + Hex.encode(bytes)
         let expires = Int64(HybridClock.systemMilliseconds()) + lifetime.inMilliseconds
-        return (text, TokenRecord(hash: Self.tokenHash(text), user: user, expiresAt: expires, version: clock.now()))
+        return (text, TokenRecord(hash: Self.tokenHash(text), user: user.name, userID: user.id, credentials: user.credentials, expiresAt: expires, version: clock.now()))
     }
 
     /// A new random password: 20 characters from an alphabet without look-alikes.

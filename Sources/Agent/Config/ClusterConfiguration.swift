@@ -69,7 +69,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     }
 
     /// Parses and validates YAML text; `environment` may override the secret (`FILESTORE_CLUSTER_SECRET`).
-    public static func parse(yaml: String, environment: [String: String] = [:]) throws(Error) -> ClusterConfiguration {
+    /// A missing, short or published secret is refused (`SecretPolicy`) unless `insecureSecret`
+    /// is allowed (`filestore agent --insecure-dev`); an empty one is refused always.
+    public static func parse(yaml: String, environment: [String: String] = [:], allowInsecureSecret: Bool = false) throws(Error) -> ClusterConfiguration {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else { throw Error(field: "cluster.yml", problem: "the file is empty") }
@@ -85,10 +87,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
         let secret = environment["FILESTORE_CLUSTER_SECRET"] ?? cluster.optionalString("secret")
-        guard let secret, secret.utf8.count >= 8 else {
-            throw Error(field: "cluster.secret", problem: "set it (at least 8 characters) or FILESTORE_CLUSTER_SECRET")
+        if let problem = SecretPolicy.problem(with: secret), !allowInsecureSecret || (secret ?? "").isEmpty {
+            throw Error(field: "cluster.secret", problem: problem + " (or run with --insecure-dev on a machine nobody else can reach)")
         }
-        configuration.secret = secret
+        configuration.secret = secret ?? ""
         configuration.replication = try cluster.int("replication", default: 2, in: 1...16)
         configuration.writeQuorum = try cluster.int("write_quorum", default: configuration.replication, in: 1...configuration.replication)
         configuration.vnodes = try cluster.int("vnodes", default: Ring.defaultVnodesPerWeight, in: 1...65_536)

@@ -4,6 +4,12 @@ import PublicAPI
 /// A user account, held by every node (DESIGN.md §8); deletion is a tombstone.
 public struct UserRecord: Codable, Hashable, Sendable, LastWriterWins {
     public var name: String
+    /// Random, fixed when the user is created: a user deleted and created again under the same
+    /// name is another user, and the old one's tokens name the old id.
+    public var id: String
+    /// Random, new at every password change: tokens carry the generation they were issued
+    /// under, so a password change revokes every token issued before it.
+    public var credentials: String
     public var role: Role
     /// bcrypt hash of the password.
     public var passwordHash: String
@@ -11,20 +17,34 @@ public struct UserRecord: Codable, Hashable, Sendable, LastWriterWins {
     public var deleted: Bool
 
     enum CodingKeys: String, CodingKey {
-        case name, role, version, deleted
+        case name, id, credentials, role, version, deleted
         case passwordHash = "password_hash"
     }
 
-    public init(name: String, role: Role, passwordHash: String, version: HybridTimestamp, deleted: Bool = false) {
+    public init(name: String, id: String, credentials: String, role: Role, passwordHash: String, version: HybridTimestamp, deleted: Bool = false) {
         self.name = name
+        self.id = id
+        self.credentials = credentials
         self.role = role
         self.passwordHash = passwordHash
         self.version = version
         self.deleted = deleted
     }
 
+    /// Records written before ids existed decode with empty ones (their tokens, likewise, match).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        id = try container.decodeIfPresent(String.self, forKey: .id) ?? ""
+        credentials = try container.decodeIfPresent(String.self, forKey: .credentials) ?? ""
+        role = try container.decode(Role.self, forKey: .role)
+        passwordHash = try container.decode(String.self, forKey: .passwordHash)
+        version = try container.decode(HybridTimestamp.self, forKey: .version)
+        deleted = try container.decode(Bool.self, forKey: .deleted)
+    }
+
     public var key: String { name }
-    public var tieBreak: String { "\(deleted ? 1 : 0)\(role.rawValue)\(passwordHash)" }
+    public var tieBreak: String { "\(deleted ? 1 : 0)\(role.rawValue)\(passwordHash)\(id)\(credentials)" }
 
     /// User names: 1-64 characters of a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit.
     public static func isValidName(_ name: String) -> Bool {
@@ -40,22 +60,44 @@ public struct TokenRecord: Codable, Hashable, Sendable, LastWriterWins {
     /// Hex SHA-256 of the token text.
     public var hash: String
     public var user: String
+    /// The `UserRecord.id` and `credentials` it was issued under: it is refused once either changes.
+    public var userID: String
+    public var credentials: String
     /// Milliseconds since the Unix epoch after which the token is refused.
     public var expiresAt: Int64
     public var version: HybridTimestamp
     public var deleted: Bool
 
     enum CodingKeys: String, CodingKey {
-        case hash, user, version, deleted
+        case hash, user, credentials, version, deleted
+        case userID = "user_id"
         case expiresAt = "expires_at_ms"
     }
 
-    public init(hash: String, user: String, expiresAt: Int64, version: HybridTimestamp, deleted: Bool = false) {
+    public init(hash: String, user: String, userID: String, credentials: String, expiresAt: Int64, version: HybridTimestamp, deleted: Bool = false) {
         self.hash = hash
         self.user = user
+        self.userID = userID
+        self.credentials = credentials
         self.expiresAt = expiresAt
         self.version = version
         self.deleted = deleted
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        hash = try container.decode(String.self, forKey: .hash)
+        user = try container.decode(String.self, forKey: .user)
+        userID = try container.decodeIfPresent(String.self, forKey: .userID) ?? ""
+        credentials = try container.decodeIfPresent(String.self, forKey: .credentials) ?? ""
+        expiresAt = try container.decode(Int64.self, forKey: .expiresAt)
+        version = try container.decode(HybridTimestamp.self, forKey: .version)
+        deleted = try container.decode(Bool.self, forKey: .deleted)
+    }
+
+    /// True when it was issued to this very user under its current password.
+    public func belongs(to user: UserRecord) -> Bool {
+        !user.deleted && user.name == self.user && user.id == userID && user.credentials == credentials
     }
 
     public var key: String { hash }

@@ -5,7 +5,7 @@ import PublicAPI
 enum AgentRouter {
     static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics))
+        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: agent.maxUploadBytes)))
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
@@ -35,17 +35,20 @@ enum AgentRouter {
 struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
     let traffic: TrafficCounters
     let metrics: AgentMetrics
+    /// The largest body any route reads: a declared length beyond it is refused unread, so it
+    /// is not counted (and a client's `Content-Length: 9223372036854775807` cannot overflow the sums).
+    let largestBody: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        traffic.inFlight.add(1, ordering: .relaxed)
-        defer { traffic.inFlight.subtract(1, ordering: .relaxed) }
-        if let length = request.headers[.contentLength].flatMap(Int.init) {
-            traffic.bytesIn.add(length, ordering: .relaxed)
+        traffic.inFlight.wrappingAdd(1, ordering: .relaxed)
+        defer { traffic.inFlight.wrappingSubtract(1, ordering: .relaxed) }
+        if let length = request.headers[.contentLength].flatMap(Int.init), (1...largestBody).contains(length) {
+            traffic.bytesIn.wrappingAdd(length, ordering: .relaxed)
             metrics.bytesIn.increment(by: length)
         }
         let response = try await next(request, context)
-        if let length = response.body.contentLength {
-            traffic.bytesOut.add(length, ordering: .relaxed)
+        if let length = response.body.contentLength, length > 0 {
+            traffic.bytesOut.wrappingAdd(length, ordering: .relaxed)
             metrics.bytesOut.increment(by: length)
         }
         return response

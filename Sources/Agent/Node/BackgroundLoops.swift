@@ -168,6 +168,11 @@ struct BackgroundLoops: Service {
                 guard try await agent.local.metadata.user("admin") == nil else { return }
                 var record = try await agent.accounts.makeUser(name: "admin", password: password, role: .admin)
                 record.version = HybridTimestamp(wallMilliseconds: 1, counter: 0, node: agent.selfID)
+                // Every node makes this record: the same id and credential generation on all of
+                // them (only the bcrypt salt differs), so a token made through one node stays
+                // valid whichever node's copy wins the merge.
+                record.id = "bootstrap-admin"
+                record.credentials = "bootstrap"
                 try await agent.local.metadata.merge(GlobalRecords(users: [record]))
                 return
             }

@@ -20,16 +20,24 @@ struct LoadMeter {
         let bytesOut = traffic.bytesOut.load(ordering: .relaxed)
         var load = Gossip.LoadReport()
         load.inFlightRequests = UInt32(clamping: traffic.inFlight.load(ordering: .relaxed))
-        load.bytesInPerSecond = UInt64(Double(max(0, bytesIn - last.bytesIn)) / seconds)
-        load.bytesOutPerSecond = UInt64(Double(max(0, bytesOut - last.bytesOut)) / seconds)
+        // The counters wrap (they only ever grow); the difference since the last measurement is
+        // what moved, and wrapping subtraction gets it right across a wrap.
+        load.bytesInPerSecond = Self.rate(bytesIn &- last.bytesIn, over: seconds)
+        load.bytesOutPerSecond = Self.rate(bytesOut &- last.bytesOut, over: seconds)
         load.chunkCount = UInt64(max(0, stored.count))
         load.storageUsedBytes = UInt64(max(0, stored.bytes))
         load.storageCapacityBytes = capacity
         load.underReplicated = UInt64(max(0, repair.underReplicated))
         load.repairBacklogBytes = UInt64(max(0, repair.bytesToMove))
         load.hintsPending = UInt64(max(0, hintsPending))
-        load.repairBytesPerSecond = UInt64(Double(max(0, repair.bytesMoved - last.moved)) / seconds)
+        load.repairBytesPerSecond = Self.rate(Int(clamping: repair.bytesMoved &- last.moved), over: seconds)
         last = (bytesIn, bytesOut, repair.bytesMoved, now)
         return load
+    }
+
+    /// `amount / seconds`, never negative and never past UInt64 (a Double conversion out of range traps).
+    static func rate(_ amount: Int, over seconds: Double) -> UInt64 {
+        let value = Double(max(0, amount)) / seconds
+        return value.isFinite && value < 1.8e19 ? UInt64(value) : UInt64.max
     }
 }

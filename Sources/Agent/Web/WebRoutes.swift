@@ -77,7 +77,7 @@ struct WebRoutes {
         let form = try Self.form(try await request.collectBody(upTo: 16 * 1024))
         do {
             let principal = try await agent.accounts.checkPassword(user: form["user"] ?? "", password: form["password"] ?? "")
-            let (token, record) = agent.accounts.makeToken(for: principal.name, lifetime: Accounts.sessionLifetime)
+            let (token, record) = agent.accounts.makeToken(for: principal, lifetime: Accounts.sessionLifetime)
             try await agent.publish(GlobalRecords(tokens: [record]))
             var response = Self.redirect("/ui")
             response.headers[.setCookie] = "\(Accounts.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Accounts.sessionLifetime.components.seconds)"

@@ -162,13 +162,16 @@ struct UserCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Change a password.")
         @OptionGroup var client: ClientOptions
         @Argument var name: String
-        @Flag(help: "Read the new password from standard input.") var passwordStdin = false
+        @Flag(help: "Read the password(s) from standard input, one per line (the current one first with --current).") var passwordStdin = false
+        @Flag(help: "Give your current password first: needed to change your own, unless you are an admin.") var current = false
 
         func run() async throws {
             try await runClient {
+                let currentPassword = current ? try readPassword(prompt: "current password of \(name): ", fromStdin: passwordStdin) : nil
                 let password = try readPassword(prompt: "new password for \(name): ", fromStdin: passwordStdin)
                 try await APIConnection.with(client) { connection in
-                    _ = try await connection.send(.PATCH, "/api/v1/users/" + APIConnection.encode(query: name), body: UserChange(password: password), as: UserInfo.self)
+                    let change = UserChange(password: password, currentPassword: currentPassword)
+                    _ = try await connection.send(.PATCH, "/api/v1/users/" + APIConnection.encode(query: name), body: change, as: UserInfo.self)
                     say("changed the password of \(name)")
                 }
             }

@@ -1,5 +1,6 @@
 @testable import Agent
 import Basics
+import TestSupport
 import Foundation
 import Gossip
 import Logging
@@ -26,7 +27,7 @@ final class InProcessCluster: Sendable {
 
     init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096) throws {
         let yaml = """
-            cluster: {name: inprocess, secret: in-process-test-secret, replication: \(replication), write_quorum: \(writeQuorum)}
+            cluster: {name: inprocess, secret: \(TestEnvironment.randomClusterSecret()), replication: \(replication), write_quorum: \(writeQuorum)}
             nodes:
             \((1...count).map { "  - {id: n\($0), http: \"127.0.0.1:\(10_000 + $0)\", gossip: \"127.0.0.1:\(20_000 + $0)\", storage: {type: dir, path: /nonexistent/n\($0)}}" }.joined(separator: "\n"))
             """
@@ -48,7 +49,7 @@ final class InProcessCluster: Sendable {
                 selfID: node.id, cluster: configuration, view: view, local: local, calls: calls,
                 writer: WriteCoordinator(calls: calls, view: view, chunkSize: chunkSize, logger: nodeLogger),
                 reader: ReadCoordinator(calls: calls, view: view, logger: nodeLogger),
-                accounts: Accounts(metadata: metadata, clock: clock), internalAuth: InternalAuth(clusterName: "inprocess", secret: "in-process-test-secret"),
+                accounts: Accounts(metadata: metadata, clock: clock), internalAuth: InternalAuth(clusterName: "inprocess", secret: configuration.secret),
                 logger: nodeLogger, metrics: metrics
             )
             transport.register(agent.peer)

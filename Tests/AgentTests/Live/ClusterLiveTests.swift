@@ -223,6 +223,9 @@ struct ClusterLiveTests {
         try await Executables.offload {
             let fd = try connectLoopback(port)
             defer { close(fd) }
+            // An agent that never answers fails the test in 10 s instead of hanging it.
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let bytes = Array(request.utf8)
             _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
             var response = [UInt8](repeating: 0, count: 4096)
@@ -280,14 +283,24 @@ struct AccountsAndEdgesLiveTests {
             #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: #"{"name":"dan","password":"short"}"#)).status == 400)
             #expect(try await api.send(.POST, "node2", "/api/v1/users", body: ByteBuffer(string: "{not json")).status == 400)
             let carol = API.basic("carol", "carol-password-1")
+            // A ring plan makes every node list its whole chunk index: admins only.
+            #expect(try await api.send(.GET, "node1", "/api/v1/ring/plan?add=node9", authorization: carol).status == 403)
             for node in ["node1", "node2", "node3"] { #expect(try await api.upload(node, "c-\(node).txt", Array("c".utf8), authorization: carol).status == 201) }
             let users = try await api.send(.GET, "node3", "/api/v1/users").decode(UserList.self).users
             #expect(Set(users.map(\.name)) == ["admin", "carol"])
 
-            // Carol changes her own password on node2; the old one stops working on node3.
-            let changed = try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2"}"#), authorization: carol)
+            // Carol changes her own password on node2 (giving the current one); the old one stops working on node3.
+            let carolToken = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: carol).decode(TokenGrant.self).token
+            #expect(try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2"}"#), authorization: carol).status == 403)
+            #expect(try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2","current_password":"wrong-one-123"}"#), authorization: carol).status == 403)
+            let changed = try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"password":"carol-password-2","current_password":"carol-password-1"}"#), authorization: carol)
             try #require(changed.status == 200, "\(changed.text)")
             #expect(try await api.send(.GET, "node3", "/api/v1/files", authorization: carol).status == 401)
+            // ...and so do the tokens she held before the change.
+            try await pollUntil("the password change revokes carol's earlier token everywhere", timeout: .seconds(10)) {
+                let status = try await api.send(.GET, "node3", "/api/v1/files", authorization: "Bearer \(carolToken)").status
+                return status == 401 ? nil : "HTTP \(status)"
+            }
             let carol2 = API.basic("carol", "carol-password-2")
             #expect(try await api.send(.GET, "node3", "/api/v1/files", authorization: carol2).status == 200)
             #expect(try await api.send(.PATCH, "node2", "/api/v1/users/carol", body: ByteBuffer(string: #"{"role":"admin"}"#), authorization: carol2).status == 403)
@@ -301,6 +314,11 @@ struct AccountsAndEdgesLiveTests {
             #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 401)
             #expect(try await api.send(.GET, "node1", "/api/v1/files", authorization: carol2).status == 401)
             #expect(try await api.send(.DELETE, "node3", "/api/v1/users/carol").status == 404)
+            // Created again under the same name, carol is another user: the old token stays refused.
+            let recreated = try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"carol","password":"carol-password-2"}"#))
+            try #require(recreated.status == 201, "\(recreated.text)")
+            #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: carol2).status == 200)
+            #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 401)
             #expect(try await api.send(.DELETE, "node3", "/api/v1/users/admin").status == 409)
         }
     }
@@ -317,6 +335,13 @@ struct AccountsAndEdgesLiveTests {
             // Expect: 100-continue gets its interim answer before any body byte is sent (curl waits 1 s otherwise).
             let interim = try await ClusterLiveTests.rawRequest(port: port, "PUT /api/v1/files/e.bin HTTP/1.1\r\nHost: x\r\nAuthorization: \(API.admin)\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
             #expect(interim == "HTTP/1.1 100 Continue")
+            // A declared length past every limit (it used to overflow the traffic counters and kill
+            // the agent on the second request): refused or ignored, never a crash.
+            for _ in 0..<3 {
+                _ = try? await ClusterLiveTests.rawRequest(port: port, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 9223372036854775807\r\nConnection: close\r\n\r\n")
+                _ = try? await ClusterLiveTests.rawRequest(port: port, "PUT /api/v1/files/o.bin HTTP/1.1\r\nHost: x\r\nAuthorization: \(API.admin)\r\nContent-Length: 9223372036854775807\r\nConnection: close\r\n\r\n")
+            }
+            #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200, "the agent survives huge declared lengths")
             let garbage = try await ClusterLiveTests.rawRequest(port: port, "THIS IS NOT HTTP\r\n\r\n")
             #expect(!garbage.hasPrefix("HTTP/1.1 2"), "garbage is refused: \(garbage)")
             let bytes = randomBytes(2_500_000, seed: 3)

@@ -86,12 +86,16 @@ struct DevCommandTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-badconf-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let good = "cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: \"127.0.0.1:2\", storage: {type: dir, path: /tmp/x}}"
+        let secret = TestEnvironment.randomClusterSecret()
+        let good = "cluster: {name: x, secret: \(secret)}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: \"127.0.0.1:2\", storage: {type: dir, path: /tmp/x}}"
         let cases: [(yaml: String, arguments: [String], field: String, environment: [String: String])] = [
-            ("cluster: {name: x, secret: long-enough-secret, replication: 0}\nnodes: []", ["--node", "node1"], "cluster.replication", [:]),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: nope, storage: {type: dir, path: /tmp/x}}", ["--node", "node1"], "nodes[0].gossip", [:]),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "node9"], "--http", [:]),
-            ("cluster: {name: x, secret: long-enough-secret}\nnodes: []", ["--node", "Bad_Id"], "--node", [:]),
+            ("cluster: {name: x, secret: \(secret), replication: 0}\nnodes: []", ["--node", "node1"], "cluster.replication", [:]),
+            ("cluster: {name: x, secret: \(secret)}\nnodes:\n  - {id: node1, http: \"127.0.0.1:1\", gossip: nope, storage: {type: dir, path: /tmp/x}}", ["--node", "node1"], "nodes[0].gossip", [:]),
+            ("cluster: {name: x, secret: \(secret)}\nnodes: []", ["--node", "node9"], "--http", [:]),
+            ("cluster: {name: x, secret: \(secret)}\nnodes: []", ["--node", "Bad_Id"], "--node", [:]),
+            // A published or short cluster secret: anyone could act as a node (--insecure-dev accepts it).
+            ("cluster: {name: x, secret: change-me-please}\nnodes: []", ["--node", "node1"], "cluster.secret", [:]),
+            (good, ["--node", "node1"], "cluster.secret", ["FILESTORE_CLUSTER_SECRET": "short"]),
             // A bootstrap admin password too short to be created: refused before anything starts.
             (good, ["--node", "node1"], "FILESTORE_ADMIN_PASSWORD", ["FILESTORE_ADMIN_PASSWORD": "short"]),
         ]

@@ -17,9 +17,10 @@ struct MetadataMergeTests {
     static func randomManifest(_ random: inout SeededGenerator) -> Manifest {
         let deleted = Bool.random(using: &random)
         let sha = String(repeating: ["a", "b", "c"].randomElement(using: &random)!, count: 64)
+        let size = deleted ? 0 : Int64.random(in: 0...3, using: &random)
         return Manifest(
-            owner: "alice", path: "f", size: deleted ? 0 : Int64.random(in: 0...3, using: &random), sha256: deleted ? "" : sha, chunkSize: 5,
-            chunks: [], contentType: "x", createdAt: 0, version: randomTimestamp(&random), deleted: deleted
+            owner: "alice", path: "f", size: size, sha256: deleted ? "" : sha, chunkSize: 5,
+            chunks: size == 0 ? [] : [ChunkReference(id: ChunkID(sha)!, size: size)], contentType: "x", createdAt: 0, version: randomTimestamp(&random), deleted: deleted
         )
     }
 

@@ -192,7 +192,12 @@ struct FilesRoutes {
             while let (index, chunk) = next {
                 let start = max(bytes.lowerBound - offsets[index], 0)
                 let end = min(bytes.upperBound - offsets[index], Int64(chunk.readableBytes) - 1)
-                try await writer.write(chunk.getSlice(at: chunk.readerIndex + Int(start), length: Int(end - start + 1))!)
+                // A chunk shorter than its manifest says (only a forged manifest names a real
+                // chunk with a wrong size) ends the response instead of the process.
+                guard end >= start, let slice = chunk.getSlice(at: chunk.readerIndex + Int(start), length: Int(end - start + 1)) else {
+                    throw ReplicationError(.noReadableReplica, "chunk \(index) of \(key) is shorter than its manifest says")
+                }
+                try await writer.write(slice)
                 next = try await fetcher.next()
             }
             try await writer.finish(nil)

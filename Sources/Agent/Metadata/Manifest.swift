@@ -84,6 +84,45 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         self.deleted = deleted
     }
 
+    /// The largest chunk a manifest may name: the largest `chunk_size` a cluster may set.
+    public static let maxChunkBytes: Int64 = 64 << 20
+
+    /// Decodes and checks what reads rely on, so a corrupt or forged manifest (from a disk or a
+    /// peer) is a decoding error, never a crash or an endless read: sizes are not negative,
+    /// chunks are 1 byte to `maxChunkBytes`, and they add up to the file's size without overflow;
+    /// a tombstone has no chunks; the file's SHA-256 is 64 hex digits (empty for a tombstone).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        owner = try container.decode(String.self, forKey: .owner)
+        path = try container.decode(String.self, forKey: .path)
+        size = try container.decode(Int64.self, forKey: .size)
+        sha256 = try container.decode(String.self, forKey: .sha256)
+        chunkSize = try container.decode(Int64.self, forKey: .chunkSize)
+        chunks = try container.decode([ChunkReference].self, forKey: .chunks)
+        contentType = try container.decode(String.self, forKey: .contentType)
+        createdAt = try container.decode(Int64.self, forKey: .createdAt)
+        version = try container.decode(HybridTimestamp.self, forKey: .version)
+        deleted = try container.decode(Bool.self, forKey: .deleted)
+        func refuse(_ problem: String) -> DecodingError {
+            DecodingError.dataCorruptedError(forKey: .chunks, in: container, debugDescription: "manifest of \(owner)/\(path): \(problem)")
+        }
+        guard !owner.isEmpty, !path.isEmpty else { throw refuse("no owner or path") }
+        guard size >= 0, chunkSize >= 0 else { throw refuse("a negative size") }
+        if deleted {
+            guard chunks.isEmpty else { throw refuse("a tombstone with chunks") }
+            return
+        }
+        guard sha256.utf8.count == 64, ChunkID(sha256) != nil else { throw refuse("the file's sha256 is not 64 hex digits") }
+        var total: Int64 = 0
+        for chunk in chunks {
+            guard (1...Self.maxChunkBytes).contains(chunk.size) else { throw refuse("a chunk of \(chunk.size) bytes") }
+            let (sum, overflow) = total.addingReportingOverflow(chunk.size)
+            guard !overflow else { throw refuse("chunk sizes overflow") }
+            total = sum
+        }
+        guard total == size else { throw refuse("chunks add up to \(total) bytes, the file says \(size)") }
+    }
+
     /// A tombstone recording that the file was deleted at `version`.
     public static func tombstone(for key: FileKey, version: HybridTimestamp, at milliseconds: Int64) -> Manifest {
         Manifest(owner: key.owner, path: key.path, size: 0, sha256: "", chunkSize: 0, chunks: [], contentType: "", createdAt: milliseconds, version: version, deleted: true)

@@ -58,7 +58,8 @@ public actor GossipShell: Service {
     public let configuration: Gossip.ShellConfiguration
     private var membership: Gossip.Membership
     private let sealer: Gossip.Sealer
-    private var replayGuard = Gossip.ReplayGuard()
+    /// Packets stamped more than a minute from local time, or repeated, are dropped.
+    private var replayGuard = NonceWindow<[UInt8]>(window: 60_000)
     private let logger: Logger
     private let started = ContinuousClock.now
     private var running = false
@@ -188,7 +189,7 @@ public actor GossipShell: Service {
             logger.trace("dropped unauthenticated packet", metadata: ["peer": "\(envelope.remoteAddress)"])
             return
         }
-        guard replayGuard.admit(nonce: opened.nonce, stamp: opened.wallMilliseconds, now: Self.wallMilliseconds()) else {
+        guard replayGuard.admit(opened.nonce, stamp: Int64(clamping: opened.wallMilliseconds), now: Int64(clamping: Self.wallMilliseconds())) == .fresh else {
             counters.droppedReplayed += 1
             return
         }

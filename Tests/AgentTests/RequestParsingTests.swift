@@ -1,3 +1,4 @@
+import ByteStreams
 import NIOCore
 import Simulation
 import Testing
@@ -90,16 +91,72 @@ struct RequestParsingTests {
 
     @Test func internalAuthAcceptsOnlyFreshSignaturesOfTheSameRequest() throws {
         let auth = InternalAuth(clusterName: "c", secret: "secret-one")
-        let headers = Dictionary(uniqueKeysWithValues: auth.sign(method: "PUT", target: "/internal/v1/chunks/ab?x=1", node: "node1", milliseconds: 1_000_000))
-        #expect(try auth.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000 + 60_000) == "node1")
+        let digest = InternalAuth.digest(ByteBuffer(string: "body"))
+        let headers = Dictionary(uniqueKeysWithValues: auth.sign(
+            method: "PUT", target: "/internal/v1/chunks/ab?x=1", node: "node1", milliseconds: 1_000_000, nonce: "00ff00ff00ff00ff", bodyDigest: digest
+        ))
+        let verified = try auth.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000 + 60_000)
+        #expect(verified == InternalAuth.Verified(node: "node1", nonce: "00ff00ff00ff00ff", bodyDigest: digest, milliseconds: 1_000_000))
         #expect(throws: InternalAuth.Failure.badSignature) { try auth.verify(method: "PUT", target: "/internal/v1/chunks/ac?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000) }
         #expect(throws: InternalAuth.Failure.badSignature) { try auth.verify(method: "GET", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000) }
         #expect(throws: InternalAuth.Failure.skewed) { try auth.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000 + 301_000) }
+        #expect(throws: InternalAuth.Failure.skewed) { try auth.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: .min) }
         #expect(throws: InternalAuth.Failure.missing) { try auth.verify(method: "PUT", target: "/", header: { _ in nil }, nowMilliseconds: 0) }
+        // Each signed field, changed alone, breaks the signature; malformed ones are refused before.
+        for (name, value, failure) in [
+            (InternalAuth.nonceHeader, "00ff00ff00ff00fe", InternalAuth.Failure.badSignature), (InternalAuth.digestHeader, InternalAuth.emptyDigest, .badSignature),
+            (InternalAuth.nodeHeader, "node2", .badSignature), (InternalAuth.dateHeader, "1000001", .badSignature),
+            (InternalAuth.nonceHeader, "short", .malformed), (InternalAuth.digestHeader, "zz", .malformed), (InternalAuth.dateHeader, "9223372036854775807", .skewed),
+        ] {
+            var changed = headers
+            changed[name] = value
+            #expect(throws: failure, "\(name): \(value)") { try auth.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { changed[$0] }, nowMilliseconds: 1_000_000) }
+        }
         let other = InternalAuth(clusterName: "c", secret: "secret-two")
         #expect(throws: InternalAuth.Failure.badSignature) { try other.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000) }
         let rotating = InternalAuth(clusterName: "c", secret: "secret-two", previousSecret: "secret-one")
-        #expect(try rotating.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000) == "node1")
+        #expect(try rotating.verify(method: "PUT", target: "/internal/v1/chunks/ab?x=1", header: { headers[$0] }, nowMilliseconds: 1_000_000).node == "node1")
+    }
+
+    @Test func internalAnswersAreBoundToTheirRequestStatusAndBody() throws {
+        let auth = InternalAuth(clusterName: "c", secret: "secret-one")
+        let body = InternalAuth.digest(ByteBuffer(string: "{\"users\":[]}"))
+        let headers = Dictionary(uniqueKeysWithValues: auth.signResponse(nonce: "abcdabcdabcdabcd", status: 200, bodyDigest: body))
+        try auth.verifyResponse(nonce: "abcdabcdabcdabcd", status: 200, header: { headers[$0] }, bodyDigest: body)
+        #expect(throws: InternalAuth.Failure.badSignature) { try auth.verifyResponse(nonce: "abcdabcdabcdabce", status: 200, header: { headers[$0] }, bodyDigest: body) }
+        #expect(throws: InternalAuth.Failure.badSignature) { try auth.verifyResponse(nonce: "abcdabcdabcdabcd", status: 404, header: { headers[$0] }, bodyDigest: body) }
+        #expect(throws: InternalAuth.Failure.badSignature) { try auth.verifyResponse(nonce: "abcdabcdabcdabcd", status: 200, header: { headers[$0] }, bodyDigest: InternalAuth.emptyDigest) }
+        #expect(throws: InternalAuth.Failure.missing) { try auth.verifyResponse(nonce: "abcdabcdabcdabcd", status: 200, header: { _ in nil }, bodyDigest: body) }
+        let other = InternalAuth(clusterName: "c", secret: "secret-two")
+        #expect(throws: InternalAuth.Failure.badSignature) { try other.verifyResponse(nonce: "abcdabcdabcdabcd", status: 200, header: { headers[$0] }, bodyDigest: body) }
+    }
+
+    @Test func replayGuardRefusesASeenNonceUntilItIsTooOldToReplay() {
+        let guard_ = ReplayGuard(windowMilliseconds: 1_000, capacity: 3)
+        #expect(guard_.admit(nonce: "a", milliseconds: 10_000, now: 10_000) == .fresh)
+        #expect(guard_.admit(nonce: "a", milliseconds: 10_000, now: 10_500) == .replayed)
+        #expect(guard_.admit(nonce: "a", milliseconds: 10_000, now: 11_000) == .replayed, "still within the window at its edge")
+        #expect(guard_.admit(nonce: "b", milliseconds: 10_900, now: 10_900) == .fresh)
+        #expect(guard_.admit(nonce: "c", milliseconds: 10_950, now: 10_950) == .fresh)
+        #expect(guard_.admit(nonce: "d", milliseconds: 10_960, now: 10_960) == .full, "full: refused rather than forgetting a replayable nonce")
+        #expect(guard_.admit(nonce: "d", milliseconds: 11_001, now: 11_001) == .fresh, "a's entry expired, making room")
+        #expect(guard_.count == 3)
+        #expect(guard_.admit(nonce: "a", milliseconds: 11_950, now: 11_950) == .fresh, "a is forgotten once it is too old to be accepted")
+        #expect(guard_.count == 3, "b expired; c, d and a are remembered")
+    }
+
+    @Test func aBodyThatDiffersFromItsSignedDigestFailsAtItsEnd() async throws {
+        func read(_ text: String, expecting digest: String) async throws -> String {
+            var collected = ""
+            for try await buffer in DigestCheckedBody(base: AnySendableByteSequence(OneBuffer(ByteBuffer(string: text))), expected: digest) {
+                collected += String(buffer: buffer)
+            }
+            return collected
+        }
+        let digest = InternalAuth.digest(ByteBuffer(string: "the body"))
+        #expect(try await read("the body", expecting: digest) == "the body")
+        await #expect(throws: InternalProtocolError.self) { _ = try await read("the bodY", expecting: digest) }
+        await #expect(throws: InternalProtocolError.self) { _ = try await read("", expecting: digest) }
     }
 
     @Test func storageFlags() throws {

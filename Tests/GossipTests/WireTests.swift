@@ -1,3 +1,4 @@
+import Basics
 import Ring
 import Testing
 @testable import Gossip
@@ -56,14 +57,14 @@ struct WireTests {
     }
 
     @Test func replayGuardDropsRepeatsAndStalePackets() {
-        var guardian = Gossip.ReplayGuard()
+        var guardian = NonceWindow<[UInt8]>(window: 60_000)
         let admitted = [
-            guardian.admit(nonce: [1], stamp: 100_000, now: 100_500),
-            guardian.admit(nonce: [1], stamp: 100_000, now: 100_600),  // exact repeat
-            guardian.admit(nonce: [2], stamp: 100_000, now: 100_600),
-            guardian.admit(nonce: [3], stamp: 10_000, now: 100_600),   // older than the window
-            guardian.admit(nonce: [4], stamp: 200_000, now: 100_600),  // from the future
-            guardian.admit(nonce: [5], stamp: 150_000, now: 155_000),
+            guardian.admit([1], stamp: 100_000, now: 100_500) == .fresh,
+            guardian.admit([1], stamp: 100_000, now: 100_600) == .fresh,  // exact repeat
+            guardian.admit([2], stamp: 100_000, now: 100_600) == .fresh,
+            guardian.admit([3], stamp: 10_000, now: 100_600) == .fresh,   // older than the window
+            guardian.admit([4], stamp: 200_000, now: 100_600) == .fresh,  // from the future
+            guardian.admit([5], stamp: 150_000, now: 155_000) == .fresh,
         ]
         #expect(admitted == [true, false, true, false, false, true])
     }

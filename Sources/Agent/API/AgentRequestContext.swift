@@ -7,6 +7,8 @@ struct AgentRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     /// The authenticated caller; nil only on routes outside the authenticated group.
     var identity: Principal?
+    /// The verified signature of an internal call; set by `InternalAuthMiddleware` on `/internal/v1`.
+    var internalCall: InternalAuth.Verified?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -44,21 +46,31 @@ struct AuthenticationMiddleware: RouterMiddleware {
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 }
 
-/// Refuses every `/internal/v1` call without a valid cluster signature (401) before any handler
-/// runs; public credentials are never accepted there.
+/// Refuses every `/internal/v1` call without a valid, fresh cluster signature (401; a replayed
+/// nonce is refused too) before any handler runs; public credentials are never accepted there.
 struct InternalAuthMiddleware: RouterMiddleware {
     let auth: InternalAuth
+    let replays: ReplayGuard
 
     func handle(_ request: Request, context: AgentRequestContext, next: (Request, AgentRequestContext) async throws -> Response) async throws -> Response {
+        let now = Int64(HybridClock.systemMilliseconds())
+        let verified: InternalAuth.Verified
         do {
-            _ = try auth.verify(
+            verified = try auth.verify(
                 method: request.method.rawValue, target: request.uri.string,
-                header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } },
-                nowMilliseconds: Int64(HybridClock.systemMilliseconds())
+                header: { name in HTTPField.Name(name).flatMap { request.headers[$0] } }, nowMilliseconds: now
             )
         } catch {
             throw APIError(.unauthorized, "unauthorized", "internal API: \(error == .skewed ? "clock skew over 5 minutes" : "missing or invalid cluster signature")")
         }
+        switch replays.admit(nonce: verified.nonce, milliseconds: verified.milliseconds, now: now) {
+        case .fresh: break
+        case .outsideWindow: throw APIError(.unauthorized, "unauthorized", "internal API: clock skew over 5 minutes")
+        case .replayed: throw APIError(.unauthorized, "unauthorized", "internal API: this request was already received (replay)")
+        case .full: throw APIError(.serviceUnavailable, "unavailable", "internal API: too many calls in the replay window; retry")
+        }
+        var context = context
+        context.internalCall = verified
         return try await next(request, context)
     }
 }

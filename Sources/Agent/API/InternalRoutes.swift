@@ -4,8 +4,9 @@ import Hummingbird
 import NIOCore
 
 /// `/internal/v1/…`: what agents ask of each other, one route per call type of the internal
-/// protocol (`Internal/`). Registered behind `InternalAuthMiddleware`: every call carries a valid
-/// cluster signature; public credentials are never accepted here.
+/// protocol (`Internal/`). Registered behind `InternalAuthMiddleware`: every call carries a valid,
+/// fresh cluster signature; its body is checked against the signed digest as it arrives, and the
+/// answer is signed over the call's nonce, its status and its body. Public credentials never work here.
 struct InternalRoutes {
     let agent: AgentContext
 
@@ -27,12 +28,16 @@ struct InternalRoutes {
     /// Serves `C` at its route: the request as the protocol sees it, answered by this node.
     private func add<C: InternalCall>(_ type: C.Type, on router: RouterGroup<AgentRequestContext>) {
         let peer = agent.peer
+        let auth = agent.internalAuth
         router.on(RouterPath(C.route), method: HTTPRequest.Method(C.method.rawValue)!) { request, context in
+            // Set by InternalAuthMiddleware, which runs before every route here.
+            guard let call = context.internalCall else { throw APIError.unauthorized("internal API: no cluster signature") }
             let answer: InternalResponse
             do {
+                let body = DigestCheckedBody(base: AnySendableByteSequence(request.body), expected: call.bodyDigest)
                 let wire = try InternalRequest(
                     route: C.route, target: request.uri.string, contentLength: request.headers[.contentLength].flatMap(Int64.init),
-                    body: AnySendableByteSequence(request.body)
+                    body: AnySendableByteSequence(body)
                 )
                 answer = await InternalExchange.serve(C.self, wire, by: peer)
             } catch {
@@ -41,10 +46,11 @@ struct InternalRoutes {
             if answer.status >= 500 {
                 context.logger.error("internal call failed", metadata: ["route": "\(C.route)", "error": "\(String(buffer: answer.body).prefix(300))"])
             }
-            return Response(
-                status: HTTPResponse.Status(code: answer.status), headers: [.contentType: answer.contentType],
-                body: ResponseBody(byteBuffer: answer.body)
-            )
+            var headers: HTTPFields = [.contentType: answer.contentType]
+            for (name, value) in auth.signResponse(nonce: call.nonce, status: answer.status, bodyDigest: InternalAuth.digest(answer.body)) {
+                headers[HTTPField.Name(name)!] = value
+            }
+            return Response(status: HTTPResponse.Status(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: answer.body))
         }
     }
 }

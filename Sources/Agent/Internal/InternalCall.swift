@@ -24,6 +24,8 @@ public protocol InternalCall: Sendable {
     var target: String { get }
     /// The request body, if any.
     var body: ByteBuffer? { get }
+    /// The body's SHA-256 (hex) when known without hashing it; nil to have it computed.
+    var bodyDigest: String? { get }
     /// The largest answer the client accepts.
     var maxResponseBytes: Int { get }
 
@@ -42,6 +44,7 @@ extension InternalCall {
     public static var absentIsAnswer: Bool { false }
     public static var bodyType: String { "application/json" }
     public var body: ByteBuffer? { nil }
+    public var bodyDigest: String? { nil }
     public var maxResponseBytes: Int { 16 << 20 }
 }
 

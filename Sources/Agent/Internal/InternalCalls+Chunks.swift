@@ -69,6 +69,8 @@ public enum ChunkCalls {
             if case .bytes(let bytes) = payload { return bytes }
             return nil
         }
+        /// A chunk's bytes hash to its id (the receiver checks them against both anyway).
+        public var bodyDigest: String? { id.hex }
 
         public func serve(by peer: some PeerHandler) async throws -> Bool {
             switch payload {

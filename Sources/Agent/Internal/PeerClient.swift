@@ -55,14 +55,18 @@ public final class PeerClient: Sendable {
     /// Closes pooled connections (once, at shutdown).
     public func shutdown() async throws { try await http.shutdown() }
 
-    /// Sends a signed request to `node` at `address` and returns status and (bounded) body.
+    /// Sends a signed request to `node` at `address` and returns status and (bounded) body, once
+    /// the answer's signature (over this request's nonce, the status and the body) checks out.
+    /// `bodyDigest` is the body's SHA-256 when the caller already knows it (a chunk's is its id).
     func call(
-        _ method: HTTPMethod, node: NodeID, address: String, target: String, body: ByteBuffer? = nil,
+        _ method: HTTPMethod, node: NodeID, address: String, target: String, body: ByteBuffer? = nil, bodyDigest: String? = nil,
         headers extra: [(String, String)] = [], maxResponseBytes: Int = 16 << 20
     ) async throws(PeerError) -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
         var request = HTTPClientRequest(url: "http://\(address)\(target)")
         request.method = method
-        for (name, value) in auth.sign(method: method.rawValue, target: target, node: selfID, milliseconds: Self.nowMilliseconds()) {
+        let nonce = InternalAuth.makeNonce()
+        let digest = bodyDigest ?? body.map(InternalAuth.digest) ?? InternalAuth.emptyDigest
+        for (name, value) in auth.sign(method: method.rawValue, target: target, node: selfID, milliseconds: Self.nowMilliseconds(), nonce: nonce, bodyDigest: digest) {
             request.headers.add(name: name, value: value)
         }
         for (name, value) in extra { request.headers.add(name: name, value: value) }
@@ -82,7 +86,16 @@ public final class PeerClient: Sendable {
         } catch {
             throw PeerError(code: .unreachable, node: node, status: Int(response.status.code), message: "\(method) \(target): body: \(error)")
         }
-        return (Int(response.status.code), response.headers, collected)
+        let status = Int(response.status.code)
+        do {
+            try auth.verifyResponse(nonce: nonce, status: status, header: { response.headers.first(name: $0) }, bodyDigest: InternalAuth.digest(collected))
+        } catch {
+            throw PeerError(
+                code: .invalidResponse, node: node, status: status,
+                message: "\(method) \(target): the answer (\(status)) is not signed by the cluster: \(String(buffer: collected).prefix(300))"
+            )
+        }
+        return (status, response.headers, collected)
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }

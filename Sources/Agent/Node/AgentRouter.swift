@@ -20,7 +20,7 @@ enum AgentRouter {
         ClusterRoutes(agent: agent).register(on: api)
         AccountRoutes(agent: agent).register(on: api)
         // Agent-to-agent calls run only with a valid cluster signature.
-        InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth)))
+        InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: ReplayGuard())))
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -6,7 +6,7 @@ extension Gossip {
     /// so the secret can be rotated node by node.
     ///
     /// Sealed layout: `[0xF1][nonce 12][ciphertext][tag 16]`; the plaintext starts with the
-    /// sender's wall-clock milliseconds, which `ReplayGuard` checks.
+    /// sender's wall-clock milliseconds, which the receiver's `NonceWindow` checks.
     public struct Sealer: Sendable {
         /// Bytes sealing adds to a packet.
         public static let overhead = 1 + 12 + 16 + 8
@@ -54,29 +54,6 @@ extension Gossip {
                 }
             }
             throw .unauthenticated
-        }
-    }
-
-    /// Drops replayed packets: those stamped outside the window around local time, and exact
-    /// repeats (same nonce) inside it. Pure: time is passed in.
-    public struct ReplayGuard: Sendable {
-        /// How far a packet's stamp may be from local time.
-        public var window: UInt64 = 60_000
-        private var seen: [[UInt8]: UInt64] = [:]
-        private var lastPurge: UInt64 = 0
-
-        public init() {}
-
-        /// True (and remembered) for a fresh packet; false for a stale, future or repeated one.
-        public mutating func admit(nonce: [UInt8], stamp: UInt64, now: UInt64) -> Bool {
-            guard stamp + window >= now, stamp <= now + window else { return false }
-            if now >= lastPurge + window / 4 {
-                seen = seen.filter { $0.value + window >= now }
-                lastPurge = now
-            }
-            guard seen[nonce] == nil else { return false }
-            seen[nonce] = stamp
-            return true
         }
     }
 }

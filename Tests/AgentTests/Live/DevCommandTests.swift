@@ -27,7 +27,7 @@ struct DevCommandTests {
         environment["FILESTORE_ADMIN_PASSWORD"] = nil
         process.environment = environment
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8)).out").path
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardError = process.standardOutput
         try process.run()

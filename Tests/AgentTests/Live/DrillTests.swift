@@ -24,7 +24,7 @@ struct DrillTests {
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = ["drill", "--storage", storage, "--dir", directory]
             let outputFile = directory + ".out"
-            FileManager.default.createFile(atPath: outputFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
             defer { try? FileManager.default.removeItem(atPath: outputFile) }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
             process.standardOutput = handle

@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "PublicAPI", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "LocalProcesses", "TestSupport", "DevCluster",
+                "Agent", "PublicAPI", "Basics", "ByteStreams", "S3", "Ring", "Gossip", "Simulation", "LocalProcesses", "TestSupport", "DevCluster", "CSystemTuning",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

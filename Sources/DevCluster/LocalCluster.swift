@@ -31,6 +31,8 @@ public final class LocalCluster: Sendable {
         /// The `filestore` executable (default: this process's own executable).
         public var executable: String?
         public var logLevel = "info"
+        /// Entries of cluster.yml's `limits:` section (`idle_timeout: 3s`, …).
+        public var limits: [String: String] = [:]
 
         public init(directory: String, adminPassword: String) {
             self.directory = directory
@@ -83,6 +85,9 @@ public final class LocalCluster: Sendable {
             """
         for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod)] {
             if let value { yaml += "  \(key): \(value)\n" }
+        }
+        if !options.limits.isEmpty {
+            yaml += "limits:\n" + options.limits.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)\n" }.joined()
         }
         yaml += "nodes:\n"
         do {

@@ -1,3 +1,4 @@
+import Simulation
 import Testing
 @testable import Agent
 
@@ -12,26 +13,78 @@ struct AccountsTests {
         _ = try await metadata.merge(GlobalRecords(users: [user]))
 
         let names = try await withThrowingTaskGroup(of: String.self) { group in
-            for _ in 0..<16 { group.addTask { try await accounts.checkPassword(user: "alice", password: "correct horse").name } }
+            for _ in 0..<16 { group.addTask { try await accounts.checkPassword(user: "alice", password: "correct horse", client: "test").name } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(names == Array(repeating: "alice", count: 16))
         #expect(accounts.bcryptRuns == 1)
         // Answered from the cache now.
-        _ = try await accounts.checkPassword(user: "alice", password: "correct horse")
+        _ = try await accounts.checkPassword(user: "alice", password: "correct horse", client: "test")
         #expect(accounts.bcryptRuns == 1)
 
         let failures = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<4 {
-                group.addTask { (try? await accounts.checkPassword(user: "alice", password: "wrong horse")) == nil }
+                group.addTask { (try? await accounts.checkPassword(user: "alice", password: "wrong horse", client: "test")) == nil }
             }
             return await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
         }
         #expect(failures == 4)
         // A wrong password is never remembered: the next try is checked again.
         let before = accounts.bcryptRuns
-        await #expect(throws: AuthError(.unauthenticated, "wrong user name or password")) { try await accounts.checkPassword(user: "alice", password: "wrong horse") }
+        await #expect(throws: AuthError(.unauthenticated, "wrong user name or password")) { try await accounts.checkPassword(user: "alice", password: "wrong horse", client: "test") }
         #expect(accounts.bcryptRuns == before + 1)
+    }
+
+    /// A flood of wrong passwords from one client: only its budget of failures is checked (the
+    /// rest are refused before any bcrypt), concurrent guesses cannot overdraw it, unknown users
+    /// cost a bcrypt round like known ones, and other clients sign in meanwhile.
+    @Test func failedSignInsAreBudgetedPerClient() async throws {
+        let metadata = try MetadataStore.inMemory()
+        let accounts = Accounts(metadata: metadata, clock: HybridClock(node: "node1"), passwordLimits: .init(workers: 1, queue: 64, failuresPerMinute: 5))
+        let user = try await accounts.makeUser(name: "alice", password: "correct horse", role: .user)
+        _ = try await metadata.merge(GlobalRecords(users: [user]))
+
+        let outcomes = await withTaskGroup(of: AuthError.Code?.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await accounts.checkPassword(user: index % 2 == 0 ? "alice" : "nobody", password: "guess \(index)", client: "10.0.0.9")
+                        return nil
+                    } catch let error as AuthError {
+                        return error.code
+                    } catch {
+                        return .busy
+                    }
+                }
+            }
+            return await group.reduce(into: [AuthError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == .unauthenticated }.count == 5, "\(outcomes)")
+        #expect(outcomes.filter { $0 == .rateLimited }.count == 35)
+        #expect(accounts.bcryptRuns == 5, "refused guesses cost no bcrypt")
+        await #expect(throws: AuthError.self) { try await accounts.checkPassword(user: "alice", password: "correct horse", client: "10.0.0.9") }
+        #expect(try await accounts.checkPassword(user: "alice", password: "correct horse", client: "10.0.0.10").name == "alice")
+        // Remembered good credentials cost nothing, so they pass even for the limited client.
+        #expect(try await accounts.checkPassword(user: "alice", password: "correct horse", client: "10.0.0.9").name == "alice")
+    }
+
+    /// Over any stretch of time a client gets at most the burst plus the refill in failures.
+    @Test(arguments: 0..<20) func failureBudgetsNeverAdmitMoreThanTheRate(seed: UInt64) {
+        var random = SeededGenerator(seed: seed)
+        var budgets = FailureBudgets(perMinute: 10)
+        var admitted: [Int64] = []
+        var now: Int64 = 1_000_000
+        for _ in 0..<2_000 {
+            now += Int64(random.next() % 3_000)
+            if budgets.take("client", now: now) == nil { admitted.append(now) }
+        }
+        for first in admitted.indices {
+            for last in first..<admitted.count where admitted[last] - admitted[first] <= 600_000 {
+                let span = admitted[last] - admitted[first]
+                #expect(Double(last - first + 1) <= 10 + Double(span) * 10 / 60_000 + 1e-9, "\(last - first + 1) failures in \(span) ms")
+            }
+        }
+        #expect(admitted.count > 10, "the budget refills")
     }
 
     /// A token belongs to one user under one password: deleting the user, creating the name
@@ -40,11 +93,11 @@ struct AccountsTests {
         let metadata = try MetadataStore.inMemory()
         let clock = HybridClock(node: "node1")
         let accounts = Accounts(metadata: metadata, clock: clock)
-        func bearer(_ text: String) async -> String? { try? await accounts.authenticate(authorization: "Bearer \(text)").name }
+        func bearer(_ text: String) async -> String? { try? await accounts.authenticate(authorization: "Bearer \(text)", client: "test").name }
 
         var alice = try await accounts.makeUser(name: "alice", password: "first-password", role: .user)
         _ = try await metadata.merge(GlobalRecords(users: [alice]))
-        let (first, firstRecord) = accounts.makeToken(for: try await accounts.checkPassword(user: "alice", password: "first-password"))
+        let (first, firstRecord) = accounts.makeToken(for: try await accounts.checkPassword(user: "alice", password: "first-password", client: "test"))
         _ = try await metadata.merge(GlobalRecords(tokens: [firstRecord]))
         #expect(await bearer(first) == "alice")
 
@@ -53,7 +106,7 @@ struct AccountsTests {
         #expect(changed.id == alice.id && changed.credentials != alice.credentials)
         _ = try await metadata.merge(GlobalRecords(users: [changed]))
         #expect(await bearer(first) == nil)
-        let (second, secondRecord) = accounts.makeToken(for: try await accounts.checkPassword(user: "alice", password: "second-password"))
+        let (second, secondRecord) = accounts.makeToken(for: try await accounts.checkPassword(user: "alice", password: "second-password", client: "test"))
         _ = try await metadata.merge(GlobalRecords(tokens: [secondRecord]))
         #expect(await bearer(second) == "alice")
 

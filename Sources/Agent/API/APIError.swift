@@ -31,6 +31,13 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         return error
     }
 
+    /// This error with `Retry-After` (seconds), when given.
+    func retrying(after seconds: Int?) -> APIError {
+        var error = self
+        if let seconds { error.headers[.retryAfter] = String(seconds) }
+        return error
+    }
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = Response.json(status: status, APIErrorBody(code: code, message: message))
         // The body is this JSON error, whatever the headers of the response it replaces said about theirs.

@@ -72,7 +72,7 @@ struct AccountRoutes {
         if let password = change.password {
             // Someone holding a stolen token must not be able to lock the owner out.
             if !principal.isAdmin {
-                guard let current = change.currentPassword, (try? await agent.accounts.checkPassword(user: name, password: current)) != nil else {
+                guard let current = change.currentPassword, (try? await agent.accounts.checkPassword(user: name, password: current, client: context.client)) != nil else {
                     throw APIError.forbidden("give your current password (current_password; filestore user passwd NAME --current) to change it")
                 }
             }

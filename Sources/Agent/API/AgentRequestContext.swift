@@ -10,8 +10,12 @@ struct AgentRequestContext: RequestContext {
     /// The verified signature of an internal call; set by `InternalAuthMiddleware` on `/internal/v1`.
     var internalCall: InternalAuth.Verified?
 
+    /// The caller's IP address: whose connection and failed-sign-in budgets the request spends.
+    let client: String
+
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        client = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// The caller, for handlers registered behind `AuthenticationMiddleware` (always set there).
@@ -38,7 +42,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.identity = try await accounts.authenticate(
             authorization: request.headers[.authorization], cookie: request.cookies[Accounts.sessionCookie]?.value,
-            method: request.method.rawValue, csrf: request.headers[Self.csrfHeader]
+            method: request.method.rawValue, csrf: request.headers[Self.csrfHeader], client: context.client
         )
         return try await next(request, context)
     }

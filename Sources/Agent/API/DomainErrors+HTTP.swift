@@ -24,6 +24,8 @@ extension AuthError: APIErrorConvertible {
         case .csrfMissing: APIError.forbidden(message)
         case .invalidName: APIError.badRequest("invalid_name", message)
         case .weakPassword: APIError.badRequest("weak_password", message)
+        case .rateLimited: APIError(.tooManyRequests, "rate_limited", message).retrying(after: retryAfterSeconds)
+        case .busy: APIError(.serviceUnavailable, "busy", message).retrying(after: retryAfterSeconds)
         }
     }
 }

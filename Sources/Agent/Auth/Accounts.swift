@@ -37,11 +37,17 @@ public final class Accounts: Sendable {
 
     let metadata: MetadataStore
     let clock: HybridClock
+    let gate: PasswordGate
     private let passwordChecks = Mutex(PasswordChecks())
 
-    public init(metadata: MetadataStore, clock: HybridClock) {
+    init(metadata: MetadataStore, clock: HybridClock, passwordLimits: PasswordGate.Limits = .init()) {
         self.metadata = metadata
         self.clock = clock
+        gate = PasswordGate(passwordLimits)
+    }
+
+    public convenience init(metadata: MetadataStore, clock: HybridClock) {
+        self.init(metadata: metadata, clock: clock, passwordLimits: .init())
     }
 
     /// The name of the web session cookie.
@@ -52,9 +58,10 @@ public final class Accounts: Sendable {
     /// The principal behind a request: its `Authorization` header, else the web session cookie.
     /// A cookie-authenticated request that changes anything must carry the session's CSRF token
     /// in `X-CSRF-Token` (cookies travel on cross-site requests; that header cannot).
-    public func authenticate(authorization: String?, cookie: String?, method: String, csrf: String?) async throws -> Principal {
-        if authorization != nil || cookie == nil { return try await authenticate(authorization: authorization) }
-        let session = try await authenticate(authorization: "Bearer \(cookie!)")
+    /// `client` (the caller's address) is whose budget of failed password checks is spent.
+    public func authenticate(authorization: String?, cookie: String?, method: String, csrf: String?, client: String) async throws -> Principal {
+        if authorization != nil || cookie == nil { return try await authenticate(authorization: authorization, client: client) }
+        let session = try await authenticate(authorization: "Bearer \(cookie!)", client: client)
         if !["GET", "HEAD"].contains(method) {
             guard let csrf, Self.csrfToken(forSession: cookie!) == csrf else { throw AuthError(.csrfMissing, "missing or wrong CSRF token (reload the page)") }
         }
@@ -67,7 +74,7 @@ public final class Accounts: Sendable {
     }
 
     /// The principal behind an `Authorization` header; `unauthenticated` for anything missing or wrong.
-    public func authenticate(authorization: String?) async throws -> Principal {
+    public func authenticate(authorization: String?, client: String) async throws -> Principal {
         guard let authorization, let space = authorization.firstIndex(of: " ") else {
             throw AuthError(.unauthenticated, "send Authorization: Bearer <token> or Basic credentials")
         }
@@ -87,41 +94,57 @@ public final class Accounts: Sendable {
             guard let data = Data(base64Encoded: value), let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else {
                 throw AuthError(.unauthenticated, "malformed Basic credentials")
             }
-            return try await checkPassword(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+            return try await checkPassword(user: String(text[..<colon]), password: String(text[text.index(after: colon)...]), client: client)
         default:
             throw AuthError(.unauthenticated, "unsupported authorization scheme \(scheme)")
         }
     }
 
     /// Checks a user's password; `unauthenticated` when the user is unknown or the password wrong.
-    public func checkPassword(user name: String, password: String) async throws -> Principal {
-        guard let user = try await metadata.user(name), !user.deleted else { throw AuthError(.unauthenticated, "wrong user name or password") }
-        let cacheKey = Hex.encode(SHA256.hash(data: Data("\(user.passwordHash)\u{0}\(password)".utf8)))
+    /// Unknown users cost a bcrypt round like known ones (their answer takes as long), and every
+    /// check but a remembered good one spends from `client`'s failure budget first
+    /// (`rateLimited` once spent; refunded on success). bcrypt runs on `PasswordGate`'s workers.
+    public func checkPassword(user name: String, password: String, client: String) async throws -> Principal {
+        let user = try await metadata.user(name).flatMap { $0.deleted ? nil : $0 }
+        let hash = user?.passwordHash ?? Self.unknownUserHash
+        let cacheKey = Hex.encode(SHA256.hash(data: Data("\(hash)\u{0}\(password)".utf8)))
         let now = Int64(HybridClock.systemMilliseconds())
+        if user != nil, passwordChecks.withLock({ ($0.verified[cacheKey] ?? 0) > now }) { return Principal(user!) }
         // Concurrent checks of the same credentials share one bcrypt run: 16 clients arriving
         // together would otherwise pay 16 (measured in docs/benchmarks.md: bcrypt was 7 % of the
-        // coordinator's CPU in the 4 KiB upload benchmark before this).
-        let running: Task<Bool, Never>? = passwordChecks.withLock { state in
-            if let until = state.verified[cacheKey], until > now { return nil }
-            if let running = state.running[cacheKey] { return running }
+        // coordinator's CPU in the 4 KiB upload benchmark before this). Only the check that
+        // starts a run spends from the client's budget: joining one costs nothing.
+        let (running, started): (Task<Bool, any Error>, Bool) = try passwordChecks.withLock { state throws(AuthError) in
+            if let running = state.running[cacheKey] { return (running, false) }
+            try gate.admit(client: client, now: now)
             state.bcryptRuns += 1
-            let hash = user.passwordHash
-            let task = Task { await Self.offload { Bcrypt.verify(password, hash: hash) } }
+            let gate = gate
+            let task = Task { try await gate.run { Bcrypt.verify(password, hash: hash) } }
             state.running[cacheKey] = task
-            return task
+            return (task, true)
         }
-        if let running {
-            let good = await running.value
-            passwordChecks.withLock { state in
-                state.running[cacheKey] = nil
-                guard good else { return }
-                if state.verified.count > 10_000 { state.verified = state.verified.filter { $0.value > now } }
-                state.verified[cacheKey] = now + Self.verifiedCacheLifetime
-            }
-            guard good else { throw AuthError(.unauthenticated, "wrong user name or password") }
+        let good: Bool
+        do {
+            good = try await running.value
+        } catch {
+            passwordChecks.withLock { $0.running[cacheKey] = nil }
+            if started { gate.refund(client: client, now: now) }
+            throw error
         }
+        passwordChecks.withLock { state in
+            state.running[cacheKey] = nil
+            guard good, user != nil else { return }
+            if state.verified.count > 10_000 { state.verified = state.verified.filter { $0.value > now } }
+            state.verified[cacheKey] = now + Self.verifiedCacheLifetime
+        }
+        guard good, let user else { throw AuthError(.unauthenticated, "wrong user name or password") }
+        if started { gate.refund(client: client, now: now) }
         return Principal(user)
     }
+
+    /// What a password is checked against when the user does not exist: a real bcrypt hash of
+    /// the same cost, of a random password, so the answer takes as long as for a known user.
+    static let unknownUserHash = Bcrypt.hash(randomID(), cost: bcryptCost)
 
     /// How many bcrypt verifications have run (the rest were answered from the cache or joined one in progress).
     var bcryptRuns: Int { passwordChecks.withLock { $0.bcryptRuns } }
@@ -129,7 +152,7 @@ public final class Accounts: Sendable {
     /// Remembered good passwords and the bcrypt checks in progress, by hash of (stored hash, password).
     private struct PasswordChecks {
         var verified: [String: Int64] = [:]
-        var running: [String: Task<Bool, Never>] = [:]
+        var running: [String: Task<Bool, any Error>] = [:]
         var bcryptRuns = 0
     }
 
@@ -139,7 +162,7 @@ public final class Accounts: Sendable {
             throw AuthError(.invalidName, "user names are 1-64 characters of a-z, 0-9, '.', '_' and '-'")
         }
         try Self.validatePassword(password)
-        let hash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
+        let hash = try await gate.run { Bcrypt.hash(password, cost: Self.bcryptCost) }
         return UserRecord(name: name, id: Self.randomID(), credentials: Self.randomID(), role: role, passwordHash: hash, version: clock.now())
     }
 
@@ -148,7 +171,7 @@ public final class Accounts: Sendable {
     public func changingPassword(of user: UserRecord, to password: String) async throws -> UserRecord {
         try Self.validatePassword(password)
         var changed = user
-        changed.passwordHash = await Self.offload { Bcrypt.hash(password, cost: Self.bcryptCost) }
+        changed.passwordHash = try await gate.run { Bcrypt.hash(password, cost: Self.bcryptCost) }
         changed.credentials = Self.randomID()
         changed.version = clock.now()
         return changed
@@ -182,11 +205,4 @@ public final class Accounts: Sendable {
     }
 
     static func tokenHash(_ text: String) -> String { Hex.encode(SHA256.hash(data: Data(text.utf8))) }
-
-    /// Runs CPU-heavy work (bcrypt) off the cooperative pool, which has only a few threads.
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: work()) }
-        }
-    }
 }

@@ -9,10 +9,16 @@ public struct AuthError: Error, CustomStringConvertible, Equatable {
         case invalidName
         /// A password outside 8-256 bytes.
         case weakPassword
+        /// The client failed too many sign-ins lately (`retryAfterSeconds` says when to retry).
+        case rateLimited
+        /// Too many password checks are waiting already.
+        case busy
     }
 
     public var code: Code
     public var message: String
+    /// For `rateLimited` and `busy`: when the client may try again.
+    public var retryAfterSeconds: Int?
 
     public init(_ code: Code, _ message: String) {
         self.code = code

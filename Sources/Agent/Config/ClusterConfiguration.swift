@@ -26,6 +26,29 @@ public struct ClusterConfiguration: Sendable, Equatable {
     /// How long a tombstone is kept before it is purged.
     public var tombstoneTTL: Duration = .seconds(7 * 24 * 3600)
     public var nodes: [NodeConfiguration] = []
+    /// What one agent lets its clients take (the `limits:` section).
+    public var limits = Limits()
+
+    /// Caps on what clients of one agent can hold or spend (DESIGN.md §17): beyond them a
+    /// connection is closed, a request answered 503 or a sign-in 429, instead of memory or CPU
+    /// growing without bound.
+    public struct Limits: Sendable, Equatable {
+        /// A connection with no request for this long is closed (and one whose request stalls
+        /// this long between reads).
+        public var idleTimeout: Duration = .seconds(60)
+        /// Connections open at once (per listener), and from one client address.
+        public var maxConnections = 4096
+        public var maxConnectionsPerClient = 512
+        /// Public requests being handled at once, and of them uploads (each holds a few chunk
+        /// buffers while it streams); beyond, 503 with `Retry-After`.
+        public var maxRequestsInFlight = 1024
+        public var maxUploadsInFlight = 64
+        /// Failed password checks one client address may have per minute (also the burst);
+        /// beyond, 429 with `Retry-After`.
+        public var signInFailuresPerMinute = 10
+
+        public init() {}
+    }
 
     /// One node of the cluster: its id, addresses, zone, weight and storage.
     public struct NodeConfiguration: Sendable, Equatable {
@@ -81,7 +104,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         } catch {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
-        let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes"])
+        let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits"])
         let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
@@ -107,6 +130,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
         configuration.tombstoneTTL = try cluster.duration("tombstone_ttl", default: configuration.tombstoneTTL, minimum: .seconds(1))
         configuration.repairBandwidth = try cluster.size("repair_bandwidth", default: configuration.repairBandwidth, minimum: 64 << 10)
         configuration.scrubRate = try cluster.size("scrub_rate", default: configuration.scrubRate, minimum: 64 << 10)
+
+        if let limits = top.node("limits") { configuration.limits = try parseLimits(limits) }
 
         guard let nodes = top.node("nodes") else { return configuration }
         guard case .sequence(let list) = nodes else { throw Error(field: "nodes", problem: "must be a list") }
@@ -153,6 +178,20 @@ public struct ClusterConfiguration: Sendable, Equatable {
         case let other:
             throw Error(field: "\(path).type", problem: "\"\(other)\" is not a storage type (use dir or s3)")
         }
+    }
+
+    private static func parseLimits(_ node: Node) throws(Error) -> Limits {
+        let fields = try Fields(node, at: "limits", allowed: [
+            "idle_timeout", "max_connections", "max_connections_per_client", "max_requests_in_flight", "max_uploads_in_flight", "sign_in_failures_per_minute",
+        ])
+        var limits = Limits()
+        limits.idleTimeout = try fields.duration("idle_timeout", default: limits.idleTimeout, minimum: .milliseconds(100))
+        limits.maxConnections = try fields.int("max_connections", default: limits.maxConnections, in: 1...1_000_000)
+        limits.maxConnectionsPerClient = try fields.int("max_connections_per_client", default: limits.maxConnectionsPerClient, in: 1...1_000_000)
+        limits.maxRequestsInFlight = try fields.int("max_requests_in_flight", default: limits.maxRequestsInFlight, in: 1...1_000_000)
+        limits.maxUploadsInFlight = try fields.int("max_uploads_in_flight", default: limits.maxUploadsInFlight, in: 1...100_000)
+        limits.signInFailuresPerMinute = try fields.int("sign_in_failures_per_minute", default: limits.signInFailuresPerMinute, in: 1...100_000)
+        return limits
     }
 
     /// A YAML mapping whose keys are checked against the allowed ones (typos are refused, not ignored).

@@ -66,7 +66,8 @@ public enum AgentNode {
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
             writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),
             reader: ReadCoordinator(calls: calls, view: view, logger: logger),
-            accounts: Accounts(metadata: metadata, clock: clock), internalAuth: internalAuth, logger: logger, metrics: metrics
+            accounts: Accounts(metadata: metadata, clock: clock, passwordLimits: .init(failuresPerMinute: options.cluster.limits.signInFailuresPerMinute)),
+            internalAuth: internalAuth, logger: logger, metrics: metrics
         )
         agent.maxUploadBytes = options.maxUploadBytes
 
@@ -75,9 +76,13 @@ public enum AgentNode {
         }
         let traffic = TrafficCounters()
         let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load())
+        let limits = options.cluster.limits
+        let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
         var app = Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
+            )),
             configuration: .init(address: .hostname(httpBind.host, port: httpBind.port), serverName: "filestore/\(selfID)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? httpBind.port

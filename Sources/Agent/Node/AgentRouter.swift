@@ -1,11 +1,13 @@
 import Hummingbird
 import PublicAPI
+import Synchronization
 
 /// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
 enum AgentRouter {
     static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: agent.maxUploadBytes)))
+        router.add(middleware: LoadSheddingMiddleware(counts: InFlightCounts(), limits: agent.cluster.limits))
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
@@ -52,5 +54,48 @@ struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
             metrics.bytesOut.increment(by: length)
         }
         return response
+    }
+}
+
+/// Public requests being handled now, in all and of them uploads.
+final class InFlightCounts: Sendable {
+    let requests = Atomic<Int>(0)
+    let uploads = Atomic<Int>(0)
+
+    /// Counts one more on `counter` unless that would pass `limit`.
+    static func enter(_ counter: borrowing Atomic<Int>, limit: Int) -> Bool {
+        guard counter.wrappingAdd(1, ordering: .relaxed).newValue <= limit else {
+            counter.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+}
+
+/// Answers 503 with `Retry-After` instead of taking on more public requests, or uploads, than
+/// the limits allow: each upload holds a few chunk buffers while it streams, so their number
+/// bounds the agent's memory. Health checks and internal calls (authenticated peers finishing
+/// writes already accepted) are never shed.
+struct LoadSheddingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let counts: InFlightCounts
+    let limits: ClusterConfiguration.Limits
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path == "/api/v1/health" || path.hasPrefix("/internal/") { return try await next(request, context) }
+        guard InFlightCounts.enter(counts.requests, limit: limits.maxRequestsInFlight) else {
+            throw APIError(.serviceUnavailable, "overloaded", "this node is handling \(limits.maxRequestsInFlight) requests; retry").retrying(after: 1)
+        }
+        defer { counts.requests.wrappingSubtract(1, ordering: .relaxed) }
+        // A body of unknown length, or over 64 KiB, streams through chunk buffers.
+        let length = request.headers[.contentLength].flatMap(Int.init)
+        let isUpload = (request.method == .put || request.method == .post) && (length ?? .max) > 64 << 10
+        if isUpload {
+            guard InFlightCounts.enter(counts.uploads, limit: limits.maxUploadsInFlight) else {
+                throw APIError(.serviceUnavailable, "overloaded", "this node is taking \(limits.maxUploadsInFlight) uploads; retry").retrying(after: 1)
+            }
+        }
+        defer { if isUpload { counts.uploads.wrappingSubtract(1, ordering: .relaxed) } }
+        return try await next(request, context)
     }
 }

@@ -16,6 +16,9 @@ public enum ProcessTuning {
             NIOSingletons.blockingPoolThreadCountSuggestion = max(blockingIOThreads, System.coreCount)
         }
         keepChunkBuffersResident()
+        // Every connection is a file: the connection caps (limits.max_connections) assume the
+        // process may open that many, which the usual soft limit of 1024 does not allow.
+        _ = filestore_raise_open_files_limit()
     }
 
     /// Keeps chunk-sized buffers (5 MiB by default, a few per transfer) in the allocator's heap

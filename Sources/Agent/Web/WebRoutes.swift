@@ -16,7 +16,7 @@ struct WebRoutes {
             if (try? await session(request)) != nil { return Self.redirect("/ui") }
             return page("login", title: "Sign in", extra: [:])
         }
-        router.post("/ui/login") { request, _ in try await login(request) }
+        router.post("/ui/login") { request, context in try await login(request, client: context.client) }
         router.post("/ui/logout") { request, _ in try await logout(request) }
         router.get("/ui") { request, _ in try await protected(request, "dashboard", title: "Dashboard", flag: "isDashboard") }
         router.get("/ui/files") { request, _ in try await protected(request, "files", title: "Files", flag: "isFiles") }
@@ -41,7 +41,8 @@ struct WebRoutes {
 
     private func session(_ request: Request) async throws -> Session {
         guard let token = request.cookies[Accounts.sessionCookie]?.value, !token.isEmpty else { throw APIError.unauthorized("no session") }
-        return Session(principal: try await agent.accounts.authenticate(authorization: "Bearer \(token)"), token: token)
+        // A token: no password check, so no client budget to spend.
+        return Session(principal: try await agent.accounts.authenticate(authorization: "Bearer \(token)", client: ""), token: token)
     }
 
     private func protected(_ request: Request, _ template: String, title: String, flag: String, adminOnly: Bool = false, extra: [String: Any] = [:]) async throws -> Response {
@@ -72,11 +73,11 @@ struct WebRoutes {
         )
     }
 
-    private func login(_ request: Request) async throws -> Response {
+    private func login(_ request: Request, client: String) async throws -> Response {
         var request = request
         let form = try Self.form(try await request.collectBody(upTo: 16 * 1024))
         do {
-            let principal = try await agent.accounts.checkPassword(user: form["user"] ?? "", password: form["password"] ?? "")
+            let principal = try await agent.accounts.checkPassword(user: form["user"] ?? "", password: form["password"] ?? "", client: client)
             let (token, record) = agent.accounts.makeToken(for: principal, lifetime: Accounts.sessionLifetime)
             try await agent.publish(GlobalRecords(tokens: [record]))
             var response = Self.redirect("/ui")

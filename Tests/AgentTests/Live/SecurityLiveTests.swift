@@ -1,9 +1,13 @@
 import Agent
+import CSystemTuning
 import AsyncHTTPClient
 import DevCluster
 import Foundation
+import Glibc
+import LocalProcesses
 import NIOCore
 import PublicAPI
+import Synchronization
 import Testing
 import TestSupport
 
@@ -61,4 +65,130 @@ import TestSupport
             #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200, "the agent is still up")
         }
     }
+
+    /// 2,000 connections that never send a request, from one client: those over the per-client
+    /// cap are closed at once, the rest after the idle timeout; meanwhile the agent answers
+    /// others within a second and its memory stays flat.
+    @Test func idleConnectionsAreCappedAndClosed() async throws {
+        _ = filestore_raise_open_files_limit()
+        try await LiveCluster.run(nodes: 1, configure: { $0.limits = ["idle_timeout": "20s", "max_connections_per_client": "1000"] }) { cluster, api in
+            let port = try #require(cluster.node("node1")).httpPort
+            let pid = try #require(cluster.pid("node1"))
+            let before = try residentKiB(pid)
+            let descriptorsBefore = try openDescriptors(pid)
+            var connections: [IdleConnection] = []
+            defer { for connection in connections { connection.close() } }
+            // (A debug agent accepts a few hundred connections a second: opening them all takes
+            // seconds, so the idle timeout is long enough to see the first ones still held.)
+            for _ in 0..<2_000 { connections.append(try IdleConnection(from: "127.0.0.2", to: port)) }
+
+            let asked = ContinuousClock.now
+            #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
+            #expect(ContinuousClock.now - asked < .seconds(1), "health took \(ContinuousClock.now - asked) with 2,000 idle connections open")
+            try await pollUntil("the connections over the per-client cap are closed", timeout: .seconds(5)) {
+                let closed = connections.filter(\.isClosedByPeer).count
+                return closed >= 1_000 ? nil : "\(closed) of 2,000 closed"
+            }
+            let descriptors = try openDescriptors(pid)
+            #expect(descriptors - descriptorsBefore <= 1_000 + 16, "the agent holds at most the per-client cap: \(descriptorsBefore) → \(descriptors) files open")
+            #expect(connections.filter(\.isClosedByPeer).count < 1_100, "those within the cap are held until the idle timeout")
+            let held = try residentKiB(pid)
+            #expect(held - before < 100 << 10, "RSS grew from \(before) KiB to \(held) KiB holding 1,000 connections")
+            try await pollUntil("every idle connection is closed after the idle timeout", timeout: .seconds(40)) {
+                let closed = connections.filter(\.isClosedByPeer).count
+                return closed == 2_000 ? nil : "\(closed) of 2,000 closed"
+            }
+            #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
+        }
+    }
+
+    /// 500 concurrent requests with a wrong password from one client: a handful are checked, the
+    /// rest refused with 429 before any bcrypt; health answers within a second throughout.
+    @Test func aFloodOfWrongPasswordsIsRateLimited() async throws {
+        try await LiveCluster.run(nodes: 1) { cluster, api in
+            let flood = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(60)), connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 500))
+            )
+            let url = try #require(cluster.node("node1")).url
+            let done = Atomic<Bool>(false)
+            @Sendable func guess(_ index: Int) async -> Int {
+                var request = HTTPClientRequest(url: url + "/api/v1/cluster")
+                request.headers.add(name: "Authorization", value: API.basic("admin", "wrong-password-\(index)"))
+                guard let response = try? await flood.execute(request, timeout: .seconds(60)) else { return -1 }
+                return Int(response.status.code)
+            }
+            let statuses = Task { () -> [Int] in
+                defer { done.store(true, ordering: .relaxed) }
+                return await withTaskGroup(of: Int.self) { group in
+                    for index in 0..<500 { group.addTask { await guess(index) } }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            var slowest: Duration = .zero
+            let deadline = ContinuousClock.now + .seconds(90)
+            while !done.load(ordering: .relaxed), ContinuousClock.now < deadline {
+                let asked = ContinuousClock.now
+                #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
+                slowest = max(slowest, ContinuousClock.now - asked)
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let answers = await statuses.value
+            try await flood.shutdown()
+            let counts = Dictionary(grouping: answers, by: { $0 }).mapValues(\.count)
+            #expect(slowest < .seconds(1), "health took up to \(slowest) during the flood")
+            #expect((counts[401] ?? 0) <= 12, "only the failure budget is checked: \(counts)")
+            #expect((counts[401] ?? 0) + (counts[429] ?? 0) == 500, "every guess is refused, as 401 or 429: \(counts)")
+            #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
+        }
+    }
+}
+
+/// The resident memory of a process, in KiB.
+private func residentKiB(_ pid: Int32) throws -> Int {
+    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+    else { throw LocalProcessError("no VmRSS for \(pid)") }
+    return kib
+}
+
+/// How many files a process has open.
+private func openDescriptors(_ pid: Int32) throws -> Int {
+    try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+}
+
+/// A TCP connection from a loopback `source` address that never sends anything.
+private struct IdleConnection {
+    let descriptor: Int32
+
+    init(from source: String, to port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw LocalProcessError("socket: errno \(errno)") }
+        func address(_ host: String, _ port: Int) -> sockaddr_in {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            _ = inet_pton(AF_INET, host, &address.sin_addr)
+            return address
+        }
+        func call(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32, _ address: sockaddr_in) -> Int32 {
+            withUnsafePointer(to: address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        }
+        let descriptor = descriptor
+        guard call({ bind(descriptor, $0, $1) }, address(source, 0)) == 0, call({ connect(descriptor, $0, $1) }, address("127.0.0.1", port)) == 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw LocalProcessError("connect from \(source): errno \(code)")
+        }
+    }
+
+    /// Whether the other end closed it (end of stream or reset), without waiting.
+    var isClosedByPeer: Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    func close() { Glibc.close(descriptor) }
 }

@@ -27,7 +27,7 @@ public struct ClusterClient: Sendable {
     /// Carries out a call of the internal protocol on `node` (what tests and drills use to look inside a node).
     public func internalCall<C: InternalCall>(_ call: C, on node: String) async throws -> C.Response {
         guard let target = cluster.node(node), let id = NodeID(node) else { throw LocalProcessError("no node \(node)") }
-        return try await peers.call(call, on: id, address: "127.0.0.1:\(target.httpPort)")
+        return try await peers.call(call, on: id, address: target.peerAddress)
     }
 
     /// An answer, its body collected.

@@ -33,6 +33,8 @@ public final class LocalCluster: Sendable {
         public var logLevel = "info"
         /// Entries of cluster.yml's `limits:` section (`idle_timeout: 3s`, …).
         public var limits: [String: String] = [:]
+        /// Give each agent a listener of its own for the internal API (`nodes[].internal`).
+        public var internalListeners = false
 
         public init(directory: String, adminPassword: String) {
             self.directory = directory
@@ -45,9 +47,13 @@ public final class LocalCluster: Sendable {
         public var id: String
         public var httpPort: Int
         public var gossipPort: Int
+        /// The internal API's own port, when it has one.
+        public var internalPort: Int? = nil
         public var dataDirectory: String
         public var logFile: String
         public var url: String { "http://127.0.0.1:\(httpPort)" }
+        /// Where the internal API is served.
+        public var peerAddress: String { "127.0.0.1:\(internalPort ?? httpPort)" }
     }
 
     public let options: Options
@@ -98,7 +104,12 @@ public final class LocalCluster: Sendable {
                 taken.insert(httpPort)
                 let gossipPort = options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.gossipPort + index - 1
                 taken.insert(gossipPort)
-                let node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+                var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+                if options.internalListeners {
+                    let port = try FreePort.pickForTCPAndUDP(avoiding: taken)
+                    taken.insert(port)
+                    node.internalPort = port
+                }
                 try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
                 let storage: String
                 switch options.storage {
@@ -109,7 +120,8 @@ public final class LocalCluster: Sendable {
                     motos[id] = moto
                     storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
                 }
-                yaml += "  - {id: \(id), http: \"127.0.0.1:\(node.httpPort)\", gossip: \"127.0.0.1:\(node.gossipPort)\", storage: \(storage)}\n"
+                let internalEntry = node.internalPort.map { ", internal: \"127.0.0.1:\($0)\"" } ?? ""
+                yaml += "  - {id: \(id), http: \"127.0.0.1:\(node.httpPort)\"\(internalEntry), gossip: \"127.0.0.1:\(node.gossipPort)\", storage: \(storage)}\n"
                 nodes.append(node)
             }
         } catch {
@@ -150,10 +162,11 @@ public final class LocalCluster: Sendable {
     public func addNode() async throws -> Node {
         let id = "node\(nodes.count + 1)"
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        let taken = Set(nodes.flatMap { [$0.httpPort, $0.gossipPort] })
+        let taken = Set(nodes.flatMap { [$0.httpPort, $0.gossipPort] + ($0.internalPort.map { [$0] } ?? []) })
         let httpPort = try FreePort.pickForTCPAndUDP(avoiding: taken)
         let gossipPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort]))
-        let node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        if options.internalListeners { node.internalPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort])) }
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
         let seed = nodes[0]
@@ -166,7 +179,7 @@ public final class LocalCluster: Sendable {
         try launch(node, extra: [
             "--http", "127.0.0.1:\(node.httpPort)", "--gossip", "127.0.0.1:\(node.gossipPort)",
             "--storage", storage, "--join", "127.0.0.1:\(seed.gossipPort)",
-        ])
+        ] + (node.internalPort.map { ["--internal", "127.0.0.1:\($0)"] } ?? []))
         try await waitUntilListening(node)
         return node
     }

@@ -19,6 +19,8 @@ extension Gossip {
         public var zone: String = ""
         public var weight: Double = 1
         public var seeds: [Address] = []
+        /// The internal API's own address, when it has one (gossiped as `Metadata.peer`).
+        public var peer = ""
         public var clusterName: String
         public var secret: String
         public var previousSecret: String?
@@ -83,7 +85,7 @@ public actor GossipShell: Service {
         let advertise = configuration.advertise ?? configuration.bind
         self.membership = Gossip.Membership(
             selfID: configuration.id,
-            metadata: Gossip.Metadata(gossip: advertise, http: configuration.http, zone: configuration.zone, weight: configuration.weight),
+            metadata: Gossip.Metadata(gossip: advertise, http: configuration.http, peer: configuration.peer, zone: configuration.zone, weight: configuration.weight),
             incarnation: configuration.incarnation + 1, settings: configuration.settings, seed: UInt64.random(in: 0...UInt64.max)
         )
     }

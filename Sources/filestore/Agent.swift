@@ -22,6 +22,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Data directory for meta.sqlite (default ./data/<node>).") var dataDir: String?
     @Option(help: "HTTP host:port (for a node not in the file, also what others use to reach it).") var http: String?
     @Option(help: "Gossip host:port, likewise.") var gossip: String?
+    @Option(name: .customLong("internal"), help: "A listener of its own for the internal (agent-to-agent) API, host:port on a private network, likewise.") var internalAddress: String?
     @Option(help: "Storage: dir:PATH or s3://ACCESS:SECRET@host:port/bucket (nodes not in the file).") var storage: String?
     @Option(help: "Zone of a node not in the file.") var zone: String = ""
     @Option(help: "Gossip address of a member to join through (repeatable).") var join: [String] = []
@@ -65,7 +66,10 @@ struct AgentCommand: AsyncParsableCommand {
             guard let http, Gossip.Address(http) != nil else { throw .init(field: "--http", problem: "\(id) is not in \(config): give --http host:port") }
             guard let gossip, let gossipAddress = Gossip.Address(gossip) else { throw .init(field: "--gossip", problem: "\(id) is not in \(config): give --gossip host:port") }
             guard let storage else { throw .init(field: "--storage", problem: "\(id) is not in \(config): give --storage dir:PATH or s3://…") }
-            nodeConfiguration = .init(id: id, http: http, gossip: gossipAddress, zone: zone, weight: 1, storage: try StorageSpec.parse(storage))
+            if let internalAddress, Gossip.Address(internalAddress) == nil || internalAddress == http {
+                throw .init(field: "--internal", problem: "\"\(internalAddress)\" is not a host:port other than --http")
+            }
+            nodeConfiguration = .init(id: id, http: http, peer: internalAddress, gossip: gossipAddress, zone: zone, weight: 1, storage: try StorageSpec.parse(storage))
             guard !join.isEmpty || !cluster.nodes.isEmpty else { throw .init(field: "--join", problem: "a node not in \(config) needs --join host:port") }
         }
         var options = AgentOptions(cluster: cluster, node: nodeConfiguration, dataDirectory: dataDir ?? "./data/\(id)")
@@ -76,6 +80,7 @@ struct AgentCommand: AsyncParsableCommand {
         if cluster.nodes.contains(where: { $0.id == id }) {
             options.httpBind = http
             options.gossipBind = gossip
+            options.internalBind = internalAddress
         }
         options.adminPassword = environment["FILESTORE_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         // Refused here rather than when the bootstrap admin is created: the agent would run without one.

@@ -52,10 +52,13 @@ struct DeploymentFilesTests {
             // Every node of cluster.yml has its agent service and MinIO, and the addresses agree.
             #expect(compose.contains("agent\(index + 1):") && compose.contains("\"--node\", \"\(node.id)\""))
             #expect(node.http == "agent\(index + 1):8080" && node.gossip.description == "agent\(index + 1):7946")
+            // The internal API has its own port, which compose never publishes.
+            #expect(node.peer == "agent\(index + 1):9080")
             guard case .s3(let endpoint, _, _, _, _) = node.storage else { Issue.record("compose nodes use MinIO"); continue }
             #expect(endpoint == "http://minio\(index + 1):9000" && compose.contains("minio\(index + 1):"))
         }
         for port in ["9001:9001", "9003:9001", "9005:9001", "8080:8080", "8081:8080", "8082:8080"] { #expect(compose.contains(port)) }
+        #expect(!compose.contains(":9080\""), "the internal port is reachable on the compose network only")
 
         guard let tool = Executables.find("docker-compose") else {
             #expect(Bool(!TestEnvironment.requiresAllTools), "docker-compose is required to validate docker-compose.yml (apt-get install docker-compose)")

@@ -7,6 +7,8 @@ import Synchronization
 public struct NodeInfo: Sendable, Equatable {
     public var id: NodeID
     public var http: String
+    /// The internal API's own address; empty when it is served on `http`.
+    public var peer: String
     public var gossip: String
     public var zone: String
     public var weight: Double
@@ -20,11 +22,12 @@ public struct NodeInfo: Sendable, Equatable {
     public var deadSince: ContinuousClock.Instant? = nil
 
     public init(
-        id: NodeID, http: String, gossip: String, zone: String, weight: Double, status: Gossip.Status?, incarnation: UInt64,
+        id: NodeID, http: String, peer: String = "", gossip: String, zone: String, weight: Double, status: Gossip.Status?, incarnation: UInt64,
         ringState: Gossip.RingState, load: Gossip.LoadReport
     ) {
         self.id = id
         self.http = http
+        self.peer = peer
         self.gossip = gossip
         self.zone = zone
         self.weight = weight
@@ -116,7 +119,8 @@ public struct ClusterSnapshot: Sendable {
     }
 
     /// The HTTP `host:port` of a node, when known.
-    public func httpAddress(_ node: NodeID) -> String? { nodes[node]?.http }
+    /// Where to call `node`'s internal API: its own listener when it has one, else its HTTP address.
+    public func peerAddress(_ node: NodeID) -> String? { nodes[node].map { $0.peer.isEmpty ? $0.http : $0.peer } }
 }
 
 /// The agent's live view of the cluster: configured nodes plus what gossip reports plus the
@@ -137,7 +141,7 @@ public final class ClusterView: Sendable {
         var nodes: [NodeID: NodeInfo] = [:]
         for node in configuration.nodes {
             nodes[node.id] = NodeInfo(
-                id: node.id, http: node.http, gossip: node.gossip.description, zone: node.zone, weight: node.weight,
+                id: node.id, http: node.http, peer: node.peer ?? "", gossip: node.gossip.description, zone: node.zone, weight: node.weight,
                 status: nil, incarnation: 0, ringState: .member, load: .init()
             )
         }
@@ -163,7 +167,7 @@ public final class ClusterView: Sendable {
         state.withLock { state in
             let previous = state.snapshot.nodes[member.id]
             var info = NodeInfo(
-                id: member.id, http: member.metadata.http, gossip: member.metadata.gossip.description, zone: member.metadata.zone,
+                id: member.id, http: member.metadata.http, peer: member.metadata.peer, gossip: member.metadata.gossip.description, zone: member.metadata.zone,
                 weight: member.metadata.weight, status: member.status, incarnation: member.incarnation, ringState: member.metadata.ringState, load: member.load
             )
             if member.id == state.snapshot.selfID { info.status = .alive }

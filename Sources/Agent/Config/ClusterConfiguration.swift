@@ -55,14 +55,18 @@ public struct ClusterConfiguration: Sendable, Equatable {
         public var id: NodeID
         /// `host:port` of the agent's HTTP server.
         public var http: String
+        /// `host:port` of a listener of its own for the internal API (agent-to-agent calls);
+        /// nil to serve it on `http`. Bind it to a private network.
+        public var peer: String?
         public var gossip: Gossip.Address
         public var zone = ""
         public var weight = 1.0
         public var storage: StorageConfiguration
 
-        public init(id: NodeID, http: String, gossip: Gossip.Address, zone: String = "", weight: Double = 1, storage: StorageConfiguration) {
+        public init(id: NodeID, http: String, peer: String? = nil, gossip: Gossip.Address, zone: String = "", weight: Double = 1, storage: StorageConfiguration) {
             self.id = id
             self.http = http
+            self.peer = peer
             self.gossip = gossip
             self.zone = zone
             self.weight = weight
@@ -145,11 +149,16 @@ public struct ClusterConfiguration: Sendable, Equatable {
     }
 
     private static func parseNode(_ item: Node, at path: String) throws(Error) -> NodeConfiguration {
-        let fields = try Fields(item, at: path, allowed: ["id", "http", "gossip", "zone", "weight", "storage"])
+        let fields = try Fields(item, at: path, allowed: ["id", "http", "internal", "gossip", "zone", "weight", "storage"])
         let idText = try fields.string("id")
         guard let id = NodeID(idText) else { throw Error(field: "\(path).id", problem: "\"\(idText)\" must be 1-64 characters of a-z, 0-9 and -") }
         let http = try fields.string("http")
         guard Gossip.Address(http) != nil else { throw Error(field: "\(path).http", problem: "\"\(http)\" is not host:port") }
+        let peer = fields.optionalString("internal")
+        if let peer {
+            guard Gossip.Address(peer) != nil else { throw Error(field: "\(path).internal", problem: "\"\(peer)\" is not host:port") }
+            guard peer != http else { throw Error(field: "\(path).internal", problem: "must differ from http (leave it out to serve the internal API there)") }
+        }
         let gossipText = try fields.string("gossip")
         guard let gossip = Gossip.Address(gossipText) else { throw Error(field: "\(path).gossip", problem: "\"\(gossipText)\" is not host:port") }
         var weight = 1.0
@@ -158,7 +167,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             weight = value
         }
         let storage = try parseStorage(try fields.required("storage"), at: "\(path).storage")
-        return NodeConfiguration(id: id, http: http, gossip: gossip, zone: fields.optionalString("zone") ?? "", weight: weight, storage: storage)
+        return NodeConfiguration(id: id, http: http, peer: peer, gossip: gossip, zone: fields.optionalString("zone") ?? "", weight: weight, storage: storage)
     }
 
     private static func parseStorage(_ item: Node, at path: String) throws(Error) -> StorageConfiguration {

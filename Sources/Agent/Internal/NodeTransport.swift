@@ -16,7 +16,7 @@ public struct HTTPTransport: NodeTransport {
     public init(peers: PeerClient) { self.peers = peers }
 
     public func call<C: InternalCall>(_ call: C, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> C.Response {
-        guard let address = snapshot.httpAddress(node) else { throw PeerError(code: .unreachable, node: node, message: "no known HTTP address") }
+        guard let address = snapshot.peerAddress(node) else { throw PeerError(code: .unreachable, node: node, message: "no known address") }
         return try await self.call(call, on: node, address: address)
     }
 

@@ -37,13 +37,17 @@ public final class PeerClient: Sendable {
     let selfID: NodeID
     let requestTimeout: TimeAmount
 
-    public init(selfID: NodeID, auth: InternalAuth, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30)) {
+    /// `idleTimeout` must stay below the peers' own idle timeout (`limits.idle_timeout`), so a
+    /// pooled connection is never reused just as the other end closes it.
+    public init(
+        selfID: NodeID, auth: InternalAuth, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(30)
+    ) {
         self.selfID = selfID
         self.auth = auth
         self.requestTimeout = TimeAmount(requestTimeout)
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: TimeAmount(connectTimeout), read: TimeAmount(requestTimeout)),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+            connectionPool: .init(idleTimeout: TimeAmount(idleTimeout), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
         )
         // A dead peer must fail fast so the write falls through to the next node.
         configuration.connectionPool.retryConnectionEstablishment = false

@@ -49,18 +49,19 @@ public enum AgentNode {
         shellConfiguration.weight = options.node.weight
         shellConfiguration.incarnation = incarnation
         shellConfiguration.settings = options.gossipSettings
+        shellConfiguration.peer = options.node.peer ?? ""
         shellConfiguration.seeds = options.cluster.nodes.filter { $0.id != selfID }.map(\.gossip) + options.join
         let gossip = GossipShell(configuration: shellConfiguration, logger: logger)
 
         let selfInfo = NodeInfo(
-            id: selfID, http: options.node.http, gossip: options.node.gossip.description, zone: options.node.zone, weight: options.node.weight,
+            id: selfID, http: options.node.http, peer: options.node.peer ?? "", gossip: options.node.gossip.description, zone: options.node.zone, weight: options.node.weight,
             status: .alive, incarnation: incarnation + 1, ringState: .member, load: .init()
         )
         let view = try ClusterView(selfID: selfID, configuration: options.cluster, selfInfo: selfInfo)
         let metrics = AgentMetrics.bootstrap()
         let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
         let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
-        let peers = PeerClient(selfID: selfID, auth: internalAuth)
+        let peers = PeerClient(selfID: selfID, auth: internalAuth, idleTimeout: min(.seconds(30), options.cluster.limits.idleTimeout / 2))
         let calls = NodeCalls(local: local, transport: HTTPTransport(peers: peers), selfID: selfID)
         var agent = AgentContext(
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
@@ -75,22 +76,23 @@ public enum AgentNode {
             throw ClusterConfiguration.Error(field: "http", problem: "\(options.httpBind ?? options.node.http) is not host:port")
         }
         let traffic = TrafficCounters()
-        let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load())
-        let limits = options.cluster.limits
-        let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
-        var app = Application(
-            router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
-            )),
-            configuration: .init(address: .hostname(httpBind.host, port: httpBind.port), serverName: "filestore/\(selfID)"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? httpBind.port
-                logger.info("HTTP listening", metadata: ["port": "\(port)"])
-                onReady?(port)
-            },
-            logger: logger
-        )
+        // One replay guard for every listener that serves the internal API.
+        let replays = ReplayGuard()
+        let ownInternalListener = options.node.peer != nil
+        let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load(), internalCalls: ownInternalListener ? nil : replays)
+        var app = server(router, bind: httpBind, options: options, logger: logger) { port in
+            logger.info("HTTP listening", metadata: ["port": "\(port)"])
+            onReady?(port)
+        }
+        if let peer = options.node.peer {
+            guard let internalBind = AgentOptions.bindAddress(for: options.internalBind ?? peer) else {
+                throw ClusterConfiguration.Error(field: "internal", problem: "\(options.internalBind ?? peer) is not host:port")
+            }
+            let internalApp = server(AgentRouter.buildInternal(agent, traffic: traffic, replays: replays), bind: internalBind, options: options, logger: logger) { port in
+                logger.info("internal API listening", metadata: ["port": "\(port)"])
+            }
+            app.addServices(internalApp)
+        }
         app.addServices(gossip)
         let background = BackgroundLoops(agent: agent, gossip: gossip, traffic: traffic, adminPassword: options.adminPassword, storage: options.node.storage)
         app.addServices(background)
@@ -109,6 +111,25 @@ public enum AgentNode {
         try? await peers.shutdown()
         try? await s3Client?.shutdown()
         logger.info("agent stopped")
+    }
+}
+
+extension AgentNode {
+    /// One HTTP listener with the connection caps and idle timeout of `limits`.
+    static func server(
+        _ router: Router<AgentRequestContext>, bind: Gossip.Address, options: AgentOptions, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void
+    ) -> Application<RouterResponder<AgentRequestContext>> {
+        let limits = options.cluster.limits
+        let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
+            )),
+            configuration: .init(address: .hostname(bind.host, port: bind.port), serverName: "filestore/\(options.node.id)"),
+            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? bind.port) },
+            logger: logger
+        )
     }
 }
 

@@ -11,6 +11,8 @@ public struct AgentOptions: Sendable {
     public var httpBind: String?
     /// `host:port` to bind gossip to (default: the node's `gossip`, likewise).
     public var gossipBind: String?
+    /// `host:port` to bind the internal API's own listener to (default: the node's `internal`, likewise).
+    public var internalBind: String?
     /// Extra gossip seeds (`--join`); the other configured nodes are always seeds.
     public var join: [Gossip.Address] = []
     /// Bootstrap admin password (`FILESTORE_ADMIN_PASSWORD`).

@@ -3,8 +3,11 @@ import PublicAPI
 import Synchronization
 
 /// The agent's HTTP surface: the public API, the internal API, and the middleware around them.
+/// The internal API is on the public listener unless the node has a listener of its own for it
+/// (`nodes[].internal`): then `build` leaves it out and `buildInternal` serves it alone.
 enum AgentRouter {
-    static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets) -> Router<AgentRequestContext> {
+    /// The public listener's routes; `internalCalls` is nil when the internal API has its own listener.
+    static func build(_ agent: AgentContext, traffic: TrafficCounters, assets: WebAssets, internalCalls replays: ReplayGuard?) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: agent.maxUploadBytes)))
         router.add(middleware: LoadSheddingMiddleware(counts: InFlightCounts(), limits: agent.cluster.limits))
@@ -22,13 +25,23 @@ enum AgentRouter {
         ClusterRoutes(agent: agent).register(on: api)
         AccountRoutes(agent: agent).register(on: api)
         // Agent-to-agent calls run only with a valid cluster signature.
-        InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: ReplayGuard())))
+        if let replays { InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: replays))) }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: agent.metrics.render()))
             )
         }
+        return router
+    }
+
+    /// The internal listener's routes: the internal API and a health check, nothing public.
+    static func buildInternal(_ agent: AgentContext, traffic: TrafficCounters, replays: ReplayGuard) -> Router<AgentRequestContext> {
+        let router = Router(context: AgentRequestContext.self)
+        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: ChunkCalls.maxChunkBytes)))
+        router.add(middleware: ErrorMiddleware())
+        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue)) }
+        InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: replays)))
         return router
     }
 }

@@ -43,13 +43,17 @@ extension Gossip {
         public var gossip: Address
         /// The agent's HTTP address (`host:port`).
         public var http: String
+        /// Where other agents call its internal API when that has a listener of its own
+        /// (`host:port`); empty when it is served on `http`.
+        public var peer: String
         public var zone: String
         public var weight: Double
         public var ringState: RingState
 
-        public init(gossip: Address, http: String, zone: String = "", weight: Double = 1, ringState: RingState = .member) {
+        public init(gossip: Address, http: String, peer: String = "", zone: String = "", weight: Double = 1, ringState: RingState = .member) {
             self.gossip = gossip
             self.http = http
+            self.peer = peer
             self.zone = zone
             self.weight = weight
             self.ringState = ringState

@@ -160,6 +160,7 @@ extension Gossip {
             writer.u8(member.status.rawValue)
             writeAddress(member.metadata.gossip, &writer)
             writer.string(member.metadata.http)
+            writer.string(member.metadata.peer)
             writer.string(member.metadata.zone)
             writer.f64(member.metadata.weight)
             writer.u8(member.metadata.ringState.rawValue)
@@ -173,13 +174,14 @@ extension Gossip {
             guard let status = Status(rawValue: try reader.u8()) else { throw .malformed("bad status") }
             let gossip = try readAddress(&reader)
             let http = try reader.string()
+            let peer = try reader.string()
             let zone = try reader.string()
             let weight = try reader.f64()
             guard weight.isFinite, weight > 0 else { throw .malformed("bad weight") }
             guard let ringState = RingState(rawValue: try reader.u8()) else { throw .malformed("bad ring state") }
             let loadVersion = try reader.u64()
             let load = try readLoad(&reader)
-            return Member(id: id, incarnation: incarnation, status: status, metadata: Metadata(gossip: gossip, http: http, zone: zone, weight: weight, ringState: ringState), load: load, loadVersion: loadVersion)
+            return Member(id: id, incarnation: incarnation, status: status, metadata: Metadata(gossip: gossip, http: http, peer: peer, zone: zone, weight: weight, ringState: ringState), load: load, loadVersion: loadVersion)
         }
     }
 }

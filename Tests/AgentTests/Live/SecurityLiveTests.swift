@@ -66,6 +66,27 @@ import TestSupport
         }
     }
 
+    /// With a listener of its own for the internal API, the public port serves none of it and
+    /// the internal port nothing public; agents reach each other through the internal one.
+    @Test func theInternalAPICanHaveItsOwnListener() async throws {
+        try await LiveCluster.run(nodes: 3, configure: { $0.internalListeners = true }) { cluster, api in
+            let bytes = randomBytes(1_500_000, seed: 15)
+            #expect(try await api.upload("node1", "own-listener.bin", bytes).status == 201)
+            for node in ["node2", "node3"] { #expect(try await api.download(node, "own-listener.bin").bytes == bytes) }
+            let records = try await api.internalCall(SyncCalls.GetGlobal(), on: "node2")
+            #expect(records.users.contains { $0.name == "admin" }, "the internal port answers signed calls")
+            let onPublic = try await api.send(.GET, "node2", "/internal/v1/global", authorization: "")
+            #expect(onPublic.status == 404, "the public port has no internal API: \(onPublic.status)")
+            let internalPort = try #require(cluster.node("node2")?.internalPort)
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(internalPort)/api/v1/files/own-listener.bin")
+            request.headers.add(name: "Authorization", value: API.admin)
+            let publicOnInternal = try await api.http.execute(request, timeout: .seconds(10))
+            #expect(publicOnInternal.status.code == 404, "the internal port serves no public API")
+            let status = try await api.cluster(from: "node1")
+            #expect(status.nodes.map(\.http).sorted() == cluster.nodes.map { "127.0.0.1:\($0.httpPort)" }.sorted(), "status shows the public addresses")
+        }
+    }
+
     /// 2,000 connections that never send a request, from one client: those over the per-client
     /// cap are closed at once, the rest after the idle timeout; meanwhile the agent answers
     /// others within a second and its memory stays flat.

@@ -4,13 +4,15 @@ import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import LocalProcesses
 import PublicAPI
 
 /// An HTTP client for the public API of a local cluster, with the admin's credentials by default.
 public struct ClusterClient: Sendable {
     public let cluster: LocalCluster
-    public let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(120))))
+    /// Trusts the cluster's CA when it runs over TLS.
+    public let http: HTTPClient
     /// `Basic` credentials of the cluster's admin.
     public let admin: String
 
@@ -21,7 +23,23 @@ public struct ClusterClient: Sendable {
         self.cluster = cluster
         self.admin = Self.basic("admin", cluster.options.adminPassword)
         let secret = (try? String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)) ?? ""
-        peers = HTTPTransport(peers: PeerClient(selfID: "node1", auth: InternalAuth(clusterName: cluster.options.clusterName, secret: secret)))
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(120)))
+        var peerTLS: TLSConfiguration?
+        if let authority = cluster.authorityCertificate, let roots = try? NIOSSLCertificate.fromPEMFile(authority) {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .certificates(roots)
+            configuration.tlsConfiguration = tls
+            // Internal calls go as node1 would make them, with its certificate (for mutual TLS).
+            let directory = (authority as NSString).deletingLastPathComponent
+            if let chain = try? NIOSSLCertificate.fromPEMFile(directory + "/" + ClusterCertificates.certificateFile("node1")),
+               let key = try? NIOSSLPrivateKey(file: directory + "/" + ClusterCertificates.keyFile("node1"), format: .pem) {
+                tls.certificateChain = chain.map { .certificate($0) }
+                tls.privateKey = .privateKey(key)
+            }
+            peerTLS = tls
+        }
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        peers = HTTPTransport(peers: PeerClient(selfID: "node1", auth: InternalAuth(clusterName: cluster.options.clusterName, secret: secret), tls: peerTLS))
     }
 
     /// Carries out a call of the internal protocol on `node` (what tests and drills use to look inside a node).

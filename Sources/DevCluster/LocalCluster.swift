@@ -1,3 +1,4 @@
+import Agent
 import Foundation
 import S3
 import Synchronization
@@ -35,6 +36,9 @@ public final class LocalCluster: Sendable {
         public var limits: [String: String] = [:]
         /// Give each agent a listener of its own for the internal API (`nodes[].internal`).
         public var internalListeners = false
+        /// TLS on every listener, with a cluster CA and node certificates made in `directory/tls`;
+        /// with `internalListeners`, the internal listeners require agents' certificates (mutual TLS).
+        public var tls = false
 
         public init(directory: String, adminPassword: String) {
             self.directory = directory
@@ -51,7 +55,9 @@ public final class LocalCluster: Sendable {
         public var internalPort: Int? = nil
         public var dataDirectory: String
         public var logFile: String
-        public var url: String { "http://127.0.0.1:\(httpPort)" }
+        /// "https" when the cluster runs over TLS.
+        public var scheme = "http"
+        public var url: String { "\(scheme)://127.0.0.1:\(httpPort)" }
         /// Where the internal API is served.
         public var peerAddress: String { "127.0.0.1:\(internalPort ?? httpPort)" }
     }
@@ -70,6 +76,14 @@ public final class LocalCluster: Sendable {
         self.configurationFile = configurationFile
         self.motos = Mutex(motos)
         self.processes = Mutex([:])
+    }
+
+    /// The names every local agent's certificate is good for.
+    static let hosts = ["127.0.0.1", "localhost"]
+
+    /// The cluster CA's certificate, when the cluster runs over TLS.
+    public var authorityCertificate: String? {
+        options.tls ? URL(fileURLWithPath: options.directory).standardizedFileURL.path + "/tls/" + ClusterCertificates.authorityCertificateFile : nil
     }
 
     /// Lays out the cluster and starts every agent; returns once each answers HTTP.
@@ -92,6 +106,16 @@ public final class LocalCluster: Sendable {
         for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod)] {
             if let value { yaml += "  \(key): \(value)\n" }
         }
+        if options.tls {
+            yaml += """
+                tls:
+                  certificate: "\(directory)/tls/{node}.crt"
+                  key: "\(directory)/tls/{node}.key"
+                  ca: "\(directory)/tls/\(ClusterCertificates.authorityCertificateFile)"
+                  mutual: \(options.internalListeners)
+
+                """
+        }
         if !options.limits.isEmpty {
             yaml += "limits:\n" + options.limits.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)\n" }.joined()
         }
@@ -105,6 +129,7 @@ public final class LocalCluster: Sendable {
                 let gossipPort = options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.gossipPort + index - 1
                 taken.insert(gossipPort)
                 var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+                if options.tls { node.scheme = "https" }
                 if options.internalListeners {
                     let port = try FreePort.pickForTCPAndUDP(avoiding: taken)
                     taken.insert(port)
@@ -130,6 +155,7 @@ public final class LocalCluster: Sendable {
         }
         let configurationFile = "\(directory)/cluster.yml"
         try yaml.write(toFile: configurationFile, atomically: true, encoding: .utf8)
+        if options.tls { try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: nodes.map { ($0.id, Self.hosts) }) }
         let cluster = LocalCluster(options: options, nodes: nodes, configurationFile: configurationFile, motos: motos)
         do {
             for node in nodes { try cluster.launch(node) }
@@ -167,6 +193,10 @@ public final class LocalCluster: Sendable {
         let gossipPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort]))
         var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
         if options.internalListeners { node.internalPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort])) }
+        if options.tls {
+            node.scheme = "https"
+            try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: [(id, Self.hosts)])
+        }
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
         let seed = nodes[0]

@@ -38,6 +38,8 @@ struct DevUp: AsyncParsableCommand {
     @Option(help: "How long a dead node may stay away before its data is re-replicated, like 5m or 30s.") var deadGrace: String = "5m"
     @Option(help: "Convergence round interval (hints drain and repairs run this often when idle).") var repairInterval: String = "5s"
     @Option(help: "Agent log level.") var logLevel: String = "info"
+    @Flag(help: "Serve everything over TLS, with a cluster CA and node certificates made in DIR/tls (clients trust DIR/tls/ca.crt).") var tls = false
+    @Flag(help: "Give every agent a listener of its own for the internal API (with --tls: mutual TLS between agents).") var internalListeners = false
 
     func validate() throws {
         guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be from 1 to 64") }
@@ -58,6 +60,8 @@ struct DevUp: AsyncParsableCommand {
         options.deadGrace = deadGrace
         options.repairInterval = repairInterval
         options.logLevel = logLevel
+        options.tls = tls
+        options.internalListeners = internalListeners
 
         // Listen for Ctrl-C before starting anything, so no signal is missed.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
@@ -75,8 +79,10 @@ struct DevUp: AsyncParsableCommand {
         for node in cluster.nodes { say("  \(node.id)  \(node.url)   log: \(node.logFile)") }
         say("")
         say("  user: admin   password: \(password)")
-        say("  try:  curl -u admin:\(password) -T README.md \(cluster.nodes[0].url)/api/v1/files/README.md")
-        say("        curl -u admin:\(password) \(cluster.nodes.last!.url)/api/v1/files/README.md")
+        let trust = cluster.authorityCertificate.map { " --cacert \($0)" } ?? ""
+        say("  try:  curl\(trust) -u admin:\(password) -T README.md \(cluster.nodes[0].url)/api/v1/files/README.md")
+        say("        curl\(trust) -u admin:\(password) \(cluster.nodes.last!.url)/api/v1/files/README.md")
+        if let authority = cluster.authorityCertificate { say("  the CLI: filestore status --url \(cluster.nodes[0].url) --ca-cert \(authority)") }
         say("  nodes and credentials for scripts: \(jsonPath)")
         say("\nfilestore dev: running; Ctrl-C stops every agent.")
         for await _ in signals { break }

@@ -7,7 +7,7 @@ struct Filestore: AsyncParsableCommand {
         commandName: "filestore",
         abstract: "A distributed file store: chunked, replicated, self-healing, no coordinator.",
         subcommands: [
-            AgentCommand.self, Dev.self, DrillCommand.self,
+            AgentCommand.self, Dev.self, DrillCommand.self, CertCommand.self,
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, StatCommand.self,
             StatusCommand.self, RingCommand.self, LoginCommand.self, UserCommand.self,
         ]

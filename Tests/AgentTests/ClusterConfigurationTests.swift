@@ -42,6 +42,24 @@ struct ClusterConfigurationTests {
         #expect(buffered.nodes[1].storage == .directory(path: "./data/node2", directIO: false))
     }
 
+    @Test func limitsTLSAndTheInternalListenerAreRead() throws {
+        let yaml = Self.valid
+            .replacingOccurrences(of: "http: agent1:8080", with: "http: agent1:8080\n    internal: 10.1.0.1:9080")
+            .replacingOccurrences(of: "\nnodes:", with: """
+
+                limits: {idle_timeout: 30s, max_connections_per_client: 64, sign_in_failures_per_minute: 3}
+                tls: {certificate: "/tls/{node}.crt", key: "/tls/{node}.key", ca: /tls/ca.crt, mutual: true}
+                nodes:
+                """)
+        let configuration = try ClusterConfiguration.parse(yaml: yaml)
+        #expect(configuration.nodes[0].peer == "10.1.0.1:9080" && configuration.nodes[1].peer == nil)
+        #expect(configuration.limits.idleTimeout == .seconds(30) && configuration.limits.maxConnectionsPerClient == 64)
+        #expect(configuration.limits.signInFailuresPerMinute == 3 && configuration.limits.maxConnections == ClusterConfiguration.Limits().maxConnections)
+        let paths = try #require(configuration.tls).paths(for: "node2")
+        #expect(paths.certificate == "/tls/node2.crt" && paths.key == "/tls/node2.key" && paths.authority == "/tls/ca.crt")
+        #expect(configuration.tls?.mutual == true)
+    }
+
     @Test func theEnvironmentOverridesTheSecret() throws {
         let configuration = try ClusterConfiguration.parse(yaml: Self.valid, environment: ["FILESTORE_CLUSTER_SECRET": "from-the-environment"])
         #expect(configuration.secret == "from-the-environment")
@@ -70,6 +88,13 @@ struct ClusterConfigurationTests {
         ("{type: dir, path: ./data/node2}", "{type: floppy, path: ./data/node2}", "nodes[1].storage.type"),
         ("{type: dir, path: ./data/node2}", "{type: dir}", "nodes[1].storage.path"),
         ("{type: dir, path: ./data/node2}", "{type: dir, path: ./data/node2, direct_io: maybe}", "nodes[1].storage.direct_io"),
+        ("http: agent1:8080", "http: agent1:8080\n    internal: agent1", "nodes[0].internal"),
+        ("http: agent1:8080", "http: agent1:8080\n    internal: agent1:8080", "nodes[0].internal"),
+        ("\nnodes:", "\nlimits: {idle_timeout: never}\nnodes:", "limits.idle_timeout"),
+        ("\nnodes:", "\nlimits: {max_connections: 0}\nnodes:", "limits.max_connections"),
+        ("\nnodes:", "\nlimits: {max_uploads: 5}\nnodes:", "limits.max_uploads"),
+        ("\nnodes:", "\ntls: {certificate: a.crt}\nnodes:", "tls.key"),
+        ("\nnodes:", "\ntls: {certificate: a.crt, key: a.key, mutual: true}\nnodes:", "tls.mutual"),
     ])
     func refusesBadFields(original: String, replacement: String, field: String) {
         let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)

@@ -28,6 +28,31 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var nodes: [NodeConfiguration] = []
     /// What one agent lets its clients take (the `limits:` section).
     public var limits = Limits()
+    /// TLS on every listener and for calls between agents (the `tls:` section); nil for plain HTTP.
+    public var tls: TLS?
+
+    /// Where each agent's TLS files are. `{node}` in a path stands for the node's id, so one
+    /// section serves every node of the cluster (the layout `filestore cert` writes).
+    public struct TLS: Sendable, Equatable {
+        public var certificate: String
+        public var key: String
+        /// The cluster CA: peers' certificates must chain to it (system roots when nil).
+        public var authority: String?
+        /// The internal listener requires a client certificate signed by `authority`.
+        public var mutual = false
+
+        public init(certificate: String, key: String, authority: String? = nil, mutual: Bool = false) {
+            self.certificate = certificate
+            self.key = key
+            self.authority = authority
+            self.mutual = mutual
+        }
+
+        public func paths(for node: String) -> (certificate: String, key: String, authority: String?) {
+            func fill(_ path: String) -> String { path.replacingOccurrences(of: "{node}", with: node) }
+            return (fill(certificate), fill(key), authority.map(fill))
+        }
+    }
 
     /// Caps on what clients of one agent can hold or spend (DESIGN.md §17): beyond them a
     /// connection is closed, a request answered 503 or a sign-in 429, instead of memory or CPU
@@ -108,7 +133,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         } catch {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
-        let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits"])
+        let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
         let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
@@ -136,6 +161,16 @@ public struct ClusterConfiguration: Sendable, Equatable {
         configuration.scrubRate = try cluster.size("scrub_rate", default: configuration.scrubRate, minimum: 64 << 10)
 
         if let limits = top.node("limits") { configuration.limits = try parseLimits(limits) }
+        if let tls = top.node("tls") {
+            let fields = try Fields(tls, at: "tls", allowed: ["certificate", "key", "ca", "mutual"])
+            configuration.tls = TLS(
+                certificate: try fields.string("certificate"), key: try fields.string("key"), authority: fields.optionalString("ca"),
+                mutual: try fields.bool("mutual", default: false)
+            )
+            if configuration.tls?.mutual == true, configuration.tls?.authority == nil {
+                throw Error(field: "tls.mutual", problem: "needs tls.ca, the CA agents' certificates are checked against")
+            }
+        }
 
         guard let nodes = top.node("nodes") else { return configuration }
         guard case .sequence(let list) = nodes else { throw Error(field: "nodes", problem: "must be a list") }

@@ -17,6 +17,8 @@ public struct AgentContext: Sendable {
     public let metrics: AgentMetrics
     /// Largest accepted upload (bytes).
     public var maxUploadBytes: Int64 = 1 << 40
+    /// The public listener speaks TLS: the session cookie is `Secure` and HSTS is sent.
+    public var servesTLS = false
 }
 
 extension AgentContext {

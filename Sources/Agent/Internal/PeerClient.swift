@@ -3,6 +3,7 @@ import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Ring
 
 /// Why a call to another agent failed.
@@ -36,12 +37,16 @@ public final class PeerClient: Sendable {
     let auth: InternalAuth
     let selfID: NodeID
     let requestTimeout: TimeAmount
+    /// "https" when peers speak TLS.
+    let scheme: String
 
     /// `idleTimeout` must stay below the peers' own idle timeout (`limits.idle_timeout`), so a
     /// pooled connection is never reused just as the other end closes it.
     public init(
-        selfID: NodeID, auth: InternalAuth, connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(30)
+        selfID: NodeID, auth: InternalAuth, tls: TLSConfiguration? = nil,
+        connectTimeout: Duration = .seconds(2), requestTimeout: Duration = .seconds(30), idleTimeout: Duration = .seconds(30)
     ) {
+        scheme = tls == nil ? "http" : "https"
         self.selfID = selfID
         self.auth = auth
         self.requestTimeout = TimeAmount(requestTimeout)
@@ -53,6 +58,7 @@ public final class PeerClient: Sendable {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
+        configuration.tlsConfiguration = tls
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -66,7 +72,7 @@ public final class PeerClient: Sendable {
         _ method: HTTPMethod, node: NodeID, address: String, target: String, body: ByteBuffer? = nil, bodyDigest: String? = nil,
         headers extra: [(String, String)] = [], maxResponseBytes: Int = 16 << 20
     ) async throws(PeerError) -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
-        var request = HTTPClientRequest(url: "http://\(address)\(target)")
+        var request = HTTPClientRequest(url: "\(scheme)://\(address)\(target)")
         request.method = method
         let nonce = InternalAuth.makeNonce()
         let digest = bodyDigest ?? body.map(InternalAuth.digest) ?? InternalAuth.emptyDigest

@@ -2,8 +2,11 @@ import Foundation
 import Gossip
 import GossipNIO
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import Ring
 import S3
 import ServiceLifecycle
@@ -61,7 +64,11 @@ public enum AgentNode {
         let metrics = AgentMetrics.bootstrap()
         let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
         let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
-        let peers = PeerClient(selfID: selfID, auth: internalAuth, idleTimeout: min(.seconds(30), options.cluster.limits.idleTimeout / 2))
+        let tls = try options.cluster.tls.map { tls throws(ClusterConfiguration.Error) in try TLSFiles.load(tls, node: selfID.rawValue) }
+        if options.cluster.tls?.mutual == true, options.node.peer == nil {
+            throw ClusterConfiguration.Error(field: "tls.mutual", problem: "needs an internal listener of its own (nodes[].internal or --internal): browsers cannot present cluster certificates")
+        }
+        let peers = PeerClient(selfID: selfID, auth: internalAuth, tls: tls?.client(), idleTimeout: min(.seconds(30), options.cluster.limits.idleTimeout / 2))
         let calls = NodeCalls(local: local, transport: HTTPTransport(peers: peers), selfID: selfID)
         var agent = AgentContext(
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
@@ -71,6 +78,7 @@ public enum AgentNode {
             internalAuth: internalAuth, logger: logger, metrics: metrics
         )
         agent.maxUploadBytes = options.maxUploadBytes
+        agent.servesTLS = tls != nil
 
         guard let httpBind = AgentOptions.bindAddress(for: options.httpBind ?? options.node.http) else {
             throw ClusterConfiguration.Error(field: "http", problem: "\(options.httpBind ?? options.node.http) is not host:port")
@@ -80,7 +88,7 @@ public enum AgentNode {
         let replays = ReplayGuard()
         let ownInternalListener = options.node.peer != nil
         let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load(), internalCalls: ownInternalListener ? nil : replays)
-        var app = server(router, bind: httpBind, options: options, logger: logger) { port in
+        var app = try server(router, bind: httpBind, tls: tls?.server(requireClientCertificate: false), options: options, logger: logger) { port in
             logger.info("HTTP listening", metadata: ["port": "\(port)"])
             onReady?(port)
         }
@@ -88,7 +96,8 @@ public enum AgentNode {
             guard let internalBind = AgentOptions.bindAddress(for: options.internalBind ?? peer) else {
                 throw ClusterConfiguration.Error(field: "internal", problem: "\(options.internalBind ?? peer) is not host:port")
             }
-            let internalApp = server(AgentRouter.buildInternal(agent, traffic: traffic, replays: replays), bind: internalBind, options: options, logger: logger) { port in
+            let internalTLS = tls?.server(requireClientCertificate: options.cluster.tls?.mutual == true)
+            let internalApp = try server(AgentRouter.buildInternal(agent, traffic: traffic, replays: replays), bind: internalBind, tls: internalTLS, options: options, logger: logger) { port in
                 logger.info("internal API listening", metadata: ["port": "\(port)"])
             }
             app.addServices(internalApp)
@@ -115,17 +124,19 @@ public enum AgentNode {
 }
 
 extension AgentNode {
-    /// One HTTP listener with the connection caps and idle timeout of `limits`.
+    /// One HTTP listener (over TLS when `tls` is given) with the connection caps and idle timeout of `limits`.
     static func server(
-        _ router: Router<AgentRequestContext>, bind: Gossip.Address, options: AgentOptions, logger: Logger, onRunning: @escaping @Sendable (Int) -> Void
-    ) -> Application<RouterResponder<AgentRequestContext>> {
+        _ router: Router<AgentRequestContext>, bind: Gossip.Address, tls: TLSConfiguration?, options: AgentOptions, logger: Logger,
+        onRunning: @escaping @Sendable (Int) -> Void
+    ) throws -> Application<RouterResponder<AgentRequestContext>> {
         let limits = options.cluster.limits
         let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
+        let http1 = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
+        ))
         return Application(
             router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
-            )),
+            server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(bind.host, port: bind.port), serverName: "filestore/\(options.node.id)"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? bind.port) },
             logger: logger

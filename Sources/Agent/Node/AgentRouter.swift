@@ -12,6 +12,8 @@ enum AgentRouter {
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: agent.maxUploadBytes)))
         router.add(middleware: LoadSheddingMiddleware(counts: InFlightCounts(), limits: agent.cluster.limits))
         router.add(middleware: MetricsMiddleware())
+        // Outside ErrorMiddleware, so error answers carry it too.
+        if agent.servesTLS { router.add(middleware: StrictTransportSecurity()) }
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
         router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue)) }
@@ -66,6 +68,15 @@ struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
             traffic.bytesOut.wrappingAdd(length, ordering: .relaxed)
             metrics.bytesOut.increment(by: length)
         }
+        return response
+    }
+}
+
+/// Tells browsers to use HTTPS only for this host from now on (sent when the listener speaks TLS).
+struct StrictTransportSecurity<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.strictTransportSecurity] = "max-age=31536000"
         return response
     }
 }

@@ -34,6 +34,9 @@ struct WebRoutes {
         }
     }
 
+    /// Under TLS the session cookie never travels over plain HTTP.
+    private var cookieSecurity: String { agent.servesTLS ? "; Secure" : "" }
+
     private struct Session {
         var principal: Principal
         var token: String
@@ -81,7 +84,7 @@ struct WebRoutes {
             let (token, record) = agent.accounts.makeToken(for: principal, lifetime: Accounts.sessionLifetime)
             try await agent.publish(GlobalRecords(tokens: [record]))
             var response = Self.redirect("/ui")
-            response.headers[.setCookie] = "\(Accounts.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Accounts.sessionLifetime.components.seconds)"
+            response.headers[.setCookie] = "\(Accounts.sessionCookie)=\(token); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Accounts.sessionLifetime.components.seconds)\(cookieSecurity)"
             return response
         } catch let error as AuthError where error.code == .unauthenticated {
             var response = page("login", title: "Sign in", extra: ["error": "Wrong user name or password."])
@@ -94,7 +97,7 @@ struct WebRoutes {
         var request = request
         let form = try Self.form(try await request.collectBody(upTo: 16 * 1024))
         var response = Self.redirect("/ui/login")
-        response.headers[.setCookie] = "\(Accounts.sessionCookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        response.headers[.setCookie] = "\(Accounts.sessionCookie)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(cookieSecurity)"
         guard let current = try? await session(request) else { return response }
         guard form["csrf"] == Accounts.csrfToken(forSession: current.token) else { throw APIError.forbidden("missing or wrong CSRF token (reload the page)") }
         if var record = try await agent.local.metadata.token(hash: Accounts.tokenHash(current.token)) {

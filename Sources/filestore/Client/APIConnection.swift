@@ -4,6 +4,7 @@ import Basics
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PublicAPI
 
 /// One client's connection to an agent: requests with the configured credentials, and errors
@@ -14,7 +15,17 @@ struct APIConnection {
 
     /// Runs `body` with a connection and always shuts the HTTP client down.
     static func with<T>(_ options: ClientOptions, _ body: (APIConnection) async throws -> T) async throws -> T {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(300))))
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(300)))
+        if let authority = options.authorityFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(authority))
+            } catch {
+                throw ClientError("cannot load the CA certificate \(authority): \(error)")
+            }
+            configuration.tlsConfiguration = tls
+        }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let result = try await body(APIConnection(options: options, http: http))
             try? await http.shutdown()

@@ -7,6 +7,10 @@ import Foundation
 struct ClientOptions: ParsableArguments {
     @Option(help: "Agent URL (or FILESTORE_URL; default http://127.0.0.1:8080 or the one saved by login).") var url: String?
     @Option(help: "Bearer token (or FILESTORE_TOKEN; default the one saved by login).") var token: String?
+    @Option(help: "A CA certificate (PEM) to trust for https:// agents, like a dev cluster's tls/ca.crt (or FILESTORE_CA_CERT).") var caCert: String?
+
+    /// The CA file to trust, if any.
+    var authorityFile: String? { caCert ?? environment["FILESTORE_CA_CERT"].flatMap { $0.isEmpty ? nil : $0 } }
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 

@@ -15,7 +15,10 @@ struct CLILiveTests {
     }
 
     /// Runs `filestore ARGS` with `stdin`, a private config dir and the given URL.
-    static func cli(_ arguments: [String], stdin: String? = nil, config: String, url: String) async throws -> Run {
+    /// `authority` (a cluster's CA, under TLS) is trusted through `FILESTORE_CA_CERT`.
+    static func cli(
+        _ arguments: [String], stdin: String? = nil, config: String, url: String, authority: String? = nil, environment extra: [String: String] = [:]
+    ) async throws -> Run {
         let executable = try #require(LiveCluster.executable)
         return try await Executables.offload {
             let process = Process()
@@ -25,6 +28,8 @@ struct CLILiveTests {
             environment["XDG_CONFIG_HOME"] = config
             environment["FILESTORE_URL"] = url
             environment["FILESTORE_TOKEN"] = nil
+            if let authority { environment["FILESTORE_CA_CERT"] = authority }
+            environment.merge(extra) { $1 }
             process.environment = environment
             let output = Pipe(), errors = Pipe(), input = Pipe()
             process.standardOutput = output
@@ -47,7 +52,7 @@ struct CLILiveTests {
             defer { try? FileManager.default.removeItem(atPath: work) }
             let url = try #require(cluster.node("node1")).url
             func run(_ arguments: String..., stdin: String? = nil) async throws -> Run {
-                try await Self.cli(arguments, stdin: stdin, config: work + "/config", url: url)
+                try await Self.cli(arguments, stdin: stdin, config: work + "/config", url: url, authority: cluster.authorityCertificate)
             }
 
             let login = try await run("login", "--password-stdin", stdin: LiveCluster.adminPassword + "\n")
@@ -95,6 +100,32 @@ struct CLILiveTests {
             let json = try await run("status", "--json")
             #expect(json.status == 2 && (try? APIJSON.decode(ClusterStatus.self, from: Array(json.output.utf8)))?.nodes.count == 3)
         }
+    }
+
+    /// `filestore cert` makes one CA and, for every node of cluster.yml, a certificate signed by
+    /// it for the node's hosts; a second run keeps the CA; keys are private to their owner.
+    @Test func certMakesTheClusterCAAndNodeCertificates() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-cert-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = TestEnvironment.repositoryRoot.appendingPathComponent("cluster.yml").path
+        let first = try await Self.cli(["cert", "--config", configuration, "--out", directory], config: directory + "/config", url: "http://127.0.0.1:1")
+        try #require(first.status == 0, "filestore cert: \(first.errors)")
+        let authority = try String(contentsOfFile: directory + "/ca.crt", encoding: .utf8)
+        for node in ["node1", "node2", "node3"] {
+            let permissions = try FileManager.default.attributesOfItem(atPath: "\(directory)/\(node).key")[.posixPermissions] as? NSNumber
+            #expect(permissions?.intValue == 0o600, "\(node).key is private")
+            let verified = try Executables.run("openssl", ["verify", "-CAfile", directory + "/ca.crt", "\(directory)/\(node).crt"])
+            #expect(verified.contains(": OK"), "\(verified)")
+            let text = try Executables.run("openssl", ["x509", "-noout", "-ext", "subjectAltName,extendedKeyUsage", "-in", "\(directory)/\(node).crt"])
+            let host = "agent\(node.dropFirst(4))"
+            #expect(text.contains("DNS:\(host)") && text.contains("IP Address:127.0.0.1"), "\(text)")
+            #expect(text.contains("TLS Web Server Authentication") && text.contains("TLS Web Client Authentication"), "\(text)")
+        }
+        let second = try await Self.cli(["cert", "--config", configuration, "--out", directory, "--node", "node2", "--host", "filestore.example.com"], config: directory + "/config", url: "http://127.0.0.1:1")
+        try #require(second.status == 0, "filestore cert again: \(second.errors)")
+        #expect(try String(contentsOfFile: directory + "/ca.crt", encoding: .utf8) == authority, "the CA is kept")
+        #expect(try Executables.run("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", directory + "/node2.crt"]).contains("DNS:filestore.example.com"))
+        #expect(try Executables.run("openssl", ["verify", "-CAfile", directory + "/ca.crt", directory + "/node2.crt"]).contains(": OK"))
     }
 
     @Test func metricsAreValidPrometheusTextAndCountBytes() async throws {

@@ -43,6 +43,11 @@ enum LiveCluster {
         options.executable = executable
         options.clusterName = "live"
         options.logLevel = "info"
+        // The whole live suite can run over TLS (scripts/test does, for part of it).
+        if ProcessInfo.processInfo.environment["FILESTORE_LIVE_TLS"] == "1" {
+            options.tls = true
+            options.internalListeners = true
+        }
         configure(&options)
         let cluster = try await LocalCluster.start(options)
         let api = API(cluster: cluster)

@@ -6,6 +6,7 @@ import Foundation
 import Glibc
 import LocalProcesses
 import NIOCore
+import NIOSSL
 import PublicAPI
 import Synchronization
 import Testing
@@ -17,7 +18,8 @@ import TestSupport
     /// A man in the middle between two agents captures internal calls and their answers; replayed
     /// as they were, with another body, or answered for the agent, every one is refused.
     @Test func internalCallsCannotBeReplayedAlteredOrForged() async throws {
-        try await LiveCluster.run(nodes: 1) { cluster, api in
+        // Plain HTTP, so the man in the middle can read the wire (under TLS it could not even do that).
+        try await LiveCluster.run(nodes: 1, configure: { $0.tls = false; $0.internalListeners = false }) { cluster, api in
             let secret = try String(contentsOfFile: cluster.options.directory + "/secret", encoding: .utf8)
             let transport = HTTPTransport(peers: PeerClient(selfID: "node1", auth: InternalAuth(clusterName: cluster.options.clusterName, secret: secret)))
             defer { Task { try? await transport.peers.shutdown() } }
@@ -69,7 +71,7 @@ import TestSupport
     /// With a listener of its own for the internal API, the public port serves none of it and
     /// the internal port nothing public; agents reach each other through the internal one.
     @Test func theInternalAPICanHaveItsOwnListener() async throws {
-        try await LiveCluster.run(nodes: 3, configure: { $0.internalListeners = true }) { cluster, api in
+        try await LiveCluster.run(nodes: 3, configure: { $0.tls = false; $0.internalListeners = true }) { cluster, api in
             let bytes = randomBytes(1_500_000, seed: 15)
             #expect(try await api.upload("node1", "own-listener.bin", bytes).status == 201)
             for node in ["node2", "node3"] { #expect(try await api.download(node, "own-listener.bin").bytes == bytes) }
@@ -87,12 +89,79 @@ import TestSupport
         }
     }
 
+    /// A cluster over TLS with mutual TLS between agents on their own internal listeners: files
+    /// go through, the CLI works with the cluster CA, browsers get a `Secure` cookie and HSTS, and
+    /// the internal listener refuses a client without a certificate of the cluster's CA.
+    @Test func aClusterOverTLSRefusesPeersWithoutAClusterCertificate() async throws {
+        try await LiveCluster.run(nodes: 3, configure: { $0.tls = true; $0.internalListeners = true }) { cluster, api in
+            let node1 = try #require(cluster.node("node1"))
+            #expect(node1.url.hasPrefix("https://"))
+            let bytes = randomBytes(1_200_000, seed: 17)
+            #expect(try await api.upload("node1", "tls.bin", bytes).status == 201)
+            for node in ["node2", "node3"] { #expect(try await api.download(node, "tls.bin").bytes == bytes, "read through \(node) over TLS") }
+            #expect(try await api.internalCall(SyncCalls.GetGlobal(), on: "node2").users.contains { $0.name == "admin" }, "an agent's certificate opens the internal listener")
+
+            let health = try await api.send(.GET, "node1", "/api/v1/health", authorization: "")
+            #expect(health.headers.first(name: "Strict-Transport-Security")?.contains("max-age=") == true, "HSTS under TLS")
+            let authority = try NIOSSLCertificate.fromPEMFile(try #require(cluster.authorityCertificate))
+            var browserTLS = TLSConfiguration.makeClientConfiguration()
+            browserTLS.trustRoots = .certificates(authority)
+            var browserConfiguration = HTTPClient.Configuration(tlsConfiguration: browserTLS, redirectConfiguration: .disallow)
+            browserConfiguration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+            let browser = HTTPClient(eventLoopGroupProvider: .singleton, configuration: browserConfiguration)
+            var form = HTTPClientRequest(url: node1.url + "/ui/login")
+            form.method = .POST
+            form.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            form.body = .bytes(ByteBuffer(string: "user=admin&password=\(LiveCluster.adminPassword)"))
+            let login = try await browser.execute(form, timeout: .seconds(30))
+            try await browser.shutdown()
+            #expect(login.headers.first(name: "Set-Cookie")?.contains("; Secure") == true, "the session cookie is Secure: \(login.headers)")
+
+            // Refused: plain HTTP on the TLS port, and the internal port without a client
+            // certificate or with one from another CA (the handshake fails, nothing is served).
+            let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString.prefix(8))").path
+            defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+            try ClusterCertificates.write(into: elsewhere, clusterName: "intruder", nodes: [("node1", ["127.0.0.1"])])
+            let strangerChain = try NIOSSLCertificate.fromPEMFile(elsewhere + "/node1.crt")
+            let strangerKey = try NIOSSLPrivateKey(file: elsewhere + "/node1.key", format: .pem)
+            let internalPort = try #require(node1.internalPort)
+            for (name, certificate) in [("no certificate", nil), ("another CA's certificate", (strangerChain, strangerKey))] as [(String, ([NIOSSLCertificate], NIOSSLPrivateKey)?)] {
+                var tls = TLSConfiguration.makeClientConfiguration()
+                tls.trustRoots = .certificates(authority)
+                if let (chain, key) = certificate {
+                    tls.certificateChain = chain.map { .certificate($0) }
+                    tls.privateKey = .privateKey(key)
+                }
+                var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(10)))
+                configuration.tlsConfiguration = tls
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+                let answered = try? await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(internalPort)/api/v1/health"), timeout: .seconds(10))
+                try await client.shutdown()
+                #expect(answered == nil, "the internal listener served a client with \(name)")
+            }
+            let plain = HTTPClient(eventLoopGroupProvider: .singleton)
+            let plainAnswer = try? await plain.execute(HTTPClientRequest(url: "http://127.0.0.1:\(node1.httpPort)/api/v1/health"), timeout: .seconds(10))
+            try await plain.shutdown()
+            #expect(plainAnswer == nil || plainAnswer?.status == .badRequest, "plain HTTP on the TLS port gets no answer")
+
+            // The CLI trusts the cluster CA when told to.
+            let config = FileManager.default.temporaryDirectory.appendingPathComponent("tls-cli-\(UUID().uuidString.prefix(8))").path
+            defer { try? FileManager.default.removeItem(atPath: config) }
+            var environment = ["FILESTORE_USER": "admin", "FILESTORE_PASSWORD": LiveCluster.adminPassword, "FILESTORE_CA_CERT": ""]
+            let untrusted = try await CLILiveTests.cli(["status"], config: config, url: node1.url, environment: environment)
+            #expect(untrusted.status != 0, "without the CA the CLI refuses the agent's certificate")
+            environment["FILESTORE_CA_CERT"] = try #require(cluster.authorityCertificate)
+            let trusted = try await CLILiveTests.cli(["status"], config: config, url: node1.url, environment: environment)
+            #expect(trusted.status == 0, "filestore status over TLS: \(trusted.errors)")
+        }
+    }
+
     /// 2,000 connections that never send a request, from one client: those over the per-client
     /// cap are closed at once, the rest after the idle timeout; meanwhile the agent answers
     /// others within a second and its memory stays flat.
     @Test func idleConnectionsAreCappedAndClosed() async throws {
         _ = filestore_raise_open_files_limit()
-        try await LiveCluster.run(nodes: 1, configure: { $0.limits = ["idle_timeout": "20s", "max_connections_per_client": "1000"] }) { cluster, api in
+        try await LiveCluster.run(nodes: 1, configure: { $0.tls = false; $0.limits = ["idle_timeout": "20s", "max_connections_per_client": "1000"] }) { cluster, api in
             let port = try #require(cluster.node("node1")).httpPort
             let pid = try #require(cluster.pid("node1"))
             let before = try residentKiB(pid)
@@ -126,7 +195,7 @@ import TestSupport
     /// 500 concurrent requests with a wrong password from one client: a handful are checked, the
     /// rest refused with 429 before any bcrypt; health answers within a second throughout.
     @Test func aFloodOfWrongPasswordsIsRateLimited() async throws {
-        try await LiveCluster.run(nodes: 1) { cluster, api in
+        try await LiveCluster.run(nodes: 1, configure: { $0.tls = false }) { cluster, api in
             let flood = HTTPClient(
                 eventLoopGroupProvider: .singleton,
                 configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(60)), connectionPool: .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 500))

@@ -86,6 +86,8 @@ public struct ClusterClient: Sendable {
         request.method = method
         if case let authorization = authorization ?? admin, !authorization.isEmpty { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        // As the CLI does (Basic-authenticated POSTs need it); a test can send its own instead.
+        if !headers.contains(where: { $0.0.lowercased() == "x-requested-with" }) { request.headers.add(name: "X-Requested-With", value: "filestore-tests") }
         if let body { request.body = .bytes(body) }
         let response = try await http.execute(request, timeout: .seconds(120))
         return Reply(status: Int(response.status.code), headers: response.headers, body: try await response.body.collect(upTo: 256 << 20))

@@ -26,6 +26,33 @@ public struct TokenGrant: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case token; case expiresAt = "expires_at" }
 }
 
+/// A bearer token as `GET /api/v1/auth/tokens` shows it: never the token itself.
+public struct TokenInfo: Codable, Equatable, Sendable {
+    /// The token's SHA-256 (hex): what `DELETE /api/v1/auth/tokens/{id}` names.
+    public var id: String
+    public var user: String
+    /// RFC 3339.
+    public var expiresAt: String
+    /// The token this request came with.
+    public var current: Bool
+
+    public init(id: String, user: String, expiresAt: String, current: Bool) {
+        self.id = id
+        self.user = user
+        self.expiresAt = expiresAt
+        self.current = current
+    }
+
+    enum CodingKeys: String, CodingKey { case id, user, current; case expiresAt = "expires_at" }
+}
+
+/// `GET /api/v1/auth/tokens`: the caller's live tokens (every user's for an admin), soonest to expire first.
+public struct TokenList: Codable, Equatable, Sendable {
+    public var tokens: [TokenInfo]
+
+    public init(tokens: [TokenInfo]) { self.tokens = tokens }
+}
+
 /// A user as the API shows it (never its password hash).
 public struct UserInfo: Codable, Equatable, Sendable {
     public var name: String

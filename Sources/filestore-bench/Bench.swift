@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import DevCluster
 import Foundation
+import NIOSSL
 
 /// `filestore-bench`: prints performance figures, one line per metric (run through `scripts/bench`).
 @main
@@ -26,7 +27,7 @@ func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
 /// an HTTP client and the admin's `Authorization` value, and always stops it — printing the
 /// node logs when `body` fails.
 func withBenchCluster(
-    executable: String?, directory: String, storage: LocalCluster.Options.Storage = .directory,
+    executable: String?, directory: String, storage: LocalCluster.Options.Storage = .directory, tls: Bool = false,
     _ body: (LocalCluster, HTTPClient, String) async throws -> Void
 ) async throws {
     let binary = try executable ?? URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).deletingLastPathComponent().appendingPathComponent("filestore").path
@@ -34,8 +35,15 @@ func withBenchCluster(
     options.executable = binary
     options.logLevel = "warning"
     options.storage = storage
+    options.tls = tls
     let cluster = try await LocalCluster.start(options)
-    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(600))))
+    var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(600)))
+    if let authority = cluster.authorityCertificate {
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(authority))
+        configuration.tlsConfiguration = client
+    }
+    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     let authorization = "Basic " + Data("admin:bench-admin-pw".utf8).base64EncodedString()
     do {
         try await ClusterClient(cluster: cluster).waitUntilAllAlive()

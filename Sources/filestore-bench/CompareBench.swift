@@ -20,6 +20,7 @@ struct CompareBench: AsyncParsableCommand {
     @Option(help: "Concurrent clients for the small files.") var clients = 16
     @Option(help: "The filestore executable (default: beside this benchmark).") var executable: String?
     @Option(help: "The nginx executable.") var nginx = "/usr/sbin/nginx"
+    @Flag(help: "Run the agents over TLS (clients and agents alike speak https; nginx stays plain HTTP).") var tls = false
 
     func run() async throws {
         guard FileManager.default.isExecutableFile(atPath: nginx) else { throw ValidationError("nginx not found at \(nginx) (scripts/bench compare installs it)") }
@@ -29,7 +30,7 @@ struct CompareBench: AsyncParsableCommand {
         let server = try NginxServer(executable: nginx, root: work)
         defer { server.stop() }
 
-        try await withBenchCluster(executable: executable, directory: work + "/cluster") { cluster, http, agent in
+        try await withBenchCluster(executable: executable, directory: work + "/cluster", tls: tls) { cluster, http, agent in
             let size = Int64(sizeMiB) << 20
             // Alternate the two servers and take medians: the nginx figure swings with the page
             // cache (fresh pages are slow to fault in on this VM), one run proves little.

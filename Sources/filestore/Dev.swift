@@ -38,6 +38,7 @@ struct DevUp: AsyncParsableCommand {
     @Option(help: "How long a dead node may stay away before its data is re-replicated, like 5m or 30s.") var deadGrace: String = "5m"
     @Option(help: "Convergence round interval (hints drain and repairs run this often when idle).") var repairInterval: String = "5s"
     @Option(help: "Agent log level.") var logLevel: String = "info"
+    @Option(name: .customLong("limit"), help: "An entry of cluster.yml's limits: section, KEY=VALUE, like idle_timeout=5s (repeatable).") var limits: [String] = []
     @Flag(help: "Serve everything over TLS, with a cluster CA and node certificates made in DIR/tls (clients trust DIR/tls/ca.crt).") var tls = false
     @Flag(help: "Give every agent a listener of its own for the internal API (with --tls: mutual TLS between agents).") var internalListeners = false
 
@@ -46,6 +47,12 @@ struct DevUp: AsyncParsableCommand {
         guard (1...nodes).contains(replication) else { throw ValidationError("--replication must be from 1 to --nodes (\(nodes))") }
         guard (1...(65_535 - nodes)).contains(port), (1...(65_535 - nodes)).contains(gossipPort) else { throw ValidationError("ports must leave room for \(nodes) agents") }
         guard LocalCluster.Options.Storage(rawValue: storage) != nil else { throw ValidationError("--storage must be dir or s3") }
+        for entry in limits {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].allSatisfy({ $0.isLetter || $0 == "_" }), !parts[1].isEmpty, parts[1].allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw ValidationError("--limit \(entry): give KEY=VALUE, like idle_timeout=5s")
+            }
+        }
     }
 
     func run() async throws {
@@ -61,6 +68,10 @@ struct DevUp: AsyncParsableCommand {
         options.repairInterval = repairInterval
         options.logLevel = logLevel
         options.tls = tls
+        options.limits = Dictionary(limits.map { entry in
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            return (String(parts[0]), String(parts[1]))
+        }) { _, last in last }
         options.internalListeners = internalListeners
 
         // Listen for Ctrl-C before starting anything, so no signal is missed.

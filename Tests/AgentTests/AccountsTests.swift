@@ -1,3 +1,4 @@
+import Foundation
 import Simulation
 import Testing
 @testable import Agent
@@ -66,6 +67,28 @@ struct AccountsTests {
         #expect(try await accounts.checkPassword(user: "alice", password: "correct horse", client: "10.0.0.10").name == "alice")
         // Remembered good credentials cost nothing, so they pass even for the limited client.
         #expect(try await accounts.checkPassword(user: "alice", password: "correct horse", client: "10.0.0.9").name == "alice")
+    }
+
+    /// A request a page on another site could send without a preflight is a "simple" one; Basic
+    /// credentials (which browsers replay like cookies) do not authorize a state change in one.
+    @Test func basicCredentialsDoNotAuthorizeSimpleStateChanges() async throws {
+        #expect(Accounts.isSimpleRequest(method: "POST", contentType: nil, customHeader: false))
+        #expect(Accounts.isSimpleRequest(method: "POST", contentType: "multipart/form-data; boundary=x", customHeader: false))
+        #expect(Accounts.isSimpleRequest(method: "POST", contentType: "Text/Plain;charset=utf-8", customHeader: false))
+        #expect(!Accounts.isSimpleRequest(method: "POST", contentType: "application/json", customHeader: false))
+        #expect(!Accounts.isSimpleRequest(method: "POST", contentType: "multipart/form-data; boundary=x", customHeader: true))
+        #expect(!Accounts.isSimpleRequest(method: "PUT", contentType: "text/plain", customHeader: false))
+        #expect(!Accounts.isSimpleRequest(method: "DELETE", contentType: nil, customHeader: false))
+
+        let metadata = try MetadataStore.inMemory()
+        let accounts = Accounts(metadata: metadata, clock: HybridClock(node: "node1"))
+        _ = try await metadata.merge(GlobalRecords(users: [try await accounts.makeUser(name: "alice", password: "correct horse", role: .user)]))
+        let basic = "Basic " + Data("alice:correct horse".utf8).base64EncodedString()
+        await #expect(throws: AuthError.self) {
+            try await accounts.authenticate(authorization: basic, cookie: nil, method: "POST", csrf: nil, client: "c", simple: true)
+        }
+        #expect(try await accounts.authenticate(authorization: basic, cookie: nil, method: "POST", csrf: nil, client: "c", simple: false).name == "alice")
+        #expect(try await accounts.authenticate(authorization: basic, cookie: nil, method: "GET", csrf: nil, client: "c", simple: true).name == "alice")
     }
 
     /// Over any stretch of time a client gets at most the burst plus the refill in failures.

@@ -14,6 +14,18 @@ struct MetadataStoreTests {
         )
     }
 
+    /// Token records past the cutoff go, live or revoked; the others stay.
+    @Test func expiredTokensArePurged() async throws {
+        let store = try MetadataStore.inMemory()
+        func token(_ hash: String, expires: Int64, deleted: Bool = false) -> TokenRecord {
+            TokenRecord(hash: hash, user: "alice", userID: "id", credentials: "c", expiresAt: expires, version: HybridTimestamp(wallMilliseconds: 1, counter: 0, node: "node1"), deleted: deleted)
+        }
+        _ = try await store.merge(GlobalRecords(tokens: [token("old", expires: 100), token("revoked-old", expires: 200, deleted: true), token("fresh", expires: 5_000)]))
+        #expect(try await store.purgeTokens(expiredBefore: 1_000) == 2)
+        #expect(try await store.globalRecords().tokens.map(\.hash) == ["fresh"])
+        #expect(try await store.purgeTokens(expiredBefore: 1_000) == 0)
+    }
+
     @Test func newerVersionsWinAndOlderOnesAreIgnored() async throws {
         let store = try MetadataStore.inMemory()
         try await store.merge(Self.manifest("a", wall: 10))

@@ -11,6 +11,8 @@ struct AccountRoutes {
 
     func register(on router: RouterGroup<AgentRequestContext>) {
         router.post("/api/v1/auth/tokens") { request, context in try await createToken(request, context) }
+        router.get("/api/v1/auth/tokens") { _, context in try await listTokens(context) }
+        router.delete("/api/v1/auth/tokens/:id") { _, context in try await revokeToken(context) }
         router.get("/api/v1/users") { _, context in try await listUsers(context) }
         router.post("/api/v1/users") { request, context in try await createUser(request, context) }
         router.patch("/api/v1/users/:name") { request, context in try await changeUser(request, context) }
@@ -36,6 +38,37 @@ struct AccountRoutes {
         try await agent.publish(GlobalRecords(tokens: [record]))
         context.logger.info("token created", metadata: ["user": "\(principal.name)"])
         return .json(status: .created, TokenGrant(token: text, expiresAt: APITime.rfc3339(milliseconds: record.expiresAt)))
+    }
+
+    /// The tokens still good: not revoked, not expired, issued under their user's current id and password.
+    private func liveTokens(visibleTo principal: Principal) async throws -> [TokenRecord] {
+        let records = try await agent.local.metadata.globalRecords()
+        let users = Dictionary(records.users.map { ($0.name, $0) }) { first, _ in first }
+        let now = Int64(HybridClock.systemMilliseconds())
+        return records.tokens.filter { token in
+            guard !token.deleted, token.expiresAt > now, let user = users[token.user], !user.deleted, token.belongs(to: user) else { return false }
+            return principal.isAdmin || (token.user == principal.name && token.userID == principal.id)
+        }
+    }
+
+    private func listTokens(_ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
+        let tokens = try await liveTokens(visibleTo: principal).sorted { ($0.expiresAt, $0.hash) < ($1.expiresAt, $1.hash) }
+        return .json(TokenList(tokens: tokens.map {
+            TokenInfo(id: $0.hash, user: $0.user, expiresAt: APITime.rfc3339(milliseconds: $0.expiresAt), current: $0.hash == principal.tokenHash)
+        }))
+    }
+
+    /// Revokes one of the caller's tokens (any user's for an admin); 404 for one it cannot see.
+    private func revokeToken(_ context: AgentRequestContext) async throws -> Response {
+        let principal = try context.requireIdentity()
+        let id = try context.pathParameter("id")
+        guard var token = try await liveTokens(visibleTo: principal).first(where: { $0.hash == id }) else { throw APIError.notFound("no token \(id.prefix(80))") }
+        token.deleted = true
+        token.version = agent.local.clock.now()
+        try await agent.publish(GlobalRecords(tokens: [token]))
+        context.logger.info("token revoked", metadata: ["user": "\(token.user)", "by": "\(principal.name)"])
+        return Response(status: .noContent)
     }
 
     private func listUsers(_ context: AgentRequestContext) async throws -> Response {

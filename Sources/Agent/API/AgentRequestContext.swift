@@ -42,12 +42,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.identity = try await accounts.authenticate(
             authorization: request.headers[.authorization], cookie: request.cookies[Accounts.sessionCookie]?.value,
-            method: request.method.rawValue, csrf: request.headers[Self.csrfHeader], client: context.client
+            method: request.method.rawValue, csrf: request.headers[Self.csrfHeader], client: context.client,
+            simple: Accounts.isSimpleRequest(
+                method: request.method.rawValue, contentType: request.headers[.contentType],
+                customHeader: request.headers[Self.requestedWithHeader] != nil || request.headers[Self.csrfHeader] != nil
+            )
         )
         return try await next(request, context)
     }
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+    static let requestedWithHeader = HTTPField.Name("X-Requested-With")!
 }
 
 /// Refuses every `/internal/v1` call without a valid, fresh cluster signature (401; a replayed

@@ -58,14 +58,34 @@ public final class Accounts: Sendable {
     /// The principal behind a request: its `Authorization` header, else the web session cookie.
     /// A cookie-authenticated request that changes anything must carry the session's CSRF token
     /// in `X-CSRF-Token` (cookies travel on cross-site requests; that header cannot).
+    /// Browsers replay cached Basic credentials on cross-site requests too, so a state change
+    /// authenticated by Basic must not be a `simple` request (one a page on another site could
+    /// send without a preflight: see `isSimpleRequest`).
     /// `client` (the caller's address) is whose budget of failed password checks is spent.
-    public func authenticate(authorization: String?, cookie: String?, method: String, csrf: String?, client: String) async throws -> Principal {
-        if authorization != nil || cookie == nil { return try await authenticate(authorization: authorization, client: client) }
+    public func authenticate(
+        authorization: String?, cookie: String?, method: String, csrf: String?, client: String, simple: Bool = false
+    ) async throws -> Principal {
+        if authorization != nil || cookie == nil {
+            let principal = try await authenticate(authorization: authorization, client: client)
+            if simple, !["GET", "HEAD"].contains(method), authorization?.lowercased().hasPrefix("basic ") == true {
+                throw AuthError(.csrfMissing, "a \(method) with Basic credentials needs a JSON body or an X-Requested-With header (a page on another site could send this one)")
+            }
+            return principal
+        }
         let session = try await authenticate(authorization: "Bearer \(cookie!)", client: client)
         if !["GET", "HEAD"].contains(method) {
             guard let csrf, Self.csrfToken(forSession: cookie!) == csrf else { throw AuthError(.csrfMissing, "missing or wrong CSRF token (reload the page)") }
         }
         return session
+    }
+
+    /// Whether a page on another site could make a browser send this request without a CORS
+    /// preflight: GET, HEAD or POST, with no body type or a form or plain-text one, and none of
+    /// the headers such a page cannot set (`customHeader`: `X-Requested-With`, `X-CSRF-Token`).
+    public static func isSimpleRequest(method: String, contentType: String?, customHeader: Bool) -> Bool {
+        guard ["GET", "HEAD", "POST"].contains(method), !customHeader else { return false }
+        guard let type = contentType?.split(separator: ";").first?.trimmingSpaces().lowercased(), !type.isEmpty else { return true }
+        return ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"].contains(type)
     }
 
     /// The CSRF token of a web session: derived from the session token, so nothing more is stored.

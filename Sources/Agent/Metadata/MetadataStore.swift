@@ -278,6 +278,23 @@ public struct MetadataStore: Sendable {
         }
     }
 
+    /// Forgets token records (live or revoked) that expired before `milliseconds`: an expired
+    /// token is refused whatever its record says, so a peer that still holds one and pushes it
+    /// back brings back nothing that works. Returns how many were dropped.
+    @discardableResult
+    public func purgeTokens(expiredBefore milliseconds: Int64) async throws -> Int {
+        try await database.write { db in
+            var dropped = 0
+            for row in try Row.fetchAll(db, sql: "SELECT hash, record FROM token") {
+                let data: Data = row["record"]
+                guard let token = try? Self.decoder.decode(TokenRecord.self, from: data), token.expiresAt < milliseconds else { continue }
+                try db.execute(sql: "DELETE FROM token WHERE hash = ?", arguments: [row["hash"] as String])
+                dropped += 1
+            }
+            return dropped
+        }
+    }
+
     /// A user's record (possibly a tombstone), or nil.
     public func user(_ name: String) async throws -> UserRecord? {
         try await database.read { db in try Self.fetchUser(name, db) }

@@ -160,9 +160,12 @@ struct ConvergenceService: Service {
         }
     }
 
-    /// Tombstones older than `tombstone_ttl` are forgotten (every node purges its own).
+    /// Tombstones older than `tombstone_ttl` are forgotten, and token records a day past their
+    /// expiry (every node purges its own).
     private func purgeTombstones() async throws {
         let cutoff = Int64(HybridClock.systemMilliseconds()) - tombstoneTTL.inMilliseconds
         for key in try await agent.local.metadata.tombstones(before: cutoff) { try await agent.local.metadata.deleteManifest(key) }
+        // Tokens a day past their expiry (a day of slack for clocks that differ).
+        try await agent.local.metadata.purgeTokens(expiredBefore: Int64(HybridClock.systemMilliseconds()) - 24 * 3600 * 1000)
     }
 }

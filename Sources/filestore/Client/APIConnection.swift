@@ -41,6 +41,8 @@ struct APIConnection {
         var request = HTTPClientRequest(url: options.baseURL + path)
         request.method = method
         if let authorization = authorization ?? options.authorization { request.headers.add(name: "Authorization", value: authorization) }
+        // Not a request a page on another site could make: agents take Basic-authenticated POSTs with it.
+        request.headers.add(name: "X-Requested-With", value: "filestore")
         return request
     }
 

@@ -180,3 +180,37 @@ struct UserCommand: AsyncParsableCommand {
 }
 
 extension Role: ExpressibleByArgument {}
+
+/// `filestore token list|revoke`: the bearer tokens that are still good, and revoking one.
+struct TokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "List or revoke bearer tokens (your own; everyone's for admins).",
+        subcommands: [TokenListCommand.self, TokenRevoke.self]
+    )
+
+    struct TokenListCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the tokens still good: id, user, expiry (* = the one in use).")
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await withConnection(client) { connection in
+                for token in try await connection.get("/api/v1/auth/tokens", as: TokenList.self).tokens {
+                    say("\(token.id)\t\(token.user)\t\(token.expiresAt)\(token.current ? "\t*" : "")")
+                }
+            }
+        }
+    }
+
+    struct TokenRevoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a token by its id (from token list).")
+        @OptionGroup var client: ClientOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await withConnection(client) { connection in
+                try await connection.delete("/api/v1/auth/tokens/" + APIConnection.encode(query: id))
+                say("revoked token \(id.prefix(16))…")
+            }
+        }
+    }
+}

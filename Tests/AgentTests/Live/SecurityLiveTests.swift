@@ -150,9 +150,75 @@ import TestSupport
             var environment = ["FILESTORE_USER": "admin", "FILESTORE_PASSWORD": LiveCluster.adminPassword, "FILESTORE_CA_CERT": ""]
             let untrusted = try await CLILiveTests.cli(["status"], config: config, url: node1.url, environment: environment)
             #expect(untrusted.status != 0, "without the CA the CLI refuses the agent's certificate")
-            environment["FILESTORE_CA_CERT"] = try #require(cluster.authorityCertificate)
+            let ca: String = try #require(cluster.authorityCertificate)
+            environment["FILESTORE_CA_CERT"] = ca
             let trusted = try await CLILiveTests.cli(["status"], config: config, url: node1.url, environment: environment)
             #expect(trusted.status == 0, "filestore status over TLS: \(trusted.errors)")
+        }
+    }
+
+    /// Tokens can be listed (never shown again) and revoked by their owner or an admin; a revoked
+    /// token stops working on every node; a user cannot see or revoke another's.
+    @Test func tokensCanBeListedAndRevoked() async throws {
+        try await LiveCluster.run(nodes: 2) { cluster, api in
+            let json = [("Content-Type", "application/json")]
+            for name in ["alice", "bob"] {
+                let created = try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name": "\#(name)", "password": "\#(name)-password"}"#), headers: json)
+                try #require(created.status == 201, "create \(name): \(created.text)")
+            }
+            func token(_ name: String) async throws -> String {
+                let grant = try await api.send(.POST, "node1", "/api/v1/auth/tokens", authorization: API.basic(name, "\(name)-password"))
+                return try grant.decode(TokenGrant.self).token
+            }
+            let first = try await token("alice"), second = try await token("alice"), bobs = try await token("bob")
+            let listed = try await api.send(.GET, "node1", "/api/v1/auth/tokens", authorization: "Bearer \(first)").decode(TokenList.self)
+            #expect(listed.tokens.count == 2 && listed.tokens.allSatisfy { $0.user == "alice" }, "alice sees her two tokens: \(listed)")
+            #expect(listed.tokens.filter(\.current).count == 1, "one is marked as the one in use")
+            #expect(!listed.tokens.contains { $0.id == first || $0.id == second }, "the tokens themselves are never shown")
+            let all = try await api.send(.GET, "node1", "/api/v1/auth/tokens").decode(TokenList.self)
+            #expect(Set(all.tokens.map(\.user)) == ["alice", "bob"], "an admin sees everyone's")
+            let bobsID = try #require(all.tokens.first { $0.user == "bob" }).id
+            let secondID = try #require(listed.tokens.first { !$0.current }).id
+
+            #expect(try await api.send(.DELETE, "node1", "/api/v1/auth/tokens/\(bobsID)", authorization: "Bearer \(first)").status == 404, "not another user's")
+            #expect(try await api.send(.DELETE, "node1", "/api/v1/auth/tokens/\(secondID)", authorization: "Bearer \(first)").status == 204)
+            try await pollUntil("the revoked token is refused on node2", timeout: .seconds(20)) {
+                let status = try await api.send(.GET, "node2", "/api/v1/files/", authorization: "Bearer \(second)").status
+                return status == 401 ? nil : "node2 answered \(status)"
+            }
+            #expect(try await api.send(.GET, "node2", "/api/v1/auth/tokens", authorization: "Bearer \(first)").status == 200, "the other token still works")
+            #expect(try await api.send(.GET, "node2", "/api/v1/auth/tokens", authorization: "Bearer \(bobs)").status == 200, "bob's token still works")
+            let firstID = try #require(listed.tokens.first { $0.current }).id
+            #expect(try await api.send(.DELETE, "node2", "/api/v1/auth/tokens/\(firstID)").status == 204, "an admin revokes anyone's")
+            try await pollUntil("the admin-revoked token is refused on node1", timeout: .seconds(20)) {
+                let status = try await api.send(.GET, "node1", "/api/v1/auth/tokens", authorization: "Bearer \(first)").status
+                return status == 401 ? nil : "node1 answered \(status)"
+            }
+        }
+    }
+
+    /// A multipart upload authenticated by Basic, as a form on another site could send it with
+    /// the browser's cached credentials, is refused and stores nothing; with a header such a page
+    /// cannot set, it is taken.
+    @Test func aBasicAuthenticatedFormPostNeedsAHeaderAPageCannotSet() async throws {
+        try await LiveCluster.run(nodes: 2) { cluster, api in
+            let body = "--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"forged.txt\"\r\n\r\nforged\r\n--zz--\r\n"
+            func post(_ headers: [(String, String)]) async throws -> API.Reply {
+                try await api.send(
+                    .POST, "node1", "/api/v1/files", body: ByteBuffer(string: body),
+                    headers: [("Content-Type", "multipart/form-data; boundary=zz")] + headers
+                )
+            }
+            var request = HTTPClientRequest(url: try #require(cluster.node("node1")).url + "/api/v1/files")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: API.admin)
+            request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=zz")
+            request.body = .bytes(ByteBuffer(string: body))
+            let refused = try await api.http.execute(request, timeout: .seconds(30))
+            #expect(refused.status == .forbidden, "a cross-site-capable Basic POST: \(refused.status)")
+            #expect(try await api.download("node1", "forged.txt").status == 404, "nothing was stored")
+            let taken = try await post([("X-Requested-With", "XMLHttpRequest")])
+            #expect(taken.status == 201, "with X-Requested-With: \(taken.status) \(taken.text)")
         }
     }
 

@@ -43,6 +43,9 @@ public struct ClusterClient: Sendable {
     }
 
     /// Carries out a call of the internal protocol on `node` (what tests and drills use to look inside a node).
+    // Not inlined: the 6.3 release compiler crashed (signal 11, splitting the coroutine) when it
+    // inlined this into DrillRunner.heldChunkSizes.
+    @inline(never)
     public func internalCall<C: InternalCall>(_ call: C, on node: String) async throws -> C.Response {
         guard let target = cluster.node(node), let id = NodeID(node) else { throw LocalProcessError("no node \(node)") }
         return try await peers.call(call, on: id, address: target.peerAddress)

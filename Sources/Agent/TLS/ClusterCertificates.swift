@@ -96,7 +96,7 @@ public enum ClusterCertificates {
 
     private static func save(_ pair: Pair, certificate: String, key: String) throws {
         try Data(pair.certificate.utf8).write(to: URL(fileURLWithPath: certificate))
-        FileManager.default.createFile(atPath: key, contents: Data(pair.key.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: key, contents: Data(pair.key.utf8), attributes: [.posixPermissions: 0o600])
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
     }
 

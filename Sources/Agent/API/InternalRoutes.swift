@@ -34,10 +34,14 @@ struct InternalRoutes {
             guard let call = context.internalCall else { throw APIError.unauthorized("internal API: no cluster signature") }
             let answer: InternalResponse
             do {
-                let body = DigestCheckedBody(base: AnySendableByteSequence(request.body), expected: call.bodyDigest)
+                // A content-addressed body is checked by the call itself (against the same digest);
+                // any other is hashed here as it streams in.
+                let body = C.contentAddressedBody
+                    ? AnySendableByteSequence(request.body)
+                    : AnySendableByteSequence(DigestCheckedBody(base: AnySendableByteSequence(request.body), expected: call.bodyDigest))
                 let wire = try InternalRequest(
                     route: C.route, target: request.uri.string, contentLength: request.headers[.contentLength].flatMap(Int64.init),
-                    body: AnySendableByteSequence(body)
+                    body: body, uncheckedBodyDigest: C.contentAddressedBody ? call.bodyDigest : nil
                 )
                 answer = await InternalExchange.serve(C.self, wire, by: peer)
             } catch {
@@ -47,7 +51,7 @@ struct InternalRoutes {
                 context.logger.error("internal call failed", metadata: ["route": "\(C.route)", "error": "\(String(buffer: answer.body).prefix(300))"])
             }
             var headers: HTTPFields = [.contentType: answer.contentType]
-            for (name, value) in auth.signResponse(nonce: call.nonce, status: answer.status, bodyDigest: InternalAuth.digest(answer.body)) {
+            for (name, value) in auth.signResponse(nonce: call.nonce, status: answer.status, bodyDigest: answer.declaredDigest ?? InternalAuth.digest(answer.body)) {
                 headers[HTTPField.Name(name)!] = value
             }
             return Response(status: HTTPResponse.Status(code: answer.status), headers: headers, body: ResponseBody(byteBuffer: answer.body))

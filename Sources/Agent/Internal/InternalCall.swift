@@ -29,6 +29,16 @@ public protocol InternalCall: Sendable {
     /// The largest answer the client accepts.
     var maxResponseBytes: Int { get }
 
+    /// The SHA-256 (hex) a successful answer's body has by the call's own terms — a chunk's is
+    /// its id — or nil. The answer is then signed over it without hashing the body, and the
+    /// caller takes the check of the content it makes anyway (against that same digest) as the
+    /// check of the body: a call may name one only if every caller makes that check.
+    var contentAddressedAnswer: String? { get }
+    /// Whether the request body is checked against the call's own content address by the call
+    /// itself (a chunk's bytes against its id, before anything is committed): the receiver then
+    /// leaves it unhashed and hands the signed digest over in `InternalRequest.uncheckedBodyDigest`.
+    static var contentAddressedBody: Bool { get }
+
     /// Decodes the call on the receiving node; throws `InternalProtocolError` for a malformed one.
     init(wire: InternalRequest) async throws
 
@@ -45,6 +55,8 @@ extension InternalCall {
     public static var bodyType: String { "application/json" }
     public var body: ByteBuffer? { nil }
     public var bodyDigest: String? { nil }
+    public var contentAddressedAnswer: String? { nil }
+    public static var contentAddressedBody: Bool { false }
     public var maxResponseBytes: Int { 16 << 20 }
 }
 
@@ -72,12 +84,16 @@ public struct InternalRequest: Sendable {
     public var query: [String: String]
     public var contentLength: Int64?
     public var body: AnySendableByteSequence
+    /// For a `contentAddressedBody` call over the network: the SHA-256 the sender signed, which
+    /// the transport did not check; the call must check the body against it itself.
+    public var uncheckedBodyDigest: String?
 
-    public init(parameters: [String: String], query: [String: String], contentLength: Int64?, body: AnySendableByteSequence) {
+    public init(parameters: [String: String], query: [String: String], contentLength: Int64?, body: AnySendableByteSequence, uncheckedBodyDigest: String? = nil) {
         self.parameters = parameters
         self.query = query
         self.contentLength = contentLength
         self.body = body
+        self.uncheckedBodyDigest = uncheckedBodyDigest
     }
 
     /// A path parameter, or a malformed-call error naming it.
@@ -121,6 +137,8 @@ public struct InternalResponse: Sendable {
     public var status: Int
     public var body: ByteBuffer
     public var contentType: String
+    /// The call's `contentAddressedAnswer`, set by the receiving side: the answer is signed over it.
+    public var declaredDigest: String?
 
     public init(status: Int, body: ByteBuffer = ByteBuffer(), contentType: String = "application/json") {
         self.status = status

@@ -55,8 +55,15 @@ public enum ChunkCalls {
             payload = .bytes(bytes)
         }
 
+        /// The bytes are hashed into storage and refused unless they hash to the id, so a body
+        /// signed as the id is checked there, before anything is committed.
+        public static var contentAddressedBody: Bool { true }
+
         public init(wire: InternalRequest) async throws {
             id = try wire.chunkID()
+            if let signed = wire.uncheckedBodyDigest, signed != id.hex {
+                throw InternalProtocolError("the body is signed as \(signed.prefix(64)), not as the chunk \(id)")
+            }
             hintFor = try wire.node("hint_for")
             guard let length = wire.contentLength, (0...ChunkCalls.maxChunkBytes).contains(length) else {
                 throw InternalProtocolError("a chunk needs a Content-Length of at most \(ChunkCalls.maxChunkBytes)")
@@ -104,6 +111,8 @@ public enum ChunkCalls {
 
         public var target: String { "/internal/v1/chunks/\(id.hex)" }
         public var maxResponseBytes: Int { Int(min(size, ChunkCalls.maxChunkBytes)) + 1 }
+        /// Every caller verifies the bytes against the id (`NodeCalls.readChunk`).
+        public var contentAddressedAnswer: String? { id.hex }
 
         public func serve(by peer: some PeerHandler) async throws -> ByteBuffer? {
             try await peer.chunkBytes(id, limit: Int(ChunkCalls.maxChunkBytes))

@@ -13,7 +13,9 @@ public enum InternalExchange {
     public static func serve<C: InternalCall>(_ type: C.Type, _ wire: InternalRequest, by peer: some PeerHandler) async -> InternalResponse {
         do {
             let call = try await C(wire: wire)
-            return try C.encode(try await call.serve(by: peer))
+            var response = try C.encode(try await call.serve(by: peer))
+            if response.status == 200 { response.declaredDigest = call.contentAddressedAnswer }
+            return response
         } catch {
             return failure(error)
         }
@@ -47,7 +49,7 @@ public enum InternalExchange {
 extension InternalRequest {
     /// The call `target` (path and query, as sent) names on `route`: its path parameters and its
     /// decoded query. Throws for a target that does not fit the route or has a bad escape.
-    public init(route: String, target: String, contentLength: Int64?, body: AnySendableByteSequence) throws {
+    public init(route: String, target: String, contentLength: Int64?, body: AnySendableByteSequence, uncheckedBodyDigest: String? = nil) throws {
         let (path, query) = target.firstIndex(of: "?").map { (target[..<$0], target[target.index(after: $0)...]) } ?? (target[...], ""[...])
         let pattern = route.split(separator: "/", omittingEmptySubsequences: false)
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -65,7 +67,7 @@ extension InternalRequest {
             let pieces = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             values[try Self.decode(pieces[0])] = try Self.decode(pieces.count > 1 ? pieces[1] : "")
         }
-        self.init(parameters: parameters, query: values, contentLength: contentLength, body: body)
+        self.init(parameters: parameters, query: values, contentLength: contentLength, body: body, uncheckedBodyDigest: uncheckedBodyDigest)
     }
 
     private static func decode(_ text: Substring) throws -> String {

@@ -25,7 +25,7 @@ public struct HTTPTransport: NodeTransport {
         let target = call.target
         let headers = call.body == nil ? [] : [("Content-Type", C.bodyType)]
         let response = try await peers.call(
-            HTTPMethod(rawValue: C.method.rawValue), node: node, address: address, target: target, body: call.body, bodyDigest: call.bodyDigest,
+            HTTPMethod(rawValue: C.method.rawValue), node: node, address: address, target: target, body: call.body, bodyDigest: call.bodyDigest, contentAddressedAnswer: call.contentAddressedAnswer,
             headers: headers, maxResponseBytes: call.maxResponseBytes
         )
         return try InternalExchange.answer(C.self, InternalResponse(status: response.status, body: response.body), from: node, target: target)

@@ -1,7 +1,9 @@
 import Agent
 import CSystemTuning
 import AsyncHTTPClient
+import Basics
 import DevCluster
+import Crypto
 import Foundation
 import Glibc
 import LocalProcesses
@@ -48,6 +50,14 @@ import TestSupport
                 wire.tamper(.requestBody(forged))
                 await #expect(throws: PeerError.self) { _ = try await transport.call(SyncCalls.PutGlobal(GlobalRecords()), on: "node1", address: proxy) }
                 #expect(wire.exchanges.last?.status == 400, "the agent refuses a body its signature does not cover: \(wire.exchanges.last.map { String(buffer: $0.answer) } ?? "")")
+
+                // A chunk rewritten in flight is refused too (its bytes no longer hash to its id), and nothing is stored.
+                let chunkText = "a chunk the attacker would like to change"
+                let chunkID = ChunkID(digest: SHA256.hash(data: Array(chunkText.utf8)))
+                wire.tamper(.requestBody(ByteBuffer(string: "a chunk the attacker has changed, see?")))
+                await #expect(throws: PeerError.self) { _ = try await transport.call(ChunkCalls.Put(chunkID, ByteBuffer(string: chunkText), hintFor: nil), on: "node1", address: proxy) }
+                wire.tamper(.none)
+                #expect(try await transport.call(ChunkCalls.Size(chunkID), on: "node1", address: proxy) == nil, "the rewritten chunk was not stored")
 
                 // Answers: altered in flight, or an earlier genuine answer given to a new call.
                 wire.tamper(.answerBody(InternalJSON.body(GlobalRecords(users: records.users + [mallory]))))

@@ -6,11 +6,9 @@ import Glibc
 
 /// Loopback ports for test servers.
 public enum FreePort {
-    /// A port that was free a moment ago (the kernel's pick for port 0).
+    /// A TCP port that was free a moment ago, for a server about to start (see `pickConsecutive`).
     public static func pick() throws -> Int {
-        let (fd, port) = try bindEphemeralTCP()
-        close(fd)
-        return port
+        try pickConsecutive(1)
     }
 
     /// A TCP socket bound to 127.0.0.1 on a port the kernel picks (not listening), and that port.
@@ -37,16 +35,36 @@ public enum FreePort {
         return try await body(port)
     }
 
-    /// A port free for both TCP and UDP (gossip listens on UDP, HTTP on TCP: a port the kernel
-    /// offers for TCP may still be held by a UDP socket), and not in `taken`: the kernel may offer
-    /// a port it offered a moment ago, so ports picked for processes not yet started must be
-    /// passed here to stay distinct.
+    /// A port free for both TCP and UDP (gossip listens on UDP, HTTP on TCP: a port free for TCP
+    /// may still be held by a UDP socket), and not in `taken`: ports picked for processes not yet
+    /// started must be passed here to stay distinct.
     public static func pickForTCPAndUDP(avoiding taken: Set<Int> = []) throws -> Int {
-        for _ in 0..<50 {
-            let port = try pick()
-            if !taken.contains(port) && udpIsFree(port: port) { return port }
+        try pickConsecutive(1, udp: true, avoiding: taken)
+    }
+
+    /// The first of `count` consecutive ports, all free for TCP (and for UDP with `udp`), none in
+    /// `taken`, for a process that numbers its ports from one (`filestore dev --port`). They are
+    /// drawn from 20000-32767, below the kernel's range for outgoing connections (32768-60999 by
+    /// default): a port the kernel hands out is free only until some client's connection takes
+    /// it as its local port, which made a dev cluster's second agent fail with "Address already
+    /// in use" once when its ports came from that range.
+    public static func pickConsecutive(_ count: Int, udp: Bool = false, avoiding taken: Set<Int> = []) throws -> Int {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let base = Int.random(in: 20_000...(32_767 - count), using: &random)
+            let ports = base..<(base + count)
+            if ports.allSatisfy({ !taken.contains($0) && tcpIsFree(port: $0) && (!udp || udpIsFree(port: $0)) }) { return base }
         }
-        throw LocalProcessError("no port free for both TCP and UDP after 50 tries")
+        throw LocalProcessError("no \(count) consecutive free ports in 20000-32767 after 500 tries")
+    }
+
+    /// True when a TCP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).
+    public static func tcpIsFree(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
     }
 
     /// True when a UDP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).

@@ -19,7 +19,9 @@ struct DevCommandTests {
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("filestore-dev-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = try FreePort.pick(), gossipPort = try FreePort.pickForTCPAndUDP()
+        // dev numbers each agent's ports from the first: three consecutive free ones of each kind.
+        let port = try FreePort.pickConsecutive(3)
+        let gossipPort = try FreePort.pickConsecutive(3, udp: true, avoiding: Set(port..<(port + 3)))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["dev", "--dir", directory, "--port", String(port), "--gossip-port", String(gossipPort), "--chunk-size", "1MiB"]
@@ -69,6 +71,7 @@ struct DevCommandTests {
         } catch {
             print("dev output:\n\((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
             kill(process.processIdentifier, SIGINT)
+            try? await http.shutdown()
             throw error
         }
         try await http.shutdown()

@@ -59,17 +59,13 @@ public enum FreePort {
     }
 
     /// True when a TCP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).
-    public static func tcpIsFree(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
+    public static func tcpIsFree(port: Int) -> Bool { canBind(port: port, type: SOCK_STREAM) }
 
     /// True when a UDP socket can bind 127.0.0.1:`port` (without SO_REUSEADDR).
-    public static func udpIsFree(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    public static func udpIsFree(port: Int) -> Bool { canBind(port: port, type: SOCK_DGRAM) }
+
+    private static func canBind(port: Int, type: __socket_type) -> Bool {
+        let fd = socket(AF_INET, Int32(type.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = loopback(port: port)

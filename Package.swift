@@ -167,3 +167,24 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer harness over every network parser (Agent's `NetworkParsers`), added only when
+// scripts/fuzz builds it (FILESTORE_FUZZ=1): it links libFuzzer's driver, and this project's
+// modules are then compiled with coverage instrumentation (`-sanitize=fuzzer`) so the fuzzer sees
+// which branches an input reaches. Dependencies are not instrumented: their artifacts are reused.
+if Context.environment["FILESTORE_FUZZ"] == "1" {
+    let instrumented: Set = ["Basics", "PublicAPI", "ByteStreams", "Ring", "Simulation", "Gossip", "GossipNIO", "S3", "Agent"]
+    for target in package.targets where instrumented.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer"])]
+    }
+    package.products.append(.executable(name: "filestore-fuzz", targets: ["filestore-fuzz"]))
+    package.targets += [
+        .target(name: "CLibFuzzer"),
+        .executableTarget(
+            name: "filestore-fuzz", dependencies: ["Agent", "CLibFuzzer"],
+            swiftSettings: [.unsafeFlags(["-sanitize=fuzzer"])],
+            // Swift's default linker (gold) fails on libFuzzer's debug information; lld links it.
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer", "-use-ld=lld"])]
+        ),
+    ]
+}

@@ -221,7 +221,8 @@ public final class LocalCluster: Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["agent", "--config", configurationFile, "--node", node.id, "--data-dir", node.dataDirectory, "--log-level", options.logLevel] + extra
         var environment = ProcessInfo.processInfo.environment
-        environment["FILESTORE_ADMIN_PASSWORD"] = options.adminPassword
+        // An empty password starts the agents without one: the cluster then makes its own admin.
+        environment["FILESTORE_ADMIN_PASSWORD"] = options.adminPassword.isEmpty ? nil : options.adminPassword
         process.environment = environment
         if !FileManager.default.fileExists(atPath: node.logFile) { FileManager.default.createFile(atPath: node.logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logFile))

@@ -28,7 +28,11 @@ public struct Ring: Sendable {
     let memberZones: [Int32]
     let indexOfID: [NodeID: Int]
 
-    /// Builds a ring; refuses duplicate ids, non-positive weights and a non-positive vnode count.
+    /// The largest weight a member may have. A ring holds weight × vnodes tokens per member, so a
+    /// bound keeps a forged or mistyped weight from exhausting memory (or trapping on conversion).
+    public static let maxWeight: Double = 1000
+
+    /// Builds a ring; refuses duplicate ids, weights outside (0, `maxWeight`] and a non-positive vnode count.
     public init(members: some Sequence<Member>, vnodesPerWeight: Int = Ring.defaultVnodesPerWeight) throws(RingError) {
         guard vnodesPerWeight >= 1 && vnodesPerWeight <= 1 << 16 else {
             throw RingError(.invalidVnodes, "vnodes must be between 1 and 65536, got \(vnodesPerWeight)")
@@ -41,8 +45,8 @@ public struct Ring: Sendable {
             guard indexOfID.updateValue(index, forKey: member.id) == nil else {
                 throw RingError(.duplicateMember, "node \(member.id) is listed twice")
             }
-            guard member.weight.isFinite && member.weight > 0 else {
-                throw RingError(.invalidWeight, "node \(member.id): weight must be a positive number, got \(member.weight)")
+            guard member.weight.isFinite && member.weight > 0 && member.weight <= Ring.maxWeight else {
+                throw RingError(.invalidWeight, "node \(member.id): weight must be above 0 and at most \(Ring.maxWeight), got \(member.weight)")
             }
             let zone = zoneIndex[member.zone] ?? Int32(zoneIndex.count)
             zoneIndex[member.zone] = zone

@@ -65,12 +65,24 @@ struct ClusterConfigurationTests {
         #expect(configuration.secret == "from-the-environment")
     }
 
+    /// A secret being rotated out is accepted from peers while every node moves to the new one.
+    @Test func aPreviousSecretIsKeptForRotation() throws {
+        #expect(try ClusterConfiguration.parse(yaml: Self.valid).previousSecret == nil)
+        let old = TestEnvironment.randomClusterSecret()
+        let yaml = Self.valid.replacingOccurrences(of: "  secret: \(Self.secret)\n", with: "  secret: \(Self.secret)\n  previous_secret: \(old)\n")
+        #expect(try ClusterConfiguration.parse(yaml: yaml).previousSecret == old)
+        let fromEnvironment = try ClusterConfiguration.parse(yaml: Self.valid, environment: ["FILESTORE_PREVIOUS_CLUSTER_SECRET": old])
+        #expect(fromEnvironment.previousSecret == old)
+    }
+
     /// Each bad edit is refused with a message naming the field.
     @Test(arguments: [
         ("name: demo", "name: ''", "cluster.name"),
         ("secret: \(secret)", "secret: short", "cluster.secret"),
         ("secret: \(secret)", "secret: change-me-please", "cluster.secret"),
         ("secret: \(secret)", "secret: ''", "cluster.secret"),
+        ("  secret: \(secret)\n", "  secret: \(secret)\n  previous_secret: change-me-please\n", "cluster.previous_secret"),
+        ("  secret: \(secret)\n", "  secret: \(secret)\n  previous_secret: \(secret)\n", "cluster.previous_secret"),
         ("  secret: \(secret)\n", "", "cluster.secret"),
         ("replication: 2", "replication: 0", "cluster.replication"),
         ("write_quorum: 2", "write_quorum: 3", "cluster.write_quorum"),
@@ -84,6 +96,7 @@ struct ClusterConfigurationTests {
         ("http: agent1:8080", "http: agent1", "nodes[0].http"),
         ("gossip: agent2:7946", "gossip: agent2:99999", "nodes[1].gossip"),
         ("weight: 2", "weight: -2", "nodes[1].weight"),
+        ("weight: 2", "weight: 1001", "nodes[1].weight"),
         ("endpoint: http://minio1:9000", "endpoint: minio1:9000", "nodes[0].storage.endpoint"),
         ("{type: dir, path: ./data/node2}", "{type: floppy, path: ./data/node2}", "nodes[1].storage.type"),
         ("{type: dir, path: ./data/node2}", "{type: dir}", "nodes[1].storage.path"),

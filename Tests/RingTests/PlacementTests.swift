@@ -91,7 +91,7 @@ struct PlacementTests {
         #expect(throws: RingError(.duplicateMember, "node a is listed twice")) {
             try Ring(members: [Ring.Member(id: "a"), Ring.Member(id: "a", weight: 2)])
         }
-        for weight in [0, -1, .nan, .infinity] {
+        for weight in [0, -1, .nan, .infinity, Ring.maxWeight.nextUp, 1e300] {
             #expect { try Ring(members: [Ring.Member(id: "a", weight: weight)]) } throws: { ($0 as? RingError)?.code == .invalidWeight }
         }
         #expect { try Ring(members: [Ring.Member(id: "a")], vnodesPerWeight: 0) } throws: { ($0 as? RingError)?.code == .invalidVnodes }

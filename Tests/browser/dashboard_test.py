@@ -5,7 +5,9 @@ Run by Tests/AgentTests/Live/BrowserTests.swift; exits non-zero on the first fai
 """
 import base64
 import hashlib
+import json
 import os
+import urllib.error
 import shutil
 import signal
 import sys
@@ -182,6 +184,24 @@ try:
     wait.until(EC.presence_of_element_located((By.ID, "file-rows")))
     wait.until(lambda d: d.find_element(By.ID, "file-count").text != "")
     assert driver.execute_script(listed) == [], "another user's file is listed"
+
+    step("tokens page: the session and a CLI token; revoking the CLI token from the page")
+    plain_basic = "Basic " + base64.b64encode(b"plain:plain-password-1").decode()
+    made = urllib.request.urlopen(urllib.request.Request(base + "/api/v1/auth/tokens", data=b"", method="POST", headers={"Authorization": plain_basic, "X-Requested-With": "dashboard-test"}))
+    cli_token = json.load(made)["token"]
+    cli_id = hashlib.sha256(cli_token.encode()).hexdigest()
+    driver.get(base + "/ui/tokens")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#token-rows tr")) == 2)
+    assert "this session" in driver.find_element(By.ID, "token-rows").text, "the page does not mark the session's own token"
+    shot("tokens")
+    driver.find_element(By.CSS_SELECTOR, f"#token-rows tr[data-token='{cli_id}'] button").click()
+    driver.switch_to.alert.accept()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#token-rows tr")) == 1)
+    try:
+        urllib.request.urlopen(urllib.request.Request(base + "/api/v1/files", headers={"Authorization": f"Bearer {cli_token}"}))
+        raise AssertionError("a token revoked from the tokens page still works")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401, f"a revoked token answered {error.code}"
     logout()
     driver.get(base + "/ui/files")
     assert driver.find_elements(By.ID, "user"), "after logout the pages ask to log in again"

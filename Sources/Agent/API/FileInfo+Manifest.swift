@@ -2,14 +2,24 @@ import Foundation
 import PublicAPI
 
 extension FileInfo {
-    /// A file as the public API shows it, from its manifest.
-    init(_ manifest: Manifest) {
+    /// A file as the public API shows it, from its manifest and its owner's name (manifests are
+    /// keyed by the owner's id, see `Namespace`).
+    init(_ manifest: Manifest, owner: String) {
         self.init(
-            path: manifest.path, owner: manifest.owner, size: manifest.size, sha256: manifest.sha256, chunkSize: manifest.chunkSize,
+            path: manifest.path, owner: owner, size: manifest.size, sha256: manifest.sha256, chunkSize: manifest.chunkSize,
             chunks: manifest.chunks.count, contentType: manifest.contentType, createdAt: APITime.rfc3339(milliseconds: manifest.createdAt),
             version: manifest.version.description
         )
     }
+}
+
+/// Whose files a request is about: stored under the user's id (`UserRecord.namespaceKey`),
+/// shown under the user's name.
+struct Namespace: Equatable {
+    var name: String
+    var id: String
+
+    var key: String { UserRecord.namespaceKey(id: id, name: name) }
 }
 
 /// Content types by file extension (the API guesses; it does not trust what a client sent).

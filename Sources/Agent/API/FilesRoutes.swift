@@ -24,25 +24,30 @@ struct FilesRoutes {
 
     /// The file a request names: the path after `prefix`, in the caller's namespace (or, for an
     /// admin, the one named by `?owner=`).
-    private func fileKey(_ request: Request, prefix: String, principal: Principal) throws -> FileKey {
+    private func fileKey(_ request: Request, prefix: String, principal: Principal) async throws -> (key: FileKey, namespace: Namespace) {
         let raw = request.uri.path
         guard raw.hasPrefix(prefix) else { throw APIError.badRequest("invalid_path", "the path is empty") }
         let path = try FilePathRules.validate(try FilePathRules.percentDecode(raw.dropFirst(prefix.count)))
-        return FileKey(owner: try owner(request, principal: principal), path: path)
+        let namespace = try await namespace(request, principal: principal)
+        return (FileKey(owner: namespace.key, path: path), namespace)
     }
 
-    private func owner(_ request: Request, principal: Principal) throws -> String {
-        guard let owner = try QueryItems(request.uri.query)["owner"], owner != principal.name else { return principal.name }
+    /// Whose files a request is about: the caller's, or for an admin those of the user `?owner=` names.
+    private func namespace(_ request: Request, principal: Principal) async throws -> Namespace {
+        guard let owner = try QueryItems(request.uri.query)["owner"], owner != principal.name else {
+            return Namespace(name: principal.name, id: principal.id)
+        }
         guard principal.isAdmin else { throw APIError.forbidden("only admins may use another user's namespace") }
         guard UserRecord.isValidName(owner) else { throw APIError.badRequest("invalid_name", "\"\(owner)\" is not a user name") }
-        return owner
+        guard let user = try await agent.local.metadata.user(owner), !user.deleted else { throw APIError.notFound("no user \(owner)") }
+        return Namespace(name: user.name, id: user.id)
     }
 
     // MARK: Upload
 
     private func upload(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
-        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        let (key, namespace) = try await fileKey(request, prefix: "/api/v1/files/", principal: principal)
         let expectedSHA256 = try Self.expectedChecksum(request.headers)
         var expectedLength: Int64?
         if let text = request.headers[.contentLength] {
@@ -58,12 +63,12 @@ struct FilesRoutes {
             return key
         }
         context.logger.info("file stored", metadata: ["file": "\(key)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
-        return created(manifest)
+        return created(manifest, namespace)
     }
 
     private func uploadMultipart(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
-        let ownerName = try owner(request, principal: principal)
+        let namespace = try await namespace(request, principal: principal)
         guard let contentType = request.headers[.contentType], let boundary = MultipartParser.boundary(fromContentType: contentType) else {
             throw APIError.badRequest("bad_multipart", "send Content-Type: multipart/form-data with a boundary")
         }
@@ -107,14 +112,14 @@ struct FilesRoutes {
             guard sawFile else { throw APIError.badRequest("bad_multipart", "the form has no part named file") }
             let rawPath = pathField.map { String(buffer: $0) } ?? filename ?? ""
             guard !rawPath.isEmpty else { throw APIError.badRequest("invalid_path", "give a path field or a file name") }
-            return FileKey(owner: ownerName, path: try FilePathRules.validate(rawPath))
+            return FileKey(owner: namespace.key, path: try FilePathRules.validate(rawPath))
         }
         context.logger.info("file stored (form)", metadata: ["file": "\(manifest.key)", "size": "\(manifest.size)"])
-        return created(manifest)
+        return created(manifest, namespace)
     }
 
-    private func created(_ manifest: Manifest) -> Response {
-        var response = Response.json(status: .created, FileInfo(manifest))
+    private func created(_ manifest: Manifest, _ namespace: Namespace) -> Response {
+        var response = Response.json(status: .created, FileInfo(manifest, owner: namespace.name))
         response.headers[.eTag] = "\"\(manifest.sha256)\""
         return response
     }
@@ -143,7 +148,7 @@ struct FilesRoutes {
 
     private func download(_ request: Request, _ context: AgentRequestContext, head: Bool) async throws -> Response {
         let principal = try context.requireIdentity()
-        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        let key = try await fileKey(request, prefix: "/api/v1/files/", principal: principal).key
         let snapshot = agent.view.snapshot()
         guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
         var headers: HTTPFields = [
@@ -226,7 +231,7 @@ struct FilesRoutes {
 
     private func delete(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
-        let key = try fileKey(request, prefix: "/api/v1/files/", principal: principal)
+        let key = try await fileKey(request, prefix: "/api/v1/files/", principal: principal).key
         guard let manifest = try await agent.reader.latestManifest(key, agent.view.snapshot()), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
         _ = try await agent.writer.delete(key)
         context.logger.info("file deleted", metadata: ["file": "\(key)"])
@@ -239,16 +244,16 @@ struct FilesRoutes {
         // The router matches `/api/v1/files/` here too; a trailing slash names a file with an empty path.
         guard !request.uri.path.hasSuffix("/") else { throw APIError.badRequest("invalid_path", "the file path is empty (list with GET /api/v1/files)") }
         let query = try QueryItems(request.uri.query)
-        let owner = try self.owner(request, principal: principal)
+        let namespace = try await namespace(request, principal: principal)
         let prefix = query["prefix"] ?? ""
         let limit = try query.int("limit", default: 100, in: 1...1000)
-        let page = try await agent.reader.list(owner: owner, prefix: prefix, after: query["after"], limit: limit, agent.view.snapshot())
-        return .json(FileListing(files: page.files.map(FileInfo.init), next: page.next))
+        let page = try await agent.reader.list(owner: namespace.key, prefix: prefix, after: query["after"], limit: limit, agent.view.snapshot())
+        return .json(FileListing(files: page.files.map { FileInfo($0, owner: namespace.name) }, next: page.next))
     }
 
     private func meta(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
         let principal = try context.requireIdentity()
-        let key = try fileKey(request, prefix: "/api/v1/meta/", principal: principal)
+        let (key, namespace) = try await fileKey(request, prefix: "/api/v1/meta/", principal: principal)
         let snapshot = agent.view.snapshot()
         guard let manifest = try await agent.reader.latestManifest(key, snapshot), !manifest.deleted else { throw APIError.notFound("no file \(key.path)") }
         let offsets = manifest.chunkOffsets
@@ -256,7 +261,7 @@ struct FilesRoutes {
         for (index, reference) in manifest.chunks.enumerated() {
             chunks.append(.init(index: index, sha256: reference.id.hex, size: reference.size, offset: offsets[index], replicas: await agent.reader.holders(of: reference.id, snapshot).map(\.rawValue)))
         }
-        return .json(FileMeta(file: FileInfo(manifest), chunks: chunks))
+        return .json(FileMeta(file: FileInfo(manifest, owner: namespace.name), chunks: chunks))
     }
 }
 

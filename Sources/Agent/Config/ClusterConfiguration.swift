@@ -8,6 +8,9 @@ import Yams
 public struct ClusterConfiguration: Sendable, Equatable {
     public var name: String
     public var secret: String
+    /// The secret being rotated out: accepted from peers (gossip and internal calls), never used
+    /// to sign, so every node can move to a new secret one restart at a time (docs/security.md).
+    public var previousSecret: String?
     public var replication = 2
     public var writeQuorum = 2
     public var chunkSize = ByteSize(bytes: 5 << 20)
@@ -134,7 +137,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -143,6 +146,14 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.secret", problem: problem + " (or run with --insecure-dev on a machine nobody else can reach)")
         }
         configuration.secret = secret ?? ""
+        if let previous = environment["FILESTORE_PREVIOUS_CLUSTER_SECRET"] ?? cluster.optionalString("previous_secret"), !previous.isEmpty {
+            // Whoever holds an accepted secret can act as a node, so the old one is held to the same rules.
+            if let problem = SecretPolicy.problem(with: previous), !allowInsecureSecret {
+                throw Error(field: "cluster.previous_secret", problem: problem)
+            }
+            guard previous != configuration.secret else { throw Error(field: "cluster.previous_secret", problem: "is the same as cluster.secret") }
+            configuration.previousSecret = previous
+        }
         configuration.replication = try cluster.int("replication", default: 2, in: 1...16)
         configuration.writeQuorum = try cluster.int("write_quorum", default: configuration.replication, in: 1...configuration.replication)
         configuration.vnodes = try cluster.int("vnodes", default: Ring.defaultVnodesPerWeight, in: 1...65_536)
@@ -198,7 +209,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
         guard let gossip = Gossip.Address(gossipText) else { throw Error(field: "\(path).gossip", problem: "\"\(gossipText)\" is not host:port") }
         var weight = 1.0
         if let text = fields.optionalString("weight") {
-            guard let value = Double(text), value.isFinite, value > 0, value <= 1000 else { throw Error(field: "\(path).weight", problem: "\"\(text)\" is not a positive number") }
+            guard let value = Double(text), value.isFinite, value > 0, value <= Ring.maxWeight else {
+                throw Error(field: "\(path).weight", problem: "\"\(text)\" is not a number above 0 and at most \(Int(Ring.maxWeight))")
+            }
             weight = value
         }
         let storage = try parseStorage(try fields.required("storage"), at: "\(path).storage")

@@ -46,6 +46,14 @@ public struct UserRecord: Codable, Hashable, Sendable, LastWriterWins {
     public var key: String { name }
     public var tieBreak: String { "\(deleted ? 1 : 0)\(role.rawValue)\(passwordHash)\(id)\(credentials)" }
 
+    /// The owner key of a user's files (`Manifest.owner`): `~` and the user's random id, so a
+    /// user deleted and created again under the same name starts with no files. Users recorded
+    /// before ids existed keep their name; `~` cannot begin a name, so the two never collide.
+    public static func namespaceKey(id: String, name: String) -> String { id.isEmpty ? name : "~" + id }
+
+    /// The id every node gives the bootstrap admin it creates from FILESTORE_ADMIN_PASSWORD.
+    public static let bootstrapAdminID = "bootstrap-admin"
+
     /// User names: 1-64 characters of a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit.
     public static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)

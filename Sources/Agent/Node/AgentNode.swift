@@ -47,6 +47,7 @@ public enum AgentNode {
         var shellConfiguration = Gossip.ShellConfiguration(
             id: selfID, bind: gossipBind, http: options.node.http, clusterName: options.cluster.name, secret: options.cluster.secret
         )
+        shellConfiguration.previousSecret = options.cluster.previousSecret
         shellConfiguration.advertise = options.node.gossip
         shellConfiguration.zone = options.node.zone
         shellConfiguration.weight = options.node.weight
@@ -63,7 +64,7 @@ public enum AgentNode {
         let view = try ClusterView(selfID: selfID, configuration: options.cluster, selfInfo: selfInfo)
         let metrics = AgentMetrics.bootstrap()
         let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
-        let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret)
+        let internalAuth = InternalAuth(clusterName: options.cluster.name, secret: options.cluster.secret, previousSecret: options.cluster.previousSecret)
         let tls = try options.cluster.tls.map { tls throws(ClusterConfiguration.Error) in try TLSFiles.load(tls, node: selfID.rawValue) }
         if options.cluster.tls?.mutual == true, options.node.peer == nil {
             throw ClusterConfiguration.Error(field: "tls.mutual", problem: "needs an internal listener of its own (nodes[].internal or --internal): browsers cannot present cluster certificates")

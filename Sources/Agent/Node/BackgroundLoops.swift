@@ -5,6 +5,7 @@ import GossipNIO
 import Logging
 import Ring
 import ServiceLifecycle
+import Synchronization
 
 /// The agent's small periodic jobs: feed gossip's member changes into the cluster view, report
 /// this node's load, persist its incarnation, keep users and tokens in step with peers, and
@@ -18,6 +19,7 @@ struct BackgroundLoops: Service {
     let storage: ClusterConfiguration.StorageConfiguration
     let progress = RepairProgress()
     let scrubCounters = ScrubCounters()
+    let globalSync = GlobalSyncState()
     static let globalSyncInterval: Duration = .seconds(5)
 
     func run() async throws {
@@ -152,6 +154,7 @@ struct BackgroundLoops: Service {
                 do { try agent.local.clock.observe(version) } catch { agent.logger.warning("global sync: a record from the future", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
             }
             _ = try await agent.local.metadata.merge(theirs)
+            globalSync.pulledFromPeer()
             let ours = try await agent.local.metadata.globalRecords()
             if ours != theirs { try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot) }
             return Self.globalSyncInterval
@@ -160,8 +163,10 @@ struct BackgroundLoops: Service {
 
     /// Creates the `admin` user when no node has any user. With FILESTORE_ADMIN_PASSWORD every
     /// node creates the same-password admin at a fixed oldest version (so any later change
-    /// wins); without it, the node waits for peers' records and only then generates a password
-    /// and prints it once.
+    /// wins, and every copy is the same user). Without it, one node of the cluster generates a
+    /// password and prints it once: the node whose id sorts first in cluster.yml, and only after
+    /// it has pulled the global records from a peer (unless cluster.yml lists it alone). So nodes
+    /// starting together, a joining node or a node with an empty disk never make a second admin.
     private func bootstrapAdmin() async {
         do {
             if let password = adminPassword {
@@ -171,16 +176,22 @@ struct BackgroundLoops: Service {
                 // Every node makes this record: the same id and credential generation on all of
                 // them (only the bcrypt salt differs), so a token made through one node stays
                 // valid whichever node's copy wins the merge.
-                record.id = "bootstrap-admin"
+                record.id = UserRecord.bootstrapAdminID
                 record.credentials = "bootstrap"
                 try await agent.local.metadata.merge(GlobalRecords(users: [record]))
                 return
             }
-            // Give global sync a chance to bring existing accounts from peers first.
-            let deadline = ContinuousClock.now + Self.globalSyncInterval * 2
-            while ContinuousClock.now < deadline {
-                if !(try await agent.local.metadata.globalRecords().users.isEmpty) { return }
-                try await Task.sleep(for: .milliseconds(500))
+            let configured = agent.cluster.nodes.map(\.id).sorted()
+            guard configured.first == agent.selfID else { return }
+            if configured.count > 1 {
+                var waited: Duration = .zero
+                while !globalSync.hasPulledFromPeer {
+                    if waited == Self.globalSyncInterval * 6 {
+                        agent.logger.notice("waiting for a peer's global records before creating the bootstrap admin (or set FILESTORE_ADMIN_PASSWORD)")
+                    }
+                    try await Task.sleep(for: .milliseconds(500))
+                    waited += .milliseconds(500)
+                }
             }
             guard try await agent.local.metadata.globalRecords().users.isEmpty else { return }
             let password = Accounts.generatePassword()
@@ -192,4 +203,13 @@ struct BackgroundLoops: Service {
         }
     }
 
+}
+
+/// Whether global sync has pulled a peer's records at least once since the agent started.
+final class GlobalSyncState: Sendable {
+    private let pulled = Mutex(false)
+
+    var hasPulledFromPeer: Bool { pulled.withLock { $0 } }
+
+    func pulledFromPeer() { pulled.withLock { $0 = true } }
 }

@@ -177,7 +177,7 @@ extension Gossip {
             let peer = try reader.string()
             let zone = try reader.string()
             let weight = try reader.f64()
-            guard weight.isFinite, weight > 0 else { throw .malformed("bad weight") }
+            guard weight.isFinite, weight > 0, weight <= Ring.maxWeight else { throw .malformed("bad weight") }
             guard let ringState = RingState(rawValue: try reader.u8()) else { throw .malformed("bad ring state") }
             let loadVersion = try reader.u64()
             let load = try readLoad(&reader)

@@ -286,6 +286,10 @@ struct AccountsAndEdgesLiveTests {
             // A ring plan makes every node list its whole chunk index: admins only.
             #expect(try await api.send(.GET, "node1", "/api/v1/ring/plan?add=node9", authorization: carol).status == 403)
             for node in ["node1", "node2", "node3"] { #expect(try await api.upload(node, "c-\(node).txt", Array("c".utf8), authorization: carol).status == 201) }
+            // An admin reaches carol's namespace by her name, and sees her name as the owner.
+            let carolsFiles = try await api.send(.GET, "node2", "/api/v1/files?owner=carol").decode(FileListing.self).files
+            #expect(carolsFiles.map(\.path).sorted() == ["c-node1.txt", "c-node2.txt", "c-node3.txt"] && carolsFiles.allSatisfy { $0.owner == "carol" })
+            #expect(try await api.send(.GET, "node2", "/api/v1/files?owner=nobody").status == 404)
             let users = try await api.send(.GET, "node3", "/api/v1/users").decode(UserList.self).users
             #expect(Set(users.map(\.name)) == ["admin", "carol"])
 
@@ -319,6 +323,10 @@ struct AccountsAndEdgesLiveTests {
             try #require(recreated.status == 201, "\(recreated.text)")
             #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: carol2).status == 200)
             #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: "Bearer \(token)").status == 401)
+            // ...and inherits nothing: the old carol's files are neither listed nor readable, by her or through ?owner=.
+            #expect(try await api.send(.GET, "node2", "/api/v1/files", authorization: carol2).decode(FileListing.self).files.isEmpty)
+            #expect(try await api.send(.GET, "node3", "/api/v1/files/c-node1.txt", authorization: carol2).status == 404)
+            #expect(try await api.send(.GET, "node1", "/api/v1/files?owner=carol").decode(FileListing.self).files.isEmpty)
             #expect(try await api.send(.DELETE, "node3", "/api/v1/users/admin").status == 409)
         }
     }
@@ -396,9 +404,10 @@ struct AccountsAndEdgesLiveTests {
 struct ReadRepairLiveTests {
     @Test func aReadRepairsAnOwnerThatMissedTheWrite() async throws {
         try await LiveCluster.run { cluster, api in
-            // A path whose manifest node3 owns.
+            // A path whose manifest node3 owns (the admin's files are keyed by its id).
+            let admin = UserRecord.namespaceKey(id: UserRecord.bootstrapAdminID, name: "admin")
             let ring = try Ring(members: cluster.nodes.map { Ring.Member(id: NodeID($0.id)!) })
-            let path = try #require((0..<200).map { "repair/\($0).bin" }.first { ring.owners(of: .manifest(owner: "admin", path: $0), replication: 2).contains("node3") })
+            let path = try #require((0..<200).map { "repair/\($0).bin" }.first { ring.owners(of: .manifest(owner: admin, path: $0), replication: 2).contains("node3") })
             await cluster.kill("node3")
             let bytes = randomBytes(1_500_000, seed: 8)
             try #require(try await api.upload("node1", path, bytes).status == 201)
@@ -406,7 +415,7 @@ struct ReadRepairLiveTests {
             try await api.waitUntilAllAlive()
 
             func node3Copy() async throws -> Manifest? {
-                try await api.internalCall(ManifestCalls.Get(FileKey(owner: "admin", path: path)), on: "node3")
+                try await api.internalCall(ManifestCalls.Get(FileKey(owner: admin, path: path)), on: "node3")
             }
             #expect(try await node3Copy() == nil, "node3 was down during the write")
             #expect(try await api.download("node2", path).bytes == bytes)

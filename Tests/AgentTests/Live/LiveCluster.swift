@@ -22,7 +22,7 @@ enum LiveCluster {
 
     static func run(
         nodes: Int = 3, storage: LocalCluster.Options.Storage = .directory, chunkSize: String = "1MiB",
-        configure: (inout LocalCluster.Options) -> Void = { _ in },
+        configure: (inout LocalCluster.Options) -> Void = { _ in }, waitUntilAllAlive: Bool = true,
         _ body: (LocalCluster, API) async throws -> Void
     ) async throws {
         guard let executable else {
@@ -52,7 +52,7 @@ enum LiveCluster {
         let cluster = try await LocalCluster.start(options)
         let api = API(cluster: cluster)
         do {
-            try await api.waitUntilAllAlive()
+            if waitUntilAllAlive { try await api.waitUntilAllAlive() }
             try await body(cluster, api)
         } catch {
             print("live cluster test failed: \(error)\n\(cluster.logs())")

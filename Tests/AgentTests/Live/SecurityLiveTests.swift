@@ -175,6 +175,37 @@ import TestSupport
 
     /// Tokens can be listed (never shown again) and revoked by their owner or an admin; a revoked
     /// token stops working on every node; a user cannot see or revoke another's.
+    /// Without FILESTORE_ADMIN_PASSWORD, nodes starting together make one admin between them:
+    /// only node1 (first in cluster.yml), only after it has pulled a peer's records, and the
+    /// password it prints works on every node.
+    @Test func withoutAnAdminPasswordOneNodeCreatesTheAdminOnce() async throws {
+        try await LiveCluster.run(nodes: 3, configure: { $0.adminPassword = "" }, waitUntilAllAlive: false) { cluster, api in
+            func printed() -> [(node: String, password: String)] {
+                cluster.nodes.flatMap { node -> [(node: String, password: String)] in
+                    let text = (try? String(contentsOfFile: node.logFile, encoding: .utf8)) ?? ""
+                    return text.components(separatedBy: "created user admin with password ").dropFirst().map { (node.id, String($0.prefix { $0 != " " })) }
+                }
+            }
+            try await pollUntil("a node prints the bootstrap admin's password", timeout: .seconds(60), interval: .milliseconds(500)) {
+                printed().isEmpty ? "no node printed it yet" : nil
+            }
+            // Every node gets the record through global sync (read over the internal API: polling
+            // with the password would spend the failed-sign-in budget while the record travels).
+            for node in ["node1", "node2", "node3"] {
+                try await pollUntil("\(node) holds the admin", timeout: .seconds(30), interval: .milliseconds(500)) {
+                    let users = try await api.internalCall(SyncCalls.GetGlobal(), on: node).users
+                    return users.map(\.name) == ["admin"] ? nil : "\(node) holds \(users.map(\.name))"
+                }
+            }
+            let creations = printed()
+            #expect(creations.count == 1 && creations.first?.node == "node1", "one admin, made by node1: \(creations.map(\.node))")
+            let admin = API.basic("admin", try #require(creations.first).password)
+            for node in ["node1", "node2", "node3"] {
+                #expect(try await api.send(.GET, node, "/api/v1/users", authorization: admin).status == 200, "the printed password works on \(node)")
+            }
+        }
+    }
+
     @Test func tokensCanBeListedAndRevoked() async throws {
         try await LiveCluster.run(nodes: 2) { cluster, api in
             let json = [("Content-Type", "application/json")]

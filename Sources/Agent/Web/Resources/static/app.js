@@ -228,7 +228,27 @@ function setUpAdmin() {
   loadAdmin();
 }
 
+// --- Tokens ----------------------------------------------------------------------------------
+async function loadTokens() {
+  const list = await api("GET", "/api/v1/auth/tokens");
+  $("#token-rows").replaceChildren(...list.tokens.map((token) => el("tr", { "data-token": token.id },
+    el("td", {}, el("code", {}, token.id.slice(0, 12)), token.current ? el("span", { class: "badge" }, "this session") : ""),
+    el("td", {}, token.user), el("td", {}, new Date(token.expires_at).toLocaleString()),
+    el("td", { class: "actions" }, el("button", { class: "danger", onclick: () => revokeToken(token) }, "revoke")))));
+}
+
+async function revokeToken(token) {
+  if (!confirm(token.current ? "Revoke the token of this session? You will be signed out." : `Revoke token ${token.id.slice(0, 12)} of ${token.user}?`)) return;
+  try {
+    await api("DELETE", `/api/v1/auth/tokens/${token.id}`);
+    if (token.current) { location.href = "/ui/login"; return; }
+    $("#token-message").textContent = `token ${token.id.slice(0, 12)} revoked`; $("#token-message").className = "muted";
+  } catch (error) { $("#token-message").textContent = error.message; $("#token-message").className = "error"; }
+  await loadTokens();
+}
+
 if (page === "dashboard") pollCluster();
 if (page === "files") setUpFiles();
 if (page === "file") loadFile().catch((error) => { $("#file-info").prepend(el("p", { class: "error" }, error.message)); });
 if (page === "admin") setUpAdmin();
+if (page === "tokens") loadTokens().catch((error) => { $("#token-message").textContent = error.message; $("#token-message").className = "error"; });

@@ -67,7 +67,8 @@ struct ClusterRoutes {
                 for (key, size) in keys { chunks[key] = Int64(size) ?? 0 }
             }
         }
-        let keys = chunks.compactMap { key, size in ChunkID(key).map { ($0.position, UInt64(max(0, size))) } }
+        // Sizes come from peers: clamped to what a chunk can be, so no sum of them can overflow.
+        let keys = chunks.compactMap { key, size in ChunkID(key).map { ($0.position, UInt64(min(max(0, size), Manifest.maxChunkBytes))) } }
         let plan = current.plan(to: target, replication: snapshot.replication, keys: keys)
         let moves = plan.routes.sorted { $0.key < $1.key }.map { route, amount in
             RingPlan.Move(from: route.from.rawValue, to: route.to.rawValue, chunks: amount.keys, bytes: amount.bytes, keySpace: amount.keySpace)

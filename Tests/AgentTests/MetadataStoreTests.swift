@@ -1,3 +1,4 @@
+import Foundation
 import Basics
 import Ring
 import Testing
@@ -12,6 +13,20 @@ struct MetadataStoreTests {
             owner: owner, path: path, size: 3, sha256: String(repeating: "a", count: 64), chunkSize: 5,
             chunks: [ChunkReference(id: ChunkID(String(repeating: "a", count: 64))!, size: 3)], contentType: "text/plain", createdAt: 1, version: version
         )
+    }
+
+    /// A store on disk syncs its log at every commit (GRDB's WAL default, NORMAL, would not):
+    /// the live test `DurabilityLiveTests` sees the fsync itself behind every 201.
+    @Test func commitsOnDiskAreSynced() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meta-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("meta.sqlite").path
+        #expect(try await MetadataStore(path: path).commitSynchronousMode() == 2)
+        // Reopened (migrations already done), still FULL.
+        let reopened = try MetadataStore(path: path)
+        _ = try await reopened.merge(Self.manifest("a", wall: 1))
+        #expect(try await reopened.commitSynchronousMode() == 2)
     }
 
     /// Token records past the cutoff go, live or revoked; the others stay.

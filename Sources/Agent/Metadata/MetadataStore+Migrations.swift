@@ -33,6 +33,11 @@ extension MetadataStore {
         migrator.registerMigration("v2: admins' ring decisions (drain, remove)") { db in
             try db.execute(sql: "CREATE TABLE ring_state (node TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL)")
         }
+        // GC epochs (DESIGN.md §18): a chunk asked about or stored again is pinned for the GC
+        // round in progress, in the same transaction that answers, by taking the current epoch.
+        migrator.registerMigration("v3: chunk pins for GC (touched_epoch)") { db in
+            try db.execute(sql: "ALTER TABLE chunk ADD COLUMN touched_epoch INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -12,12 +12,24 @@ public struct MetadataStore: Sendable {
     private static let decoder = JSONDecoder()
 
     /// Opens (creating and migrating) `meta.sqlite` at `path`.
+    ///
+    /// Every commit is durable before it returns (DESIGN.md §18: a 201 means the manifest is on
+    /// disk): `synchronous = FULL` syncs the write-ahead log at each commit. GRDB sets `NORMAL`
+    /// on the writer when it turns WAL on (commits then reach the disk only at checkpoints, so a
+    /// power cut could roll back files already acknowledged); this sets it back right after.
+    /// Only the writer connection commits, so it is the one that matters.
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         database = pool
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit synced).
+    public func commitSynchronousMode() async throws -> Int {
+        try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// An in-memory store with the same migrations (tests).
@@ -88,22 +100,57 @@ public struct MetadataStore: Sendable {
 
     /// Records that the blob store holds `id` (idempotent).
     public func recordChunk(_ id: ChunkID, size: Int64, at milliseconds: Int64) async throws {
+        // A chunk stored again (a stand-in's copy of one already here) is wanted again: pinned
+        // for the GC round in progress and its grace restarted, like a dedup hit.
         try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO chunk (id, size, partition, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                sql: """
+                    INSERT INTO chunk (id, size, partition, stored_at, touched_epoch) VALUES (?, ?, ?, ?, \(Self.currentGCEpoch))
+                    ON CONFLICT (id) DO UPDATE SET stored_at = max(stored_at, excluded.stored_at), touched_epoch = excluded.touched_epoch
+                    """,
                 arguments: [id.hex, size, id.position.partition.index, milliseconds]
             )
         }
     }
 
-    /// Marks a chunk as wanted again now (a dedup hit): GC measures `gc_grace` from here.
+    /// Marks a chunk as wanted again now (a dedup hit): pinned for the GC round in progress (the
+    /// round will not delete it), and `gc_grace` measured from here.
     public func touchChunk(_ id: ChunkID, at milliseconds: Int64) async throws {
-        try await database.write { db in try db.execute(sql: "UPDATE chunk SET stored_at = max(stored_at, ?) WHERE id = ?", arguments: [milliseconds, id.hex]) }
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE chunk SET stored_at = max(stored_at, ?), touched_epoch = \(Self.currentGCEpoch) WHERE id = ?", arguments: [milliseconds, id.hex]
+            )
+        }
     }
 
     /// Forgets a chunk (after deleting it from the blob store).
     public func forgetChunk(_ id: ChunkID) async throws {
         try await database.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.hex]) }
+    }
+
+    /// The SQL for this node's current GC epoch (0 before the first round).
+    private static let currentGCEpoch = "(SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM node_state WHERE key = 'gc_epoch'), 0))"
+
+    /// Starts a GC round: a new epoch, before the round asks anyone what they reference. Every
+    /// chunk asked about or stored from now on carries it, so the round cannot delete it.
+    public func beginGCEpoch() async throws -> Int64 {
+        try await database.write { db in
+            let next = (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_state WHERE key = 'gc_epoch'") ?? 0) + 1
+            try db.execute(
+                sql: "INSERT INTO node_state (key, value) VALUES ('gc_epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                arguments: [String(next)]
+            )
+            return next
+        }
+    }
+
+    /// Forgets a chunk for GC unless it was pinned during round `epoch` (asked about or stored
+    /// since the round began); the check and the delete are one transaction. True when forgotten.
+    public func forgetChunkUnlessPinned(_ id: ChunkID, epoch: Int64) async throws -> Bool {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM chunk WHERE id = ? AND touched_epoch < ?", arguments: [id.hex, epoch])
+            return db.changesCount > 0
+        }
     }
 
     /// The recorded size of a chunk, or nil when the index does not list it.

@@ -2,14 +2,24 @@ import Logging
 import Ring
 import ServiceLifecycle
 
-/// Garbage collection (DESIGN.md §9), mark and sweep: every ring member answers with a Bloom
-/// filter of the chunks its live manifests and its uploads in progress reference; a chunk stored
-/// here is deleted only if no filter contains it and it is older than `gc_grace`. A round in
-/// which any ring member does not answer deletes nothing.
+/// Garbage collection (DESIGN.md §9, §18), mark and sweep: every ring member answers with a
+/// Bloom filter of the chunks its live manifests and its uploads in progress reference; a chunk
+/// stored here is deleted only if no filter contains it, it is older than `gc_grace`, and it was
+/// not pinned during the round. A round in which any ring member does not answer deletes nothing.
+///
+/// Why that is safe whatever `gc_grace` is (it only delays reclaiming space): the round starts a
+/// new GC epoch before it asks for any filter. A reference made before that is in a filter (an
+/// upload registers its chunks before it asks targets about them, a committed manifest lists
+/// them). A reference made after it went through this node — a dedup check that answered "held"
+/// or a copy stored again — and that pinned the chunk with the new epoch in the transaction that
+/// answered; the delete re-checks the pin in its own transaction, under the chunk's lock.
 struct GCService: Service {
     let agent: AgentContext
     let interval: Duration
     let grace: Duration
+    /// Test seam: runs after the round has read what to delete and before it deletes anything
+    /// (where an upload's dedup check used to slip in and lose its chunk).
+    var beforeDeleting: (@Sendable () async -> Void)? = nil
 
     func run() async {
         try? await Task.sleep(for: interval)
@@ -22,6 +32,7 @@ struct GCService: Service {
     /// Returns how many chunks were deleted, or nil when the round was skipped.
     @discardableResult
     func round() async throws -> Int? {
+        let epoch = try await agent.local.metadata.beginGCEpoch()
         let snapshot = agent.view.snapshot()
         var filters: [ChunkBloomFilter] = []
         for member in snapshot.ring.members.map(\.id) {
@@ -40,10 +51,12 @@ struct GCService: Service {
             }
         }
         let cutoff = Int64(HybridClock.systemMilliseconds()) - grace.inMilliseconds
+        let candidates = try await agent.local.metadata.chunkEntries().filter { entry in
+            entry.storedAt < cutoff && !filters.contains { $0.mayContain(entry.id) }
+        }
+        await beforeDeleting?()
         var deleted = 0
-        for entry in try await agent.local.metadata.chunkEntries() where entry.storedAt < cutoff {
-            guard !filters.contains(where: { $0.mayContain(entry.id) }) else { continue }
-            try await agent.local.dropChunk(entry.id)
+        for entry in candidates where try await agent.local.dropChunkForGC(entry.id, epoch: epoch) {
             deleted += 1
         }
         if deleted > 0 { agent.logger.info("GC deleted unreferenced chunks", metadata: ["count": "\(deleted)"]) }

@@ -12,6 +12,9 @@ public struct LocalStore: Sendable {
     public let metadata: MetadataStore
     public let clock: HybridClock
     public let metrics: AgentMetrics?
+    /// Held per chunk id by every step that asks for, stores or deletes a chunk, so a GC delete
+    /// never falls between a dedup check saying "held" and the upload that relies on it.
+    private let chunkLocks = KeyedLock<ChunkID>()
 
     public init(blobs: any BlobStore, metadata: MetadataStore, clock: HybridClock, metrics: AgentMetrics? = nil) {
         self.blobs = blobs
@@ -23,10 +26,13 @@ public struct LocalStore: Sendable {
     /// The stored size of a chunk, or nil (the blob store is the truth; the index follows it).
     /// A chunk asked about may be about to be referenced by an upload's dedup: its GC grace
     /// restarts.
+    /// The answer pins the chunk for the GC round in progress (it cannot delete it).
     public func chunkSize(_ id: ChunkID) async throws -> Int64? {
-        let size = try await blobs.size(of: id)
-        if size != nil { try await metadata.touchChunk(id, at: Int64(HybridClock.systemMilliseconds())) }
-        return size
+        try await chunkLocks.withLock(id) {
+            let size = try await blobs.size(of: id)
+            if size != nil { try await metadata.touchChunk(id, at: Int64(HybridClock.systemMilliseconds())) }
+            return size
+        }
     }
 
     /// Stores a chunk unless it is already here (dedup), verifying its SHA-256 on the way in;
@@ -34,17 +40,20 @@ public struct LocalStore: Sendable {
     /// already stored.
     @discardableResult
     public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool {
-        let now = Int64(HybridClock.systemMilliseconds())
-        let existing = try await blobs.size(of: id)
-        if existing == nil {
-            try await blobs.put(id, size: size, body: body)
-            metrics?.chunkPuts.increment()
-        } else {
-            metrics?.dedupHits.increment()
+        try await chunkLocks.withLock(id) {
+            let now = Int64(HybridClock.systemMilliseconds())
+            let existing = try await blobs.size(of: id)
+            if existing == nil {
+                try await blobs.put(id, size: size, body: body)
+                metrics?.chunkPuts.increment()
+            } else {
+                metrics?.dedupHits.increment()
+            }
+            // Recorded (or, when it was already here, pinned for the GC round in progress).
+            try await metadata.recordChunk(id, size: size, at: now)
+            if let hintFor { try await metadata.addHint(.init(intended: hintFor, kind: .chunk, key: id.hex, createdAt: now)) }
+            return existing == nil
         }
-        try await metadata.recordChunk(id, size: size, at: now)
-        if let hintFor { try await metadata.addHint(.init(intended: hintFor, kind: .chunk, key: id.hex, createdAt: now)) }
-        return existing == nil
     }
 
     /// Reads a whole chunk into memory (at most `limit` bytes), verifying it against its id.
@@ -91,9 +100,25 @@ public struct LocalStore: Sendable {
 
     /// Removes a chunk copy this node no longer needs (and its hints).
     public func dropChunk(_ id: ChunkID) async throws {
-        try await blobs.delete(id)
-        try await metadata.forgetChunk(id)
-        try await metadata.removeHints(kind: .chunk, key: id.hex)
+        try await chunkLocks.withLock(id) {
+            try await blobs.delete(id)
+            try await metadata.forgetChunk(id)
+            try await metadata.removeHints(kind: .chunk, key: id.hex)
+        }
+    }
+
+    /// GC's delete: drops the chunk unless it was pinned during GC round `epoch` (asked about or
+    /// stored since the round began), checked in the transaction that forgets it and under the
+    /// chunk's lock, so no dedup check can answer "held" for a chunk about to go. The index row
+    /// goes first: a crash before the blob goes leaves a blob the next start indexes again.
+    /// Returns whether it was dropped.
+    public func dropChunkForGC(_ id: ChunkID, epoch: Int64) async throws -> Bool {
+        try await chunkLocks.withLock(id) {
+            guard try await metadata.forgetChunkUnlessPinned(id, epoch: epoch) else { return false }
+            try await blobs.delete(id)
+            try await metadata.removeHints(kind: .chunk, key: id.hex)
+            return true
+        }
     }
 
     /// Brings the chunk index in line with the blob store (after a lost disk or a crash between

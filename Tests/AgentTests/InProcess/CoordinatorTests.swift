@@ -176,6 +176,38 @@ struct CoordinatorTests {
 }
 
 extension CoordinatorTests {
+    /// The race DESIGN.md §18 closes: a GC round has read which chunks nobody references and is
+    /// about to delete them when an upload of the same content checks its targets, hears "held"
+    /// and sends nothing. The round must not delete them, even with `gc_grace` zero.
+    @Test("a GC round cannot delete a chunk an upload's dedup check relied on", arguments: 0..<8)
+    func gcCannotRaceADedupHit(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 3500 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...4, using: &random))
+        let content = seededBytes(Int.random(in: 4_097...20_000, using: &random), &random)
+        let stored = try await cluster.upload(content, as: "old", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.delete("old", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.convergeFully()
+
+        // Every node's round reads what it would delete (old's chunks), then waits at the gate.
+        let gate = Gate()
+        let rounds = cluster.ids.map { node in
+            let service = GCService(agent: cluster[node].agent, interval: .seconds(3600), grace: .zero, beforeDeleting: { await gate.pass() })
+            return Task { try await service.round() }
+        }
+        await gate.waitForArrivals(cluster.ids.count)
+        // The same content again: every target already holds each chunk, so none is sent.
+        try await cluster.upload(content, as: "new", via: cluster.ids.randomElement(using: &random)!)
+        await gate.open()
+        for round in rounds { _ = try await round.value }
+        for node in cluster.ids { #expect(try await cluster.download("new", via: node) == content, "read through \(node)") }
+        // And the chunks a later round finds unreferenced still go: pins last one round.
+        try await cluster.delete("new", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.convergeFully()
+        for node in cluster.ids { _ = try await cluster.collectGarbage(on: node) }
+        #expect(stored.chunks.count > 1)
+        for reference in stored.chunks { #expect(cluster.holders(of: reference.id).isEmpty, "unreferenced chunk \(reference.id) survived GC") }
+    }
+
     @Test("listing pages through every live file exactly once, in order, with a node down", arguments: 0..<15)
     func listing(seed: UInt64) async throws {
         var random = SeededGenerator(seed: 4000 + seed)
@@ -217,5 +249,32 @@ extension Sequence where Element: Sendable {
         var result: [T] = []
         for element in self { result += try await transform(element) }
         return result
+    }
+}
+
+/// Holds tasks at a point until the test opens it; counts who has arrived.
+actor Gate {
+    private var arrived = 0
+    private var isOpen = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    func pass() async {
+        arrived += 1
+        for watcher in watchers where watcher.count <= arrived { watcher.continuation.resume() }
+        watchers.removeAll { $0.count <= arrived }
+        guard !isOpen else { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func waitForArrivals(_ count: Int) async {
+        guard arrived < count else { return }
+        await withCheckedContinuation { watchers.append((count, $0)) }
+    }
+
+    func open() {
+        isOpen = true
+        for continuation in waiting { continuation.resume() }
+        waiting = []
     }
 }

@@ -3,6 +3,7 @@ import Crypto
 import Logging
 import NIOCore
 import Ring
+import Synchronization
 
 /// Carries out the write path (DESIGN.md §6) for one agent acting as coordinator: cuts a body
 /// into chunks as it streams, hashing each chunk and the whole file on the way, sends every chunk
@@ -61,11 +62,13 @@ public struct WriteCoordinator: Sendable {
         if let expectedSHA256, expectedSHA256 != content.sha256 {
             throw ReplicationError(.checksumMismatch, "the body hashes to \(content.sha256), not the \(expectedSHA256) the client sent; nothing was stored")
         }
-        let manifest = Manifest(
-            owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
-            contentType: contentType, createdAt: Int64(HybridClock.systemMilliseconds()), version: calls.local.clock.now()
-        )
-        try await storeManifest(manifest, content.snapshot)
+        let createdAt = Int64(HybridClock.systemMilliseconds())
+        let manifest = try await storeNewVersion(content.snapshot) { version in
+            Manifest(
+                owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
+                contentType: contentType, createdAt: createdAt, version: version
+            )
+        }
         uploads.finish(content.upload)
         return manifest
     }
@@ -74,16 +77,41 @@ public struct WriteCoordinator: Sendable {
     public func delete(_ key: FileKey) async throws -> Manifest {
         let snapshot = view.snapshot()
         try requireQuorum(snapshot)
-        let tombstone = Manifest.tombstone(for: key, version: calls.local.clock.now(), at: Int64(HybridClock.systemMilliseconds()))
-        try await storeManifest(tombstone, snapshot)
-        return tombstone
+        let deletedAt = Int64(HybridClock.systemMilliseconds())
+        return try await storeNewVersion(snapshot) { version in Manifest.tombstone(for: key, version: version, at: deletedAt) }
     }
 
-    /// Puts a manifest version on its owners (stand-ins with hints), `write_quorum` at least.
-    public func storeManifest(_ manifest: Manifest, _ snapshot: ClusterSnapshot) async throws {
-        _ = try await replicate(manifest.key.position, snapshot, what: "manifest \(manifest.key)") { target in
-            try await calls.putManifest(manifest, on: target.node, hintFor: target.hintFor, snapshot)
+    /// How many times a new version is stamped again after an owner held a newer one.
+    static let restampAttempts = 3
+
+    /// Writes a new version of a file (an upload or a delete) to its owners, stamped by this
+    /// node's clock. Every owner answers with the copy it now holds; one that already held a
+    /// newer version (stamped by a node whose clock is ahead, or by one this node has not heard
+    /// from since) would make this write lose although it began after that one was acknowledged.
+    /// So this node takes the newer versions into its clock and writes again above them (DESIGN.md
+    /// §18: real-time order). Returns the version written.
+    func storeNewVersion(_ snapshot: ClusterSnapshot, _ make: (HybridTimestamp) -> Manifest) async throws -> Manifest {
+        var manifest = make(calls.local.clock.now())
+        for attempt in 1...Self.restampAttempts {
+            let newer = try await storeManifest(manifest, snapshot).filter { $0 > manifest.version }
+            guard let newest = newer.max(), attempt < Self.restampAttempts else { break }
+            try calls.local.clock.observe(newest)
+            logger.info("an owner held a newer version; writing again above it", metadata: ["file": "\(manifest.key)", "ours": "\(manifest.version)", "theirs": "\(newest)"])
+            manifest = make(calls.local.clock.now())
         }
+        return manifest
+    }
+
+    /// Puts a manifest version on its owners (stand-ins with hints), `write_quorum` at least;
+    /// returns the version each target holds afterwards (ours, or a newer one it already had).
+    @discardableResult
+    public func storeManifest(_ manifest: Manifest, _ snapshot: ClusterSnapshot) async throws -> [HybridTimestamp] {
+        let held = Mutex<[HybridTimestamp]>([])
+        _ = try await replicate(manifest.key.position, snapshot, what: "manifest \(manifest.key)") { target in
+            let stored = try await calls.putManifest(manifest, on: target.node, hintFor: target.hintFor, snapshot)
+            held.withLock { $0.append(stored.version) }
+        }
+        return held.withLock { $0 }
     }
 
     /// Puts a chunk on its write targets, skipping the transfer where a target already holds it.

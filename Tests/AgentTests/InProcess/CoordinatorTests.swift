@@ -208,6 +208,26 @@ extension CoordinatorTests {
         for reference in stored.chunks { #expect(cluster.holders(of: reference.id).isEmpty, "unreferenced chunk \(reference.id) survived GC") }
     }
 
+    /// Real-time order under skew (DESIGN.md §18): a node whose clock runs 30 s ahead writes a
+    /// file; then a node with a correct clock that has not heard from it writes the same file,
+    /// and deletes it. Each later write must win everywhere, though stamped below the first.
+    @Test("a later write through a correct node wins over one stamped in the future", arguments: 0..<6)
+    func laterWritesWinOverFutureStampedOnes(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 3700 + seed)
+        let cluster = try InProcessCluster(nodes: 4, clockOffsets: ["n1": 30_000])
+        let path = "skew/\(seed)"
+        let owners = Set(cluster.owners(of: FileKey(owner: "alice", path: path).position))
+        let later = try #require(cluster.ids.filter { $0 != "n1" && !owners.contains($0) }.randomElement(using: &random))
+        let first = seededBytes(Int.random(in: 1...9_000, using: &random), &random)
+        let second = seededBytes(Int.random(in: 1...9_000, using: &random), &random)
+        let ahead = try await cluster.upload(first, as: path, via: "n1")
+        let after = try await cluster.upload(second, as: path, via: later)
+        #expect(after.version > ahead.version, "the later write was re-stamped above the future one")
+        for node in cluster.ids { #expect(try await cluster.download(path, via: node) == second, "read through \(node)") }
+        try await cluster.delete(path, via: later)
+        for node in cluster.ids { #expect(try await cluster.download(path, via: node) == nil, "deleted, read through \(node)") }
+    }
+
     @Test("listing pages through every live file exactly once, in order, with a node down", arguments: 0..<15)
     func listing(seed: UInt64) async throws {
         var random = SeededGenerator(seed: 4000 + seed)

@@ -25,7 +25,8 @@ final class InProcessCluster: Sendable {
     private let repairRunners: [Task<Void, Never>]
     let configuration: ClusterConfiguration
 
-    init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096) throws {
+    /// `clockOffsets` shifts a node's wall clock by that many milliseconds (a skewed clock).
+    init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096, clockOffsets: [NodeID: Int64] = [:]) throws {
         let yaml = """
             cluster: {name: inprocess, secret: \(TestEnvironment.randomClusterSecret()), replication: \(replication), write_quorum: \(writeQuorum)}
             nodes:
@@ -39,7 +40,8 @@ final class InProcessCluster: Sendable {
         for node in configuration.nodes {
             let blobs = MemoryBlobStore()
             let metadata = try MetadataStore.inMemory()
-            let clock = HybridClock(node: node.id)
+            let offset = clockOffsets[node.id] ?? 0
+            let clock = HybridClock(node: node.id) { UInt64(max(0, Int64(HybridClock.systemMilliseconds()) + offset)) }
             let local = LocalStore(blobs: blobs, metadata: metadata, clock: clock, metrics: metrics)
             let view = try ClusterView(selfID: node.id, configuration: configuration, selfInfo: Self.info(node))
             let calls = NodeCalls(local: local, transport: transport, selfID: node.id)

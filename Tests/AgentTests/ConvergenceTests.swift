@@ -31,6 +31,38 @@ struct ConvergenceTests {
         }
     }
 
+    /// After a long absence (`AbsenceCheck`): a suspect copy is dropped only when every other
+    /// owner answered and none holds the key; kept as usual when one holds it; undecided otherwise.
+    @Test(arguments: 0..<30)
+    func suspectsAreDroppedOnlyWhenEveryOtherOwnerSaysAbsent(seed: UInt64) async {
+        var random = SeededGenerator(seed: 900 + seed)
+        for _ in 0..<100 {
+            let me = Self.nodes.randomElement(using: &random)!
+            let items = (0..<8).map { index in
+                SyncItem(key: "alice/f\(index)", version: "", position: RingPosition(UInt64.random(in: 0...UInt64.max, using: &random)), size: 0)
+            }
+            var owners: [RingPosition: [NodeID]] = [:]
+            for item in items { owners[item.position] = Array(Self.nodes.shuffled(using: &random).prefix(Int.random(in: 1...3, using: &random))) }
+            let down = Set(Self.nodes.filter { _ in Int.random(in: 0..<5, using: &random) == 0 })
+            let silent = Set(Self.nodes.filter { _ in Int.random(in: 0..<5, using: &random) == 0 })
+            var holds: [NodeID: Set<String>] = [:]
+            for node in Self.nodes { holds[node] = Set(items.map(\.key).filter { _ in Bool.random(using: &random) }) }
+            let verdict = await AbsenceCheck.resolve(
+                items, selfID: me, owners: { owners[$0] ?? [] }, isAvailable: { !down.contains($0) },
+                ask: { peer, keys in silent.contains(peer) ? nil : Dictionary(uniqueKeysWithValues: keys.filter { holds[peer]!.contains($0) }.map { ($0, "v") }) }
+            )
+            for item in items {
+                let others = owners[item.position]!.filter { $0 != me }
+                let answered = others.filter { !down.contains($0) && !silent.contains($0) }
+                let held = answered.contains { holds[$0]!.contains(item.key) }
+                #expect([verdict.confirmed, verdict.deleted, verdict.unresolved].filter { $0.contains(item.key) }.count == 1)
+                if verdict.deleted.contains(item.key) { #expect(!others.isEmpty && answered.count == others.count && !held, "dropped only when every other owner says absent") }
+                if verdict.confirmed.contains(item.key) { #expect(others.isEmpty || held) }
+                if verdict.unresolved.contains(item.key) { #expect(!held && answered.count < others.count) }
+            }
+        }
+    }
+
     /// Many nodes applying the rule to random holdings, with random nodes down in each round:
     /// no key ever loses its last copy, and once everyone is up every key ends on exactly its owners.
     @Test(arguments: 0..<30)

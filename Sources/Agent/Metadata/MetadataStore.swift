@@ -136,10 +136,7 @@ public struct MetadataStore: Sendable {
     public func beginGCEpoch() async throws -> Int64 {
         try await database.write { db in
             let next = (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_state WHERE key = 'gc_epoch'") ?? 0) + 1
-            try db.execute(
-                sql: "INSERT INTO node_state (key, value) VALUES ('gc_epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                arguments: [String(next)]
-            )
+            try Self.setNodeState("gc_epoch", String(next), in: db)
             return next
         }
     }
@@ -369,8 +366,15 @@ public struct MetadataStore: Sendable {
 
     /// Sets a local setting.
     public func setNodeState(_ key: String, _ value: String) async throws {
-        try await database.write { db in
-            try db.execute(sql: "INSERT INTO node_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [key, value])
-        }
+        try await database.write { db in try Self.setNodeState(key, value, in: db) }
+    }
+
+    /// Forgets a local setting.
+    public func removeNodeState(_ key: String) async throws {
+        try await database.write { db in try db.execute(sql: "DELETE FROM node_state WHERE key = ?", arguments: [key]) }
+    }
+
+    private static func setNodeState(_ key: String, _ value: String, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO node_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", arguments: [key, value])
     }
 }

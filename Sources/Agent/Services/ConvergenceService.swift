@@ -30,8 +30,20 @@ struct ConvergenceService: Service {
         var pending = 0
         var backlog: Int64 = 0
         var worked = false
+        let absence = AbsenceCheck(metadata: agent.local.metadata, tombstoneTTL: tombstoneTTL)
+        let now = Int64(HybridClock.systemMilliseconds())
+        let staleBefore = try await absence.staleBefore(now: now)
+        // Purged first, so the round never pushes a tombstone it is about to forget.
+        try await purgeTombstones()
+        var unresolved = 0
         for kind in SyncKind.allCases {
-            let items = try await SyncItem.load(kind, from: agent.local.metadata)
+            var items = try await SyncItem.load(kind, from: agent.local.metadata)
+            if kind == .manifest, let staleBefore {
+                let left = try await settleSuspects(items.filter { AbsenceCheck.isSuspect($0, staleBefore: staleBefore) }, snapshot)
+                unresolved += left.unresolved.count
+                items.removeAll { left.unresolved.contains($0.key) || left.deleted.contains($0.key) }
+                worked = worked || !left.deleted.isEmpty
+            }
             var coOwned: [NodeID: [SyncItem]] = [:]
             var foreign: [SyncItem] = []
             for item in items {
@@ -90,10 +102,29 @@ struct ConvergenceService: Service {
                 }
             }
         }
-        try await purgeTombstones()
         try await settleHints(snapshot)
+        let inTouch = snapshot.nodes.keys.allSatisfy { $0 == agent.selfID } || snapshot.nodes.keys.contains { $0 != agent.selfID && snapshot.isAvailable($0) }
+        try await absence.roundFinished(now: now, inTouch: inTouch, unresolved: unresolved, wasChecking: staleBefore != nil)
         progress.roundFinished(underReplicated: pending, bytesToMove: backlog)
         return worked || pending > 0
+    }
+
+    /// Asks the other owners about manifests held from before a long absence (`AbsenceCheck`)
+    /// and drops those no other owner holds; returns the verdict.
+    private func settleSuspects(_ suspects: [SyncItem], _ snapshot: ClusterSnapshot) async throws -> AbsenceCheck.Verdict {
+        guard !suspects.isEmpty else { return .init() }
+        let verdict = await AbsenceCheck.resolve(
+            suspects, selfID: agent.selfID, owners: { snapshot.owners(of: $0) }, isAvailable: snapshot.isAvailable,
+            ask: { peer, keys in try? await agent.calls.held(.manifest, keys: keys, on: peer, snapshot) }
+        )
+        for item in suspects where verdict.deleted.contains(item.key) {
+            agent.logger.notice("repair: dropped a file held from before this node's long absence that no other owner holds (deleted meanwhile)", metadata: ["key": "\(item.key)", "version": "\(item.version)"])
+            try await drop(.manifest, item)
+        }
+        if !verdict.unresolved.isEmpty {
+            agent.logger.info("repair: files held from before a long absence wait for their other owners to answer", metadata: ["count": "\(verdict.unresolved.count)"])
+        }
+        return verdict
     }
 
     /// Copies one key to `peer`; false when that failed (retried next round).

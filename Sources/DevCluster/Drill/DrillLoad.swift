@@ -27,6 +27,8 @@ actor DrillLoad {
     private var live: [String]
     private var sequence = 0
     private var running = true
+    /// How many requests are on their way to each node right now.
+    private var inFlight: [String: Int] = [:]
 
     init(client: ClusterClient, chunkSize: Int, live: [String]) {
         self.client = client
@@ -34,8 +36,25 @@ actor DrillLoad {
         self.live = live
     }
 
-    /// The nodes the load may use (a drill takes a node out before it kills it).
-    func use(_ nodes: [String]) { live = nodes }
+    /// The nodes the load may use (a drill takes a node out before it kills it). Returns once
+    /// no request is still on its way to a node left out, so a drill that kills that node next
+    /// cannot fail a request it had already started (the actor is reentrant: a request begun
+    /// before this call is awaiting its reply meanwhile). Gives up after `drainTimeout`.
+    func use(_ nodes: [String], drainTimeout: Duration = .seconds(30)) async {
+        live = nodes
+        let kept = Set(nodes)
+        let deadline = ContinuousClock.now + drainTimeout
+        while inFlight.contains(where: { !kept.contains($0.key) && $0.value > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Runs `operation` counted as in flight to `node`.
+    private func sending<T>(to node: String, _ operation: () async throws -> T) async rethrows -> T {
+        inFlight[node, default: 0] += 1
+        defer { inFlight[node, default: 1] -= 1 }
+        return try await operation()
+    }
 
     /// The nodes the load uses now.
     var nodes: [String] { live }
@@ -51,7 +70,7 @@ actor DrillLoad {
                 let bytes = randomBytes(Int.random(in: 0...(3 * chunkSize / 2), using: &random), seed: UInt64(sequence) &* 7919)
                 let path = "drill/load-\(sequence).bin"
                 do {
-                    let reply = try await client.upload(node, path, bytes)
+                    let reply = try await sending(to: node) { try await client.upload(node, path, bytes) }
                     if reply.status == 201 {
                         counters.uploads += 1
                         files.append(File(path: path, size: bytes.count, sha256: Self.hex(SHA256.hash(data: bytes)), chunks: Self.chunkIDs(bytes, chunkSize: chunkSize)))
@@ -83,7 +102,7 @@ actor DrillLoad {
 
     private func fetch(_ file: File, from node: String) async -> Bool {
         do {
-            let reply = try await client.download(node, file.path)
+            let reply = try await sending(to: node) { try await client.download(node, file.path) }
             guard reply.status == 200 else {
                 note("read \(file.path) from \(node): \(reply.status) \(reply.text.prefix(200))")
                 counters.readFailures += 1

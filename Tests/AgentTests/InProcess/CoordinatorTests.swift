@@ -228,6 +228,41 @@ extension CoordinatorTests {
         for node in cluster.ids { #expect(try await cluster.download(path, via: node) == nil, "deleted, read through \(node)") }
     }
 
+    /// Nothing comes back (DESIGN.md §18): an owner away for longer than `tombstone_ttl` returns
+    /// holding a file deleted meanwhile, whose tombstone every other node has purged. It must
+    /// drop that file, not push it back, and keep serving what was not deleted.
+    @Test("a deleted file stays deleted when an owner returns after its tombstone was purged", arguments: 0..<6)
+    func deletedFilesStayDeletedAfterALongAbsence(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 5100 + seed)
+        let cluster = try InProcessCluster(nodes: 3)
+        let ttl = Duration.milliseconds(400)
+        let (gone, kept) = ("gone/\(seed)", "kept/\(seed)")
+        let away = try #require(cluster.owners(of: FileKey(owner: "alice", path: gone).position).randomElement(using: &random))
+        let via = try #require(cluster.ids.filter { $0 != away }.randomElement(using: &random))
+        let keptBytes = seededBytes(Int.random(in: 1...9_000, using: &random), &random)
+        try await cluster.upload(seededBytes(Int.random(in: 1...9_000, using: &random), &random), as: gone, via: via)
+        try await cluster.upload(keptBytes, as: kept, via: via)
+        try await cluster.converge(tombstoneTTL: ttl)
+
+        cluster.markDead(away)
+        try await cluster.delete(gone, via: via)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await cluster.manifestCopies(gone).keys.contains(where: { $0 != away }), ContinuousClock.now < deadline {
+            try await cluster.converge(tombstoneTTL: ttl)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await cluster.manifestCopies(gone).keys.sorted() == [away], "the tombstone is purged on every node but the absent one")
+
+        cluster.transport.set(.healthy, on: away)
+        cluster.markAlive(away)
+        for _ in 0..<4 { try await cluster.converge(tombstoneTTL: ttl) }
+        #expect(try await cluster.manifestCopies(gone).isEmpty, "no node holds the deleted file")
+        for node in cluster.ids {
+            #expect(try await cluster.download(gone, via: node) == nil, "deleted, read through \(node)")
+            #expect(try await cluster.download(kept, via: node) == keptBytes, "kept, read through \(node)")
+        }
+    }
+
     @Test("listing pages through every live file exactly once, in order, with a node down", arguments: 0..<15)
     func listing(seed: UInt64) async throws {
         var random = SeededGenerator(seed: 4000 + seed)

@@ -215,7 +215,8 @@ public final class LocalCluster: Sendable {
     }
 
     /// Starts (or restarts) one agent.
-    public func launch(_ node: Node, extra: [String] = []) throws {
+    /// Starts `node`'s agent; `environment` adds variables (a test clock offset, say).
+    public func launch(_ node: Node, extra: [String] = [], environment added: [String: String] = [:]) throws {
         let executable = try options.executable ?? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -223,6 +224,7 @@ public final class LocalCluster: Sendable {
         var environment = ProcessInfo.processInfo.environment
         // An empty password starts the agents without one: the cluster then makes its own admin.
         environment["FILESTORE_ADMIN_PASSWORD"] = options.adminPassword.isEmpty ? nil : options.adminPassword
+        environment.merge(added) { $1 }
         process.environment = environment
         if !FileManager.default.fileExists(atPath: node.logFile) { FileManager.default.createFile(atPath: node.logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: node.logFile))
@@ -235,14 +237,14 @@ public final class LocalCluster: Sendable {
 
     /// Restarts a stopped or killed agent and waits until it answers; `wipe` deletes its data
     /// directory first (a node that returns with an empty disk).
-    public func restart(_ id: String, wipe: Bool = false) async throws {
+    public func restart(_ id: String, wipe: Bool = false, environment: [String: String] = [:]) async throws {
         guard let node = node(id) else { throw LocalProcessError("no node \(id)") }
         if wipe {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: node.dataDirectory)) ?? [] where name != "agent.log" {
                 try FileManager.default.removeItem(atPath: "\(node.dataDirectory)/\(name)")
             }
         }
-        try launch(node)
+        try launch(node, environment: environment)
         try await waitUntilListening(node)
     }
 

@@ -272,5 +272,5 @@ public actor GossipShell: Service {
     }
 
     /// The wall clock in milliseconds since the Unix epoch (packet stamps for the replay guard).
-    public static func wallMilliseconds() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+    public static func wallMilliseconds() -> UInt64 { WallClock.milliseconds() }
 }

@@ -215,9 +215,12 @@ public struct RingDecision: Codable, Equatable, Sendable {
 public struct HealthAnswer: Codable, Equatable, Sendable {
     public var status: String
     public var node: String
+    /// The agent's wall time (RFC 3339, UTC, milliseconds): lets a test see a skewed clock.
+    public var time: String
 
-    public init(status: String, node: String) {
+    public init(status: String, node: String, time: String) {
         self.status = status
         self.node = node
+        self.time = time
     }
 }

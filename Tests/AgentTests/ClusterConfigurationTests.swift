@@ -33,6 +33,8 @@ struct ClusterConfigurationTests {
         #expect(configuration.name == "demo" && configuration.replication == 2 && configuration.writeQuorum == 2)
         #expect(configuration.chunkSize.bytes == 5 << 20 && configuration.vnodes == 128 && configuration.deadGrace == .seconds(300))
         #expect(configuration.nodes.map(\.id) == ["node1", "node2"])
+        #expect(configuration.maxClockSkew == .seconds(60))
+        #expect(try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "dead_grace: 5m", with: "dead_grace: 5m\n  max_clock_skew: 5s")).maxClockSkew == .seconds(5))
         #expect(configuration.nodes[0].storage == .s3(endpoint: "http://minio1:9000", bucket: "filestore", accessKey: "minioadmin", secretKey: "minioadmin", region: "us-east-1"))
         #expect(configuration.nodes[1].storage == .directory(path: "./data/node2") && configuration.nodes[1].weight == 2)
         #expect(configuration.nodes[0].gossip.port == 7946 && configuration.nodes[0].zone == "a")
@@ -91,6 +93,9 @@ struct ClusterConfigurationTests {
         ("vnodes: 128", "vnodes: many", "cluster.vnodes"),
         ("dead_grace: 5m", "dead_grace: soon", "cluster.dead_grace"),
         ("dead_grace: 5m", "dead_gracee: 5m", "cluster.dead_gracee"),
+        ("dead_grace: 5m", "dead_grace: 5m\n  max_clock_skew: 2h", "cluster.max_clock_skew"),
+        ("dead_grace: 5m", "dead_grace: 5m\n  max_clock_skew: 0s", "cluster.max_clock_skew"),
+        ("dead_grace: 5m", "dead_grace: 5m\n  max_clock_skew: -5s", "cluster.max_clock_skew"),
         ("- id: node1", "- id: Node_1", "nodes[0].id"),
         ("- id: node2", "- id: node1", "nodes[1].id"),
         ("http: agent1:8080", "http: agent1", "nodes[0].http"),

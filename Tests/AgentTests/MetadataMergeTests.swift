@@ -72,8 +72,36 @@ struct MetadataMergeTests {
         let remote = HybridTimestamp(wallMilliseconds: 30_000, counter: 7, node: "node2")
         try clock.observe(remote)
         #expect(clock.now() > remote)
-        let farAhead = HybridTimestamp(wallMilliseconds: 10_000 + HybridClock.maxDrift + 1, counter: 0, node: "node2")
+        let farAhead = HybridTimestamp(wallMilliseconds: 10_000 + HybridClock.defaultMaxDrift + 1, counter: 0, node: "node2")
         #expect(throws: ClockSkewError.self) { try clock.observe(farAhead) }
+    }
+
+    /// `max_clock_skew` is the clock's own limit: a version just inside is taken, just beyond refused.
+    @Test(arguments: [UInt64(1_000), 5_000, 3_600_000])
+    func theSkewLimitIsConfigurable(limit: UInt64) throws {
+        let clock = HybridClock(node: "node1", maxDrift: limit) { 10_000 }
+        try clock.observe(HybridTimestamp(wallMilliseconds: 10_000 + limit, counter: 0, node: "node2"))
+        #expect(throws: ClockSkewError.self) { try clock.observe(HybridTimestamp(wallMilliseconds: 10_000 + limit + 1, counter: 0, node: "node2")) }
+    }
+
+    /// A restart resumes above the persisted high-water mark even when the wall clock went back.
+    @Test func aRestartedClockNeverGoesBackwards() throws {
+        let before = HybridClock(node: "node1") { 50_000 }
+        var issued = before.now()
+        for _ in 0..<10 { issued = before.now() }
+        let restarted = HybridClock(node: "node1") { 20_000 }
+        restarted.resume(after: HybridTimestamp(before.highWater.text)!)
+        #expect(restarted.now() > issued)
+    }
+
+    @Test func testClockOffsetsAreSignedDurations() {
+        #expect(WallClock.parseOffset(nil).milliseconds == nil && WallClock.parseOffset(nil).error == nil)
+        #expect(WallClock.parseOffset("-90s").milliseconds == -90_000)
+        #expect(WallClock.parseOffset("40s").milliseconds == 40_000)
+        #expect(WallClock.parseOffset("+1500ms").milliseconds == 1_500)
+        #expect(WallClock.parseOffset("1m30s").milliseconds == 90_000)
+        for bad in ["90", "--5s", "ten", "-", "400d", "5s ago"] { #expect(WallClock.parseOffset(bad).error != nil, "\(bad) refused") }
+        #expect(HybridClock.rfc3339(1_796_169_598_123) == "2026-12-01T23:59:58.123Z")
     }
 
     @Test(arguments: 0..<10)

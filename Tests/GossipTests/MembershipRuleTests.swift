@@ -120,6 +120,26 @@ struct MembershipRuleTests {
         #expect(a.onPacket([.ping(sequence: 1, target: "a", from: "c")], from: Self.peerAddress, now: .seconds(2)).isEmpty)
     }
 
+    /// A node that left and restarted at the incarnation it left with (the leave's bump was not
+    /// persisted before it stopped) hears it left, directly or in a full state: it must come
+    /// back alive above it, or stay "left" for good.
+    @Test func aRestartAtTheIncarnationWeLeftWithIsRefuted() {
+        var a = Self.node()
+        _ = a.onPacket([.left(id: "a", incarnation: 1)], from: Self.peerAddress, now: .zero)
+        #expect(a.me.status == .alive && a.me.incarnation == 2)
+        _ = a.onPacket([.state(members: [Self.member("a", index: 1, incarnation: 2, status: .left)], reply: false, from: "b")], from: Self.peerAddress, now: .seconds(1))
+        #expect(a.me.status == .alive && a.me.incarnation == 3)
+        // A stale farewell changes nothing.
+        _ = a.onPacket([.left(id: "a", incarnation: 1)], from: Self.peerAddress, now: .seconds(2))
+        #expect(a.me.incarnation == 3)
+        // The peer that held us "left" takes the refutation.
+        var b = Gossip.Membership(selfID: "b", metadata: Self.metadata(2), incarnation: 1, seed: 2)
+        _ = b.onPacket([.state(members: [Self.member("a", index: 1, incarnation: 2, status: .left)], reply: true, from: "c")], from: Self.peerAddress, now: .zero)
+        #expect(b.members["a"]?.status == .left)
+        _ = b.onPacket([.alive(a.me)], from: Self.peerAddress, now: .seconds(1))
+        #expect(b.members["a"]?.status == .alive)
+    }
+
     @Test func deadMemberRestartingWithAHigherIncarnationComesBack() {
         var a = Self.node()
         _ = a.onPacket([.dead(id: "b", incarnation: 1, from: "c")], from: Self.peerAddress, now: .zero)

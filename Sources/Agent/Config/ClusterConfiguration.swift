@@ -28,6 +28,9 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var gcGrace: Duration = .seconds(3600)
     /// How long a tombstone is kept before it is purged.
     public var tombstoneTTL: Duration = .seconds(7 * 24 * 3600)
+    /// How far ahead of this node's clock a peer's version may be stamped before it is refused
+    /// and logged (a peer with a wrong clock); writes are re-stamped above versions within it.
+    public var maxClockSkew: Duration = .seconds(60)
     public var nodes: [NodeConfiguration] = []
     /// What one agent lets its clients take (the `limits:` section).
     public var limits = Limits()
@@ -137,7 +140,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -168,6 +171,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
         configuration.scrubPeriod = try cluster.duration("scrub_period", default: configuration.scrubPeriod, minimum: .seconds(1))
         configuration.gcGrace = try cluster.duration("gc_grace", default: configuration.gcGrace, minimum: .seconds(1))
         configuration.tombstoneTTL = try cluster.duration("tombstone_ttl", default: configuration.tombstoneTTL, minimum: .seconds(1))
+        configuration.maxClockSkew = try cluster.duration("max_clock_skew", default: configuration.maxClockSkew, minimum: .seconds(1))
+        guard configuration.maxClockSkew <= .seconds(3600) else { throw Error(field: "cluster.max_clock_skew", problem: "must be at most 1h (clocks further apart need fixing, not tolerating)") }
         configuration.repairBandwidth = try cluster.size("repair_bandwidth", default: configuration.repairBandwidth, minimum: 64 << 10)
         configuration.scrubRate = try cluster.size("scrub_rate", default: configuration.scrubRate, minimum: 64 << 10)
 

@@ -113,5 +113,5 @@ public final class PeerClient: Sendable {
         return (status, response.headers, collected)
     }
 
-    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func nowMilliseconds() -> Int64 { Int64(HybridClock.systemMilliseconds()) }
 }

@@ -49,18 +49,41 @@ extension HybridTimestamp: TextCodable {
 /// Issues hybrid timestamps for one node and folds in timestamps seen from peers, so a version
 /// written here is always above every version this node has seen (causality across clock skew).
 public final class HybridClock: Sendable {
-    /// How far ahead of local wall time a peer's timestamp may be before it is refused.
-    public static let maxDrift: UInt64 = 60_000
+    /// The default `max_clock_skew`: how far ahead of local wall time a peer's timestamp may be
+    /// before it is refused.
+    public static let defaultMaxDrift: UInt64 = 60_000
 
     public let node: NodeID
+    /// `max_clock_skew` in milliseconds.
+    public let maxDrift: UInt64
     private let wallClock: @Sendable () -> UInt64
     private let last: Mutex<(wall: UInt64, counter: UInt16)>
 
     /// `wallClock` returns milliseconds since the Unix epoch (injectable for tests).
-    public init(node: NodeID, wallClock: @escaping @Sendable () -> UInt64 = HybridClock.systemMilliseconds) {
+    public init(node: NodeID, maxDrift: UInt64 = HybridClock.defaultMaxDrift, wallClock: @escaping @Sendable () -> UInt64 = HybridClock.systemMilliseconds) {
         self.node = node
+        self.maxDrift = maxDrift
         self.wallClock = wallClock
         self.last = Mutex((0, 0))
+    }
+
+    /// The `node_state` key the high-water mark is persisted under (by the convergence round).
+    public static let highWaterKey = "hlc_high_water"
+
+    /// The highest timestamp issued or observed so far (what a restart must not go below).
+    public var highWater: HybridTimestamp {
+        let (wall, counter) = last.withLock { $0 }
+        return HybridTimestamp(wallMilliseconds: wall, counter: counter, node: node)
+    }
+
+    /// Starts above `stored` (the high-water mark persisted before a restart, or the newest
+    /// version held), whatever the wall clock says now: a restart never goes backwards.
+    public func resume(after stored: HybridTimestamp) {
+        last.withLock { last in
+            if stored.wallMilliseconds > last.wall || (stored.wallMilliseconds == last.wall && stored.counter > last.counter) {
+                last = (stored.wallMilliseconds, stored.counter)
+            }
+        }
     }
 
     /// A new timestamp above every one issued or observed before.
@@ -82,27 +105,30 @@ public final class HybridClock: Sendable {
     /// Folds in a peer's timestamp; refuses one more than `maxDrift` ahead of local wall time.
     public func observe(_ remote: HybridTimestamp) throws(ClockSkewError) {
         let wall = wallClock()
-        guard remote.wallMilliseconds <= wall + Self.maxDrift else {
-            throw ClockSkewError(remote: remote, localMilliseconds: wall)
+        guard remote.wallMilliseconds <= wall + maxDrift else {
+            throw ClockSkewError(remote: remote, localMilliseconds: wall, limitMilliseconds: maxDrift)
         }
-        last.withLock { last in
-            if remote.wallMilliseconds > last.wall || (remote.wallMilliseconds == last.wall && remote.counter > last.counter) {
-                last = (remote.wallMilliseconds, remote.counter)
-            }
-        }
+        resume(after: remote)
     }
 
-    /// Milliseconds since the Unix epoch from the system clock.
-    @Sendable public static func systemMilliseconds() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+    /// `milliseconds` since the Unix epoch as RFC 3339 in UTC (`2026-12-01T23:59:58.123Z`).
+    public static func rfc3339(_ milliseconds: UInt64) -> String {
+        // Whole seconds through the formatter, the milliseconds by hand (a Double would round them).
+        let seconds = Date(timeIntervalSince1970: Double(milliseconds / 1000)).formatted(.iso8601)
+        return seconds.dropLast() + String(format: ".%03dZ", Int(milliseconds % 1000))
     }
+
+    /// Milliseconds since the Unix epoch from the system clock (`WallClock`: shifted by
+    /// `FILESTORE_TEST_CLOCK_OFFSET` when a fault test sets it).
+    @Sendable public static func systemMilliseconds() -> UInt64 { WallClock.milliseconds() }
 }
 
 /// A peer's version stamped too far in the future (its clock is wrong): refused and logged.
 public struct ClockSkewError: Error, CustomStringConvertible {
     public var remote: HybridTimestamp
     public var localMilliseconds: UInt64
+    public var limitMilliseconds: UInt64
     public var description: String {
-        "version \(remote) is \(remote.wallMilliseconds - localMilliseconds) ms ahead of this node's clock (limit \(HybridClock.maxDrift) ms)"
+        "version \(remote) is \(remote.wallMilliseconds - localMilliseconds) ms ahead of this node's clock (max_clock_skew \(limitMilliseconds) ms)"
     }
 }

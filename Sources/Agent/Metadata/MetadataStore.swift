@@ -357,6 +357,21 @@ public struct MetadataStore: Sendable {
         try Data.fetchOne(db, sql: "SELECT record FROM token WHERE hash = ?", arguments: [hash]).map { try decoder.decode(TokenRecord.self, from: $0) }
     }
 
+    /// The newest version this shard holds, of any record (versions are 16 fixed-width hex
+    /// digits first, so the text order is the time order): where the clock resumes after a restart.
+    public func newestVersion() async throws -> HybridTimestamp? {
+        try await database.read { db in
+            let newest = try String.fetchOne(
+                db,
+                sql: """
+                    SELECT MAX(v) FROM (SELECT MAX(version) AS v FROM manifest UNION ALL SELECT MAX(version) FROM user
+                    UNION ALL SELECT MAX(version) FROM token UNION ALL SELECT MAX(version) FROM ring_state)
+                    """
+            )
+            return newest.flatMap { HybridTimestamp($0) }
+        }
+    }
+
     // MARK: Node state
 
     /// A local setting (incarnation, ring state), or nil.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Gossip
 import GossipNIO
@@ -25,7 +26,15 @@ public enum AgentNode {
         let selfID = options.node.id
         try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
         let metadata = try MetadataStore(path: options.dataDirectory + "/meta.sqlite")
-        let clock = HybridClock(node: selfID)
+        if let problem = WallClock.testOffset.error { throw ClusterConfiguration.Error(field: "FILESTORE_TEST_CLOCK_OFFSET", problem: problem) }
+        if let offset = WallClock.testOffset.milliseconds {
+            logger.warning("TEST CLOCK OFFSET: every wall-clock reading of this agent is shifted by \(offset) ms (FILESTORE_TEST_CLOCK_OFFSET=\(WallClock.testOffset.text ?? "")); for fault tests only")
+        }
+        let clock = HybridClock(node: selfID, maxDrift: UInt64(options.cluster.maxClockSkew.inMilliseconds))
+        // Never below a version issued or held before a restart, whatever the clock says now.
+        for stored in [try await metadata.newestVersion(), try await metadata.nodeState(HybridClock.highWaterKey).flatMap { HybridTimestamp($0) }] {
+            if let stored { clock.resume(after: stored) }
+        }
 
         var s3Client: S3.Client?
         let blobs: any BlobStore

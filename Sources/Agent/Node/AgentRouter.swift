@@ -16,7 +16,7 @@ enum AgentRouter {
         if agent.servesTLS { router.add(middleware: StrictTransportSecurity()) }
         router.add(middleware: ErrorMiddleware())
         // Open to anyone: liveness, metrics, and the web pages (which check their own session).
-        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue)) }
+        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue, time: HybridClock.rfc3339(HybridClock.systemMilliseconds()))) }
         router.get("/api/v1/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: assets.openAPI)))
         }
@@ -42,7 +42,7 @@ enum AgentRouter {
         let router = Router(context: AgentRequestContext.self)
         router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: ChunkCalls.maxChunkBytes)))
         router.add(middleware: ErrorMiddleware())
-        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue)) }
+        router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue, time: HybridClock.rfc3339(HybridClock.systemMilliseconds()))) }
         InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: replays)))
         return router
     }

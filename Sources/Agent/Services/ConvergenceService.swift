@@ -105,8 +105,17 @@ struct ConvergenceService: Service {
         try await settleHints(snapshot)
         let inTouch = snapshot.nodes.keys.allSatisfy { $0 == agent.selfID } || snapshot.nodes.keys.contains { $0 != agent.selfID && snapshot.isAvailable($0) }
         try await absence.roundFinished(now: now, inTouch: inTouch, unresolved: unresolved, wasChecking: staleBefore != nil)
+        try await persistClockHighWater()
         progress.roundFinished(underReplicated: pending, bytesToMove: backlog)
         return worked || pending > 0
+    }
+
+    /// Persists the clock's high-water mark when it moved, so a restart resumes above every
+    /// version this node issued, even for keys it does not hold (at most one commit a round).
+    private func persistClockHighWater() async throws {
+        let mark = agent.local.clock.highWater
+        let stored = try await agent.local.metadata.nodeState(HybridClock.highWaterKey).flatMap { HybridTimestamp($0) }
+        if stored.map({ mark > $0 }) ?? true { try await agent.local.metadata.setNodeState(HybridClock.highWaterKey, mark.text) }
     }
 
     /// Asks the other owners about manifests held from before a long absence (`AbsenceCheck`)

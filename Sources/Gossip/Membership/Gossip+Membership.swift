@@ -366,7 +366,13 @@ extension Gossip {
         }
 
         private mutating func left(_ id: NodeID, incarnation: UInt64) -> [Directive] {
-            guard id != selfID, var member = members[id], incarnation >= member.incarnation, member.status != .left else { return [] }
+            if id == selfID {
+                // Told we left while we run: we left and restarted before our incarnation was
+                // persisted, so we came back at the very one we left with. Outbid it, or we
+                // would stay "left" everywhere for good.
+                return me.status != .left && incarnation >= me.incarnation ? refute(above: incarnation) : []
+            }
+            guard var member = members[id], incarnation >= member.incarnation, member.status != .left else { return [] }
             member.status = .left
             member.incarnation = incarnation
             members[id] = member

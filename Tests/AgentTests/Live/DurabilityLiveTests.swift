@@ -3,6 +3,7 @@ import Basics
 import DevCluster
 import Foundation
 import LocalProcesses
+import PublicAPI
 import Ring
 import Testing
 import TestSupport
@@ -54,6 +55,33 @@ struct DurabilityLiveTests {
                 let trace = (try? String(contentsOfFile: "\(directory)/\(owner)", encoding: .utf8)) ?? ""
                 let walSyncs = trace.split(separator: "\n").filter { $0.contains("meta.sqlite-wal>") }
                 #expect(!walSyncs.isEmpty, "\(owner) owns the manifest but never synced meta.sqlite-wal during the upload; its syncs:\n\(trace)")
+            }
+        }
+    }
+
+    /// Real-time order with a skewed clock, made the way the fault harness makes one: node1
+    /// restarted with `FILESTORE_TEST_CLOCK_OFFSET=40s` (inside `max_clock_skew`) reports its
+    /// shifted time in health and writes a file; a later write of the same file through node2,
+    /// whose clock is right, must win on every node though node1 stamped its write 40 s ahead.
+    @Test func aSkewedAgentShowsItsTimeAndLaterWritesStillWin() async throws {
+        try await LiveCluster.run(nodes: 3) { cluster, api in
+            await cluster.stop("node1")
+            try await cluster.restart("node1", environment: ["FILESTORE_TEST_CLOCK_OFFSET": "40s"])
+            try await api.waitUntilAllAlive(timeout: .seconds(60))
+            for (node, expected) in [("node1", 40.0), ("node2", 0.0)] {
+                let health = try await api.send(.GET, node, "/api/v1/health").decode(HealthAnswer.self)
+                let time = try #require(try? Date(health.time, strategy: .iso8601), "\(health.time) is RFC 3339")
+                #expect(abs(time.timeIntervalSinceNow - expected) < 5, "\(node) reports \(health.time), expected \(expected) s from now")
+            }
+            let path = "skewed/register"
+            let (first, second) = (randomBytes(3000, seed: 1), randomBytes(3000, seed: 2))
+            let ahead = try await api.upload("node1", path, first)
+            try #require(ahead.status == 201, "\(ahead.text)")
+            let later = try await api.upload("node2", path, second)
+            try #require(later.status == 201, "\(later.text)")
+            for node in ["node1", "node2", "node3"] {
+                let read = try await api.download(node, path)
+                #expect(read.status == 200 && read.bytes == second, "\(node) serves the later write")
             }
         }
     }

@@ -39,6 +39,9 @@ public final class LocalCluster: Sendable {
         /// TLS on every listener, with a cluster CA and node certificates made in `directory/tls`;
         /// with `internalListeners`, the internal listeners require agents' certificates (mutual TLS).
         public var tls = false
+        /// Each agent on its own loopback address (node1 on 127.0.0.11, node2 on .12, …), so
+        /// iptables rules can cut two agents apart without touching anything else.
+        public var addressPerNode = false
 
         public init(directory: String, adminPassword: String) {
             self.directory = directory
@@ -57,9 +60,14 @@ public final class LocalCluster: Sendable {
         public var logFile: String
         /// "https" when the cluster runs over TLS.
         public var scheme = "http"
-        public var url: String { "\(scheme)://127.0.0.1:\(httpPort)" }
+        /// The loopback address every listener of the node binds.
+        public var host = "127.0.0.1"
+        public var url: String { "\(scheme)://\(host):\(httpPort)" }
         /// Where the internal API is served.
-        public var peerAddress: String { "127.0.0.1:\(internalPort ?? httpPort)" }
+        public var peerAddress: String { "\(host):\(internalPort ?? httpPort)" }
+
+        /// The node's address when each node has its own (`Options.addressPerNode`).
+        static func host(index: Int, own: Bool) -> String { own ? "127.0.0.\(10 + index)" : "127.0.0.1" }
     }
 
     public let options: Options
@@ -80,6 +88,8 @@ public final class LocalCluster: Sendable {
 
     /// The names every local agent's certificate is good for.
     static let hosts = ["127.0.0.1", "localhost"]
+    /// The names a node's certificate is good for.
+    static func hosts(of node: Node) -> [String] { hosts.contains(node.host) ? hosts : hosts + [node.host] }
 
     /// The cluster CA's certificate, when the cluster runs over TLS.
     public var authorityCertificate: String? {
@@ -129,6 +139,7 @@ public final class LocalCluster: Sendable {
                 let gossipPort = options.gossipPort == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.gossipPort + index - 1
                 taken.insert(gossipPort)
                 var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+                node.host = Node.host(index: index, own: options.addressPerNode)
                 if options.tls { node.scheme = "https" }
                 if options.internalListeners {
                     let port = try FreePort.pickForTCPAndUDP(avoiding: taken)
@@ -145,8 +156,8 @@ public final class LocalCluster: Sendable {
                     motos[id] = moto
                     storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
                 }
-                let internalEntry = node.internalPort.map { ", internal: \"127.0.0.1:\($0)\"" } ?? ""
-                yaml += "  - {id: \(id), http: \"127.0.0.1:\(node.httpPort)\"\(internalEntry), gossip: \"127.0.0.1:\(node.gossipPort)\", storage: \(storage)}\n"
+                let internalEntry = node.internalPort.map { ", internal: \"\(node.host):\($0)\"" } ?? ""
+                yaml += "  - {id: \(id), http: \"\(node.host):\(node.httpPort)\"\(internalEntry), gossip: \"\(node.host):\(node.gossipPort)\", storage: \(storage)}\n"
                 nodes.append(node)
             }
         } catch {
@@ -155,7 +166,7 @@ public final class LocalCluster: Sendable {
         }
         let configurationFile = "\(directory)/cluster.yml"
         try yaml.write(toFile: configurationFile, atomically: true, encoding: .utf8)
-        if options.tls { try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: nodes.map { ($0.id, Self.hosts) }) }
+        if options.tls { try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: nodes.map { ($0.id, Self.hosts(of: $0)) }) }
         let cluster = LocalCluster(options: options, nodes: nodes, configurationFile: configurationFile, motos: motos)
         do {
             for node in nodes { try cluster.launch(node) }
@@ -192,10 +203,11 @@ public final class LocalCluster: Sendable {
         let httpPort = try FreePort.pickForTCPAndUDP(avoiding: taken)
         let gossipPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort]))
         var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
+        node.host = Node.host(index: nodes.count + 1, own: options.addressPerNode)
         if options.internalListeners { node.internalPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort])) }
         if options.tls {
             node.scheme = "https"
-            try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: [(id, Self.hosts)])
+            try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: [(id, Self.hosts(of: node))])
         }
         try FileManager.default.createDirectory(atPath: node.dataDirectory, withIntermediateDirectories: true)
         members.withLock { $0.append(node) }
@@ -207,9 +219,9 @@ public final class LocalCluster: Sendable {
             storage = "s3://\(moto.accessKey):\(moto.secretKey)@\(moto.endpoint.dropFirst("http://".count))/filestore"
         }
         try launch(node, extra: [
-            "--http", "127.0.0.1:\(node.httpPort)", "--gossip", "127.0.0.1:\(node.gossipPort)",
-            "--storage", storage, "--join", "127.0.0.1:\(seed.gossipPort)",
-        ] + (node.internalPort.map { ["--internal", "127.0.0.1:\($0)"] } ?? []))
+            "--http", "\(node.host):\(node.httpPort)", "--gossip", "\(node.host):\(node.gossipPort)",
+            "--storage", storage, "--join", "\(seed.host):\(seed.gossipPort)",
+        ] + (node.internalPort.map { ["--internal", "\(node.host):\($0)"] } ?? []))
         try await waitUntilListening(node)
         return node
     }
@@ -254,7 +266,7 @@ public final class LocalCluster: Sendable {
         try await Executables.offload {
             let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline {
-                if FreePort.canConnect(port: node.httpPort) { return }
+                if FreePort.canConnect(port: node.httpPort, host: node.host) { return }
                 if let process, !process.isRunning {
                     throw LocalProcessError("agent \(node.id) exited with status \(process.terminationStatus):\n\(Self.tail(node.logFile))")
                 }

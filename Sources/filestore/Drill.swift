@@ -8,7 +8,7 @@ struct DrillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drill",
         abstract: "Start a throw-away local cluster and run the failure drills under load, with a report.",
-        discussion: "Drills: 1 kill -9 a node, 2 freeze a node, 3 empty disk, 4 add a node, 5 drain and remove, 6 corrupt a chunk. Exit code 1 when any fails."
+        discussion: "Drills: 1 kill -9 a node, 2 freeze a node, 3 empty disk, 4 add a node, 5 drain and remove, 6 corrupt a chunk, 7 partition (root: iptables), 8 clock skew. Each agent listens on its own loopback address (127.0.0.11, .12, …). Exit code 1 when any fails."
     )
 
     @Option(help: "Agents to start (at least 3).") var nodes: Int = 3
@@ -35,6 +35,7 @@ struct DrillCommand: AsyncParsableCommand {
         options.repairInterval = "1s"
         options.scrubPeriod = "30s"
         options.clusterName = "drill"
+        options.addressPerNode = true
         say("filestore drill: starting \(nodes) agents (\(storage) storage) in \(directory) …")
         let cluster: LocalCluster
         do {
@@ -54,7 +55,7 @@ struct DrillCommand: AsyncParsableCommand {
         say(Self.pad("drill", 22) + Self.pad("result", 8) + Self.pad("detected", 10) + Self.pad("healed", 10) + Self.pad("bytes moved", 13) + Self.pad("files ok", 9) + "notes")
         for entry in entries {
             say(
-                Self.pad(entry.name, 22) + Self.pad(entry.passed ? "PASS" : "FAIL", 8) + Self.pad(Self.seconds(entry.detection), 10)
+                Self.pad(entry.name, 22) + Self.pad(entry.skipped ? "SKIP" : entry.passed ? "PASS" : "FAIL", 8) + Self.pad(Self.seconds(entry.detection), 10)
                     + Self.pad(Self.seconds(entry.fullReplication), 10) + Self.pad(entry.bytesMoved.map(String.init) ?? "-", 13)
                     + Self.pad(String(entry.filesVerified), 9) + entry.notes.joined(separator: "; ")
             )

@@ -24,7 +24,8 @@ public struct ReadCoordinator: Sendable {
     }
 
     /// The newest version of a file's manifest (a tombstone when deleted), or nil when no node has it.
-    /// Asks every available primary owner; only if none has a copy, walks on down the preference list.
+    /// Asks every available primary owner, then stand-ins down the preference list until
+    /// `write_quorum` nodes have answered and one has a copy (or all were asked).
     public func latestManifest(_ key: FileKey, _ snapshot: ClusterSnapshot) async throws -> Manifest? {
         let order = snapshot.readOrder(for: key.position)
         let owners = Set(snapshot.owners(of: key.position))
@@ -45,19 +46,25 @@ public struct ReadCoordinator: Sendable {
                 if let error = answer.error { errors.append(error) } else { answers.append((answer.node, answer.manifest)) }
             }
         }
-        if answers.allSatisfy({ $0.1 == nil }) {
-            for node in order where !owners.contains(node) {
-                do {
-                    let manifest = try await calls.manifest(key, on: node, snapshot)
-                    answers.append((node, manifest))
-                    if manifest != nil { break }
-                } catch {
-                    errors.append(PeerError.from(error, node: node))
-                }
+        // Read your writes: an acknowledged write is on `write_quorum` distinct nodes of the
+        // preference list (owners, or stand-ins while an owner is away), so a read hears from as
+        // many before it answers — in a cluster of fewer than twice that many nodes, every such
+        // set of answers holds every acknowledged write. Past the owners, stand-ins are asked in
+        // preference order, and the search goes on while no answer has a copy at all.
+        let needed = min(snapshot.writeQuorum, snapshot.ring.members.count)
+        for node in order where !owners.contains(node) {
+            if answers.count >= needed && answers.contains(where: { $0.1 != nil }) { break }
+            do {
+                answers.append((node, try await calls.manifest(key, on: node, snapshot)))
+            } catch {
+                errors.append(PeerError.from(error, node: node))
             }
         }
-        guard !answers.isEmpty else {
-            throw ReplicationError(.noReadableReplica, "no owner of \(key.path) answered: \(errors.map(\.description).joined(separator: "; "))")
+        guard answers.count >= needed, !answers.isEmpty else {
+            throw ReplicationError(
+                .noReadableReplica,
+                "\(answers.count) of the \(needed) nodes a read of \(key.path) needs answered (the rest may hold a newer version): \(errors.map(\.description).joined(separator: "; "))"
+            )
         }
         guard let newest = answers.compactMap(\.1).reduce(nil, { (best: Manifest?, next) in best.map { $0.merged(with: next) } ?? next }) else { return nil }
         let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0)

@@ -228,6 +228,28 @@ extension CoordinatorTests {
         for node in cluster.ids { #expect(try await cluster.download(path, via: node) == nil, "deleted, read through \(node)") }
     }
 
+    /// Read your writes across a stand-in (DESIGN.md §18): owner A misses a write (unreachable),
+    /// which lands on the other owner B and a stand-in; then B is cut off and A is back. A read
+    /// through A must not answer from A's own copy alone — that is the older version — but hear
+    /// from `write_quorum` nodes, the stand-in among them, and return the acknowledged write.
+    @Test("a read hears from write_quorum nodes, so it sees a write an owner missed", arguments: 0..<8)
+    func readsSeeAWriteAnOwnerMissed(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 6100 + seed)
+        let cluster = try InProcessCluster(nodes: 3)
+        let path = "ryw/\(seed)"
+        let owners = cluster.owners(of: FileKey(owner: "alice", path: path).position)
+        let missed = owners[Int.random(in: 0..<2, using: &random)], other = owners.first { $0 != missed }!
+        let standIn = cluster.ids.first { !owners.contains($0) }!
+        let first = seededBytes(Int.random(in: 1...9_000, using: &random), &random)
+        let second = seededBytes(Int.random(in: 1...9_000, using: &random), &random)
+        try await cluster.upload(first, as: path, via: missed)
+        cluster.transport.set(.unreachable, on: missed)
+        try await cluster.upload(second, as: path, via: standIn)
+        cluster.transport.set(.healthy, on: missed)
+        cluster.transport.set(.unreachable, on: other)
+        #expect(try await cluster.download(path, via: missed) == second, "read through the owner that missed the write")
+    }
+
     /// Nothing comes back (DESIGN.md §18): an owner away for longer than `tombstone_ttl` returns
     /// holding a file deleted meanwhile, whose tombstone every other node has purged. It must
     /// drop that file, not push it back, and keep serving what was not deleted.

@@ -25,7 +25,7 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
 
     /// Degraded: a ring member not alive, or data not yet on all its owners (`filestore status` exits 2).
     public var isDegraded: Bool {
-        nodes.contains { $0.ringState != "left" && $0.status != "alive" } || (health.underReplicatedChunks ?? 0) > 0 || health.hintsPending > 0
+        nodes.contains { $0.ringState != "left" && $0.status != "alive" } || (health.underReplicatedChunks ?? 0) > 0 || (health.atRisk ?? 0) > 0 || health.hintsPending > 0
     }
 
     public struct Node: Codable, Equatable, Sendable {
@@ -107,12 +107,17 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
     /// and must push, so nothing is counted twice).
     public struct Health: Codable, Equatable, Sendable {
         public var underReplicatedChunks: Int?
+        /// Chunks and manifests with an owner down (fewer than `replication` copies known live)
+        /// that repair has not started on: nonzero from the moment a node is seen down until it
+        /// returns or `dead_grace` passes and they count as under-replicated instead.
+        public var atRisk: Int?
         public var hintsPending: Int
         public var bytesToMove: Int?
         public var repairRateBytesPerSecond: Int?
 
-        public init(underReplicatedChunks: Int?, hintsPending: Int, bytesToMove: Int?, repairRateBytesPerSecond: Int?) {
+        public init(underReplicatedChunks: Int?, atRisk: Int?, hintsPending: Int, bytesToMove: Int?, repairRateBytesPerSecond: Int?) {
             self.underReplicatedChunks = underReplicatedChunks
+            self.atRisk = atRisk
             self.hintsPending = hintsPending
             self.bytesToMove = bytesToMove
             self.repairRateBytesPerSecond = repairRateBytesPerSecond
@@ -128,6 +133,7 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case underReplicatedChunks = "under_replicated_chunks"
+            case atRisk = "at_risk"
             case hintsPending = "hints_pending"
             case bytesToMove = "bytes_to_move"
             case repairRateBytesPerSecond = "repair_rate_bytes_per_s"
@@ -137,6 +143,7 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             underReplicatedChunks = try container.decodeIfPresent(Int.self, forKey: .underReplicatedChunks)
+            atRisk = try container.decodeIfPresent(Int.self, forKey: .atRisk)
             hintsPending = try container.decode(Int.self, forKey: .hintsPending)
             bytesToMove = try container.decodeIfPresent(Int.self, forKey: .bytesToMove)
             repairRateBytesPerSecond = try container.decodeIfPresent(Int.self, forKey: .repairRateBytesPerSecond)
@@ -146,6 +153,7 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
             // Nulls are written out: a field that is unknown is not a field that is missing.
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(underReplicatedChunks, forKey: .underReplicatedChunks)
+            try container.encode(atRisk, forKey: .atRisk)
             try container.encode(hintsPending, forKey: .hintsPending)
             try container.encode(bytesToMove, forKey: .bytesToMove)
             try container.encode(repairRateBytesPerSecond, forKey: .repairRateBytesPerSecond)

@@ -52,10 +52,25 @@ public struct FileListing: Codable, Equatable, Sendable {
     public var files: [FileInfo]
     /// The cursor for the next page (`after=`), or null on the last page.
     public var next: String?
+    /// True when so many nodes were not heard from that files may be missing from this page
+    /// (as many as an acknowledged write is stored on); list again when they are back.
+    public var partial: Bool
+    /// The nodes this page did not hear from (down, or did not answer), sorted.
+    public var unansweredNodes: [String]
 
-    public init(files: [FileInfo], next: String?) {
+    public init(files: [FileInfo], next: String?, partial: Bool = false, unansweredNodes: [String] = []) {
         self.files = files
         self.next = next
+        self.partial = partial
+        self.unansweredNodes = unansweredNodes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        files = try container.decode([FileInfo].self, forKey: .files)
+        next = try container.decodeIfPresent(String.self, forKey: .next)
+        partial = try container.decodeIfPresent(Bool.self, forKey: .partial) ?? false
+        unansweredNodes = try container.decodeIfPresent([String].self, forKey: .unansweredNodes) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -63,9 +78,14 @@ public struct FileListing: Codable, Equatable, Sendable {
         try container.encode(files, forKey: .files)
         // Always present: clients test `next == null` to stop paging.
         try container.encode(next, forKey: .next)
+        try container.encode(partial, forKey: .partial)
+        try container.encode(unansweredNodes, forKey: .unansweredNodes)
     }
 
-    enum CodingKeys: String, CodingKey { case files, next }
+    enum CodingKeys: String, CodingKey {
+        case files, next, partial
+        case unansweredNodes = "unanswered_nodes"
+    }
 }
 
 /// A file with where each of its chunks is stored (`GET /api/v1/meta/{path}`): the file's fields,

@@ -31,6 +31,28 @@ struct ConvergenceTests {
         }
     }
 
+    /// A key with an owner down is counted as at risk by exactly one of the nodes that are up and
+    /// hold it (its first owner that is up), never while every owner is up; while every owner is
+    /// down, each holder that is up counts it (no risk is left unreported).
+    @Test(arguments: 0..<30)
+    func atRiskKeysAreCountedOnceByANodeThatIsUp(seed: UInt64) {
+        var random = SeededGenerator(seed: 700 + seed)
+        for _ in 0..<300 {
+            let owners = Array(Self.nodes.shuffled(using: &random).prefix(Int.random(in: 1...3, using: &random)))
+            let down = Set(Self.nodes.filter { _ in Bool.random(using: &random) && Bool.random(using: &random) })
+            let standIns = Set(Self.nodes.filter { !owners.contains($0) && Bool.random(using: &random) })
+            let holders = owners.filter { !down.contains($0) } + standIns.filter { !down.contains($0) }
+            let reporters = holders.filter { Convergence.reportsAtRisk(selfID: $0, owners: owners, isAvailable: { !down.contains($0) }) }
+            if owners.allSatisfy({ !down.contains($0) }) {
+                #expect(reporters.isEmpty, "owners \(owners), down \(down)")
+            } else if let first = owners.first(where: { !down.contains($0) }) {
+                #expect(reporters == [first], "owners \(owners), down \(down)")
+            } else {
+                #expect(Set(reporters) == Set(holders), "owners \(owners), down \(down)")
+            }
+        }
+    }
+
     /// After a long absence (`AbsenceCheck`): a suspect copy is dropped only when every other
     /// owner answered and none holds the key; kept as usual when one holds it; undecided otherwise.
     @Test(arguments: 0..<30)

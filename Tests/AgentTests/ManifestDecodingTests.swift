@@ -57,4 +57,25 @@ struct ManifestDecodingTests {
             #expect(throws: DecodingError.self, "\(what) is refused") { try Self.roundTrip(forged) }
         }
     }
+
+    /// A listing's shard page from a peer: summaries round-trip (the chunk count kept, the list
+    /// left out), and one no manifest could have is refused.
+    @Test(arguments: 0..<20)
+    func shardPagesRoundTripAndForgedSummariesAreRefused(seed: UInt64) throws {
+        var random = SeededGenerator(seed: 500 + seed)
+        let manifests = (0..<3).map { _ in Self.valid(&random) }
+        let page = ShardPage(files: manifests.map(FileSummary.init), more: Bool.random(using: &random))
+        let decoded = try JSONDecoder().decode(ShardPage.self, from: try JSONEncoder().encode(page))
+        #expect(decoded == page && decoded.files.map(\.chunkCount) == manifests.map(\.chunks.count))
+        var forged = page
+        switch Int.random(in: 0..<4, using: &random) {
+        case 0: forged.files[1].size = -1
+        case 1: forged.files[1].chunkCount = -3
+        case 2: forged.files[1].path = ""
+        default:
+            forged.files[1].deleted = true
+            forged.files[1].chunkCount = 2
+        }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ShardPage.self, from: try JSONEncoder().encode(forged)) }
+    }
 }

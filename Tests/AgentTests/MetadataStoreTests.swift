@@ -57,16 +57,45 @@ struct MetadataStoreTests {
         let store = try MetadataStore.inMemory()
         for path in ["b/2", "a/1", "b/1", "b/10", "c", "b%", "bé/x"] { try await store.merge(Self.manifest(path, wall: 1)) }
         try await store.merge(Self.manifest("b/3", owner: "bob", wall: 1))
-        let all = try await store.manifests(owner: "alice", prefix: "", after: nil, limit: 100).map(\.path)
-        #expect(all == ["a/1", "b%", "b/1", "b/10", "b/2", "bé/x", "c"])
-        let prefixed = try await store.manifests(owner: "alice", prefix: "b/", after: nil, limit: 100).map(\.path)
-        #expect(prefixed == ["b/1", "b/10", "b/2"])
-        let page = try await store.manifests(owner: "alice", prefix: "b/", after: FileKey(owner: "alice", path: "b/1"), limit: 1).map(\.path)
-        #expect(page == ["b/10"])
-        let unicode = try await store.manifests(owner: "alice", prefix: "bé", after: nil, limit: 10).map(\.path)
-        #expect(unicode == ["bé/x"])
-        let everyone = try await store.manifests(owner: nil, prefix: "b/", after: nil, limit: 100).map(\.key.description)
-        #expect(everyone == ["alice:b/1", "alice:b/10", "alice:b/2", "bob:b/3"])
+        func paths(_ owner: String?, _ prefix: String, after: FileKey? = nil, limit: Int) async throws -> [String] {
+            try await store.shardPage(owner: owner, prefix: prefix, after: after, limit: limit).files.map { owner == nil ? $0.key.description : $0.path }
+        }
+        #expect(try await paths("alice", "", limit: 100) == ["a/1", "b%", "b/1", "b/10", "b/2", "bé/x", "c"])
+        #expect(try await paths("alice", "b/", limit: 100) == ["b/1", "b/10", "b/2"])
+        #expect(try await paths("alice", "b/", after: FileKey(owner: "alice", path: "b/1"), limit: 1) == ["b/10"])
+        #expect(try await paths("alice", "bé", limit: 10) == ["bé/x"])
+        #expect(try await paths(nil, "b/", limit: 100) == ["alice:b/1", "alice:b/10", "alice:b/2", "bob:b/3"])
+        // `more` says whether the shard holds keys past the page.
+        #expect(try await store.shardPage(owner: "alice", prefix: "b/", after: nil, limit: 3).more == false)
+        #expect(try await store.shardPage(owner: "alice", prefix: "b/", after: nil, limit: 2).more == true)
+    }
+
+    /// A page is bounded by bytes as well as by count, so files with long paths or many chunks
+    /// never make a shard's answer too large to send; it always holds at least one key.
+    @Test func shardPagesStopAtTheirByteBudget() async throws {
+        let store = try MetadataStore.inMemory()
+        let chunk = ChunkReference(id: ChunkID(String(repeating: "a", count: 64))!, size: 1)
+        for index in 0..<20 {
+            let path = String(format: "%02d/", index) + String(repeating: "p", count: 900)
+            var manifest = Self.manifest(path, wall: 1)
+            // Many chunks: the summary leaves the list out and keeps the count.
+            manifest.chunks = Array(repeating: chunk, count: 2000)
+            manifest.size = 2000
+            try await store.merge(manifest)
+        }
+        var after: FileKey?
+        var seen = 0
+        for _ in 0..<40 {
+            let page = try await store.shardPage(owner: "alice", prefix: "", after: after, limit: 100, maxBytes: 4000)
+            #expect((1...4).contains(page.files.count), "about 1,200 bytes a summary, at most 4,000 a page")
+            #expect(page.files.allSatisfy { $0.chunkCount == 2000 })
+            seen += page.files.count
+            after = page.files.last?.key
+            if !page.more { break }
+        }
+        #expect(seen == 20)
+        let tiny = try await store.shardPage(owner: "alice", prefix: "", after: nil, limit: 100, maxBytes: 1)
+        #expect(tiny.files.count == 1 && tiny.more)
     }
 
     @Test func hintsChunksUsersAndNodeState() async throws {

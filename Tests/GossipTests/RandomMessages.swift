@@ -26,6 +26,7 @@ struct RandomMessages {
         load.storageUsedBytes = u64()
         load.chunkCount = u64()
         load.underReplicated = u64()
+        load.atRisk = u64()
         load.hintsPending = u64()
         return load
     }

@@ -96,7 +96,7 @@ struct ClusterRoutes {
             name: agent.cluster.name, answeredBy: agent.selfID.rawValue, replication: snapshot.replication, chunkSize: agent.writer.chunkSize,
             nodes: nodes,
             health: ClusterStatus.Health(
-                underReplicatedChunks: Self.sum(loads.map(\.underReplicated)), hintsPending: Self.sum(loads.map(\.hintsPending)),
+                underReplicatedChunks: Self.sum(loads.map(\.underReplicated)), atRisk: Self.sum(loads.map(\.atRisk)), hintsPending: Self.sum(loads.map(\.hintsPending)),
                 bytesToMove: Self.sum(loads.map(\.repairBacklogBytes)), repairRateBytesPerSecond: Self.sum(loads.map(\.repairBytesPerSecond))
             )
         )

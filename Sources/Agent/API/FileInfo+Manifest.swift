@@ -4,11 +4,14 @@ import PublicAPI
 extension FileInfo {
     /// A file as the public API shows it, from its manifest and its owner's name (manifests are
     /// keyed by the owner's id, see `Namespace`).
-    init(_ manifest: Manifest, owner: String) {
+    init(_ manifest: Manifest, owner: String) { self.init(FileSummary(manifest), owner: owner) }
+
+    /// A listed file, from its summary.
+    init(_ summary: FileSummary, owner: String) {
         self.init(
-            path: manifest.path, owner: owner, size: manifest.size, sha256: manifest.sha256, chunkSize: manifest.chunkSize,
-            chunks: manifest.chunks.count, contentType: manifest.contentType, createdAt: APITime.rfc3339(milliseconds: manifest.createdAt),
-            version: manifest.version.description
+            path: summary.path, owner: owner, size: summary.size, sha256: summary.sha256, chunkSize: summary.chunkSize,
+            chunks: summary.chunkCount, contentType: summary.contentType, createdAt: APITime.rfc3339(milliseconds: summary.createdAt),
+            version: summary.version.description
         )
     }
 }

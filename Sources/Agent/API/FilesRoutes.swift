@@ -248,7 +248,7 @@ struct FilesRoutes {
         let prefix = query["prefix"] ?? ""
         let limit = try query.int("limit", default: 100, in: 1...1000)
         let page = try await agent.reader.list(owner: namespace.key, prefix: prefix, after: query["after"], limit: limit, agent.view.snapshot())
-        return .json(FileListing(files: page.files.map { FileInfo($0, owner: namespace.name) }, next: page.next))
+        return .json(FileListing(files: page.files.map { FileInfo($0, owner: namespace.name) }, next: page.next, partial: page.partial, unansweredNodes: page.unanswered.map(\.rawValue)))
     }
 
     private func meta(_ request: Request, _ context: AgentRequestContext) async throws -> Response {

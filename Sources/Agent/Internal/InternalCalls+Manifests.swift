@@ -47,9 +47,10 @@ public enum ManifestCalls {
         public func serve(by peer: some PeerHandler) async throws -> Manifest? { try await peer.manifest(key) }
     }
 
-    /// A page of the peer's manifests (tombstones included) in key order, after `after`.
+    /// A page of the peer's manifest summaries (tombstones included) in key order, after `after`,
+    /// bounded by count and by bytes.
     public struct List: JSONCall {
-        public typealias Response = [Manifest]
+        public typealias Response = ShardPage
         public static let method = InternalMethod.get
         public static let route = "/internal/v1/manifests"
         public static let maxLimit = 10_000
@@ -81,8 +82,8 @@ public enum ManifestCalls {
             ])
         }
 
-        public func serve(by peer: some PeerHandler) async throws -> [Manifest] {
-            try await peer.manifests(owner: owner, prefix: prefix, after: after, limit: limit)
+        public func serve(by peer: some PeerHandler) async throws -> ShardPage {
+            try await peer.shardPage(owner: owner, prefix: prefix, after: after, limit: limit)
         }
     }
 }

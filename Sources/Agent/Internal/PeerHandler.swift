@@ -19,8 +19,8 @@ public protocol PeerHandler: Sendable {
     func mergeManifest(_ manifest: Manifest, hintFor: NodeID?) async throws -> Manifest
     /// The copy of a manifest held here (possibly a tombstone), or nil.
     func manifest(_ key: FileKey) async throws -> Manifest?
-    /// A page of the manifests held here, tombstones included, in key order.
-    func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> [Manifest]
+    /// A page of the manifests held here for a listing, tombstones included, in key order.
+    func shardPage(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> ShardPage
     /// Digests, per partition, of the `kind` keys held here that this node and `peer` both own.
     func digests(_ kind: SyncKind, peer: NodeID, partitions: Set<Int>) async throws -> [Int: String]
     /// Which of `keys` are held here, with their versions; with `all`, every key with its version or size.
@@ -79,8 +79,8 @@ public struct LocalPeer: PeerHandler {
 
     public func manifest(_ key: FileKey) async throws -> Manifest? { try await local.metadata.manifest(key) }
 
-    public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> [Manifest] {
-        try await local.metadata.manifests(owner: owner, prefix: prefix, after: after, limit: limit)
+    public func shardPage(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> ShardPage {
+        try await local.metadata.shardPage(owner: owner, prefix: prefix, after: after, limit: limit)
     }
 
     public func digests(_ kind: SyncKind, peer: NodeID, partitions: Set<Int>) async throws -> [Int: String] {

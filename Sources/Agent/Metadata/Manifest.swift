@@ -129,7 +129,10 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
     }
 
     public var key: FileKey { FileKey(owner: owner, path: path) }
-    public var tieBreak: String { "\(deleted ? 1 : 0)\(sha256)\(size)" }
+    public var tieBreak: String { Self.tieBreak(deleted: deleted, sha256: sha256, size: size) }
+
+    /// The tie-break of a version's content (shared with `FileSummary`, so both merge alike).
+    static func tieBreak(deleted: Bool, sha256: String, size: Int64) -> String { "\(deleted ? 1 : 0)\(sha256)\(size)" }
 
     /// Byte offset of each chunk in the file.
     public var chunkOffsets: [Int64] {

@@ -66,9 +66,10 @@ public struct MetadataStore: Sendable {
         try await database.read { db in try Self.fetchManifest(key, db) }
     }
 
-    /// Manifests (tombstones included, so a merge across nodes sees deletions) in key order,
-    /// of one owner or of all, whose path starts with `prefix`, after the cursor `after`.
-    public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int) async throws -> [Manifest] {
+    /// A page of the shard for a listing: summaries of the manifests (tombstones included, so a
+    /// merge across nodes sees deletions) in key order, of one owner or of all, whose path starts
+    /// with `prefix`, after the cursor `after`; at most `limit` of them and about `maxBytes`.
+    public func shardPage(owner: String?, prefix: String, after: FileKey?, limit: Int, maxBytes: Int = ShardPage.maxBytes) async throws -> ShardPage {
         try await database.read { db in
             var conditions = ["path >= ?", "substr(path, 1, ?) = ?"]
             var arguments: StatementArguments = [prefix, prefix.unicodeScalars.count, prefix]
@@ -80,9 +81,21 @@ public struct MetadataStore: Sendable {
                 conditions.append("(owner > ? OR (owner = ? AND path > ?))")
                 _ = arguments.append(contentsOf: [after.owner, after.owner, after.path])
             }
-            _ = arguments.append(contentsOf: [limit])
+            _ = arguments.append(contentsOf: [limit + 1])
             let sql = "SELECT record FROM manifest WHERE \(conditions.joined(separator: " AND ")) ORDER BY owner, path LIMIT ?"
-            return try Data.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decoder.decode(Manifest.self, from: $0) }
+            let rows = try Data.fetchCursor(db, sql: sql, arguments: arguments)
+            var page = ShardPage(files: [], more: false)
+            var bytes = 0
+            while let record = try rows.next() {
+                let summary = FileSummary(try Self.decoder.decode(Manifest.self, from: record))
+                guard page.files.count < limit, page.files.isEmpty || bytes + summary.wireBytes <= maxBytes else {
+                    page.more = true
+                    break
+                }
+                bytes += summary.wireBytes
+                page.files.append(summary)
+            }
+            return page
         }
     }
 

@@ -28,6 +28,7 @@ struct LoadMeter {
         load.storageUsedBytes = UInt64(max(0, stored.bytes))
         load.storageCapacityBytes = capacity
         load.underReplicated = UInt64(max(0, repair.underReplicated))
+        load.atRisk = UInt64(max(0, repair.atRisk))
         load.repairBacklogBytes = UInt64(max(0, repair.bytesToMove))
         load.hintsPending = UInt64(max(0, hintsPending))
         load.repairBytesPerSecond = Self.rate(Int(clamping: repair.bytesMoved &- last.moved), over: seconds)

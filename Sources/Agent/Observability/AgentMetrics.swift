@@ -20,6 +20,7 @@ public final class AgentMetrics: Sendable {
     let repairBytesStandIn = Metrics.Counter(label: "filestore_repair_bytes_total", dimensions: [("source", "stand_in")])
     let repairBacklogBytes = Metrics.Gauge(label: "filestore_repair_backlog_bytes")
     let underReplicated = Metrics.Gauge(label: "filestore_under_replicated_keys")
+    let atRisk = Metrics.Gauge(label: "filestore_at_risk_keys")
     let hintsPending = Metrics.Gauge(label: "filestore_hints_pending")
     let storedChunks = Metrics.Gauge(label: "filestore_stored_chunks")
     let storedBytes = Metrics.Gauge(label: "filestore_stored_bytes")
@@ -54,6 +55,7 @@ public final class AgentMetrics: Sendable {
     func record(load: Gossip.LoadReport, members list: [Gossip.Member], counters: Gossip.ShellCounters) {
         repairBacklogBytes.record(Int64(load.repairBacklogBytes))
         underReplicated.record(Int64(load.underReplicated))
+        atRisk.record(Int64(load.atRisk))
         hintsPending.record(Int64(load.hintsPending))
         storedChunks.record(Int64(load.chunkCount))
         storedBytes.record(Int64(load.storageUsedBytes))

@@ -29,4 +29,14 @@ public enum Convergence {
         // every owner has confirmed its own — never while an owner that is down still lacks it.
         return !owners.isEmpty && owners.allSatisfy { holders.contains($0) } ? .delete : .keep
     }
+
+    /// Whether this node counts a key it holds as at risk: an owner of it is down, so fewer than
+    /// `replication` copies are known live, and repair has not started on it (after `dead_grace`
+    /// the owner is replaced and the key counts as under-replicated instead). One node counts each
+    /// key — the first owner that is up (the owners' order is the same on every node); while
+    /// every owner is down, the holders that are not owners count it.
+    public static func reportsAtRisk(selfID: NodeID, owners: [NodeID], isAvailable: (NodeID) -> Bool) -> Bool {
+        guard owners.contains(where: { !isAvailable($0) }) else { return false }
+        return (owners.first(where: isAvailable) ?? selfID) == selfID
+    }
 }

@@ -1,46 +1,55 @@
 import Basics
 
-/// One page of a listing: the live files in key order, and the cursor of the next page.
+/// One page of a listing: the live files in key order, the cursor of the next page, and which
+/// nodes it could not hear from.
 public struct ListingPage: Sendable {
-    public var files: [Manifest]
+    public var files: [FileSummary]
     /// The path to list after for the next page, or nil on the last one.
     public var next: String?
+    /// Ring members that were down or did not answer (sorted).
+    public var unanswered: [NodeID]
+    /// Whether files may be missing from this page: as many nodes as an acknowledged write is
+    /// stored on (`write_quorum`) were not heard from, so every copy of some file may be there.
+    public var partial: Bool
 }
 
 extension ReadCoordinator {
     /// A page of `owner`'s live files under `prefix`, after `after`: a scatter-gather over every
     /// available node's shard, merged by version (a tombstone hides older copies elsewhere).
-    /// Each node returns its first `limit + 1` keys after the cursor, tombstones included; keys up
-    /// to the smallest last key of any node that returned a full page are complete (every node's
-    /// copy of them was seen) — the listing horizon. Beyond it, it pages again from there.
-    /// Throws `noReadableReplica` when no node answers.
+    /// Each node returns summaries of its first keys after the cursor, tombstones included, up to
+    /// `limit` and a byte budget, saying whether it holds more; keys up to the smallest last key of
+    /// any node that holds more are complete (every node's copy of them was seen) — the listing
+    /// horizon. Beyond it, it pages again from there. Nodes that were not heard from are named,
+    /// never silently skipped. Throws `noReadableReplica` when no node answers.
     public func list(owner: String, prefix: String, after: String?, limit: Int, _ snapshot: ClusterSnapshot) async throws -> ListingPage {
         var failures: [String] = []
+        var unanswered = Set(snapshot.ring.members.map(\.id).filter { !snapshot.isAvailable($0) })
         var cursor = after.map { FileKey(owner: owner, path: $0) }
-        var live: [Manifest] = []
+        var live: [FileSummary] = []
         while true {
-            var merged: [FileKey: Manifest] = [:]
+            var merged: [FileKey: FileSummary] = [:]
             var answered = 0
             var horizon: FileKey?
             let pageCursor = cursor
             await withTaskGroup(of: ListingAnswer.self) { group in
-                for node in snapshot.availableMembers {
+                for node in snapshot.availableMembers where !unanswered.contains(node) {
                     group.addTask {
                         do {
-                            return ListingAnswer(manifests: try await calls.manifests(owner: owner, prefix: prefix, after: pageCursor, limit: limit + 1, on: node, snapshot), failure: nil)
+                            return ListingAnswer(node: node, page: try await calls.shardPage(owner: owner, prefix: prefix, after: pageCursor, limit: limit, on: node, snapshot), failure: nil)
                         } catch {
-                            return ListingAnswer(manifests: [], failure: "\(error)")
+                            return ListingAnswer(node: node, page: nil, failure: "\(error)")
                         }
                     }
                 }
                 for await answer in group {
-                    if let failure = answer.failure {
-                        failures.append(failure)
+                    guard let page = answer.page else {
+                        failures.append(answer.failure ?? "no answer")
+                        unanswered.insert(answer.node)
                         continue
                     }
                     answered += 1
-                    for manifest in answer.manifests { merged.merge(manifest) }
-                    if answer.manifests.count > limit, let last = answer.manifests.last?.key { horizon = min(horizon ?? last, last) }
+                    for summary in page.files { merged.merge(summary) }
+                    if page.more, let last = page.files.last?.key { horizon = min(horizon ?? last, last) }
                 }
             }
             guard answered > 0 else { throw ReplicationError(.noReadableReplica, "no node answered the listing: \(failures.joined(separator: "; "))") }
@@ -49,13 +58,18 @@ extension ReadCoordinator {
             guard live.count <= limit, let horizon else { break }
             cursor = horizon
         }
+        if !failures.isEmpty { logger.warning("listing: nodes did not answer", metadata: ["errors": "\(failures.joined(separator: "; "))"]) }
         let page = Array(live.prefix(limit))
-        return ListingPage(files: page, next: live.count > limit ? page.last?.path : nil)
+        return ListingPage(
+            files: page, next: live.count > limit ? page.last?.path : nil, unanswered: unanswered.sorted(),
+            partial: unanswered.count >= min(snapshot.writeQuorum, snapshot.ring.members.count)
+        )
     }
 }
 
 /// One node's page of a listing, or why it could not answer (a plain struct: what a task group carries).
 struct ListingAnswer: Sendable {
-    var manifests: [Manifest]
+    var node: NodeID
+    var page: ShardPage?
     var failure: String?
 }

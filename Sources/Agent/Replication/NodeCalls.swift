@@ -78,9 +78,9 @@ public struct NodeCalls: Sendable {
         return try await transport.call(ManifestCalls.Get(key), on: node, snapshot)
     }
 
-    /// A page of `node`'s manifests (tombstones included) in key order.
-    public func manifests(owner: String?, prefix: String, after: FileKey?, limit: Int, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Manifest] {
-        if node == selfID { return try await locally(node) { try await local.metadata.manifests(owner: owner, prefix: prefix, after: after, limit: limit) } }
+    /// A page of `node`'s manifest summaries (tombstones included) in key order.
+    public func shardPage(owner: String?, prefix: String, after: FileKey?, limit: Int, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> ShardPage {
+        if node == selfID { return try await locally(node) { try await local.metadata.shardPage(owner: owner, prefix: prefix, after: after, limit: limit) } }
         return try await transport.call(ManifestCalls.List(owner: owner, prefix: prefix, after: after, limit: limit), on: node, snapshot)
     }
 

@@ -18,17 +18,24 @@ struct ConvergenceService: Service {
     let tombstoneTTL: Duration
 
     func run() async {
-        await runPeriodically("convergence round", logger: agent.logger, retryAfter: interval) {
+        // A node going down (or coming back) starts a round at once, so `at_risk` counts the keys
+        // it leaves with fewer live copies from the first second, not a `repair_interval` later.
+        await runPeriodically("convergence round", logger: agent.logger, retryAfter: interval, wakeEarly: { progress.downChanged(Self.down(in: agent.view.snapshot())) }) {
             try await round() ? min(interval, .seconds(1)) : interval
         }
     }
+
+    /// The ring members that are down in `snapshot`.
+    static func down(in snapshot: ClusterSnapshot) -> Set<NodeID> { Set(snapshot.ring.members.map(\.id).filter { !snapshot.isAvailable($0) }) }
 
     /// One pass over every key held here; returns whether there was work.
     @discardableResult
     func round() async throws -> Bool {
         let snapshot = agent.view.snapshot()
         var pending = 0
+        var atRisk = 0
         var backlog: Int64 = 0
+        progress.roundStarted(down: Self.down(in: snapshot))
         var worked = false
         let absence = AbsenceCheck(metadata: agent.local.metadata, tombstoneTTL: tombstoneTTL)
         let now = Int64(HybridClock.systemMilliseconds())
@@ -48,6 +55,7 @@ struct ConvergenceService: Service {
             var foreign: [SyncItem] = []
             for item in items {
                 let owners = snapshot.owners(of: item.position)
+                if Convergence.reportsAtRisk(selfID: agent.selfID, owners: owners, isAvailable: snapshot.isAvailable) { atRisk += 1 }
                 if owners.contains(agent.selfID) {
                     for peer in owners where peer != agent.selfID && snapshot.isAvailable(peer) { coOwned[peer, default: []].append(item) }
                 } else {
@@ -106,7 +114,7 @@ struct ConvergenceService: Service {
         let inTouch = snapshot.nodes.keys.allSatisfy { $0 == agent.selfID } || snapshot.nodes.keys.contains { $0 != agent.selfID && snapshot.isAvailable($0) }
         try await absence.roundFinished(now: now, inTouch: inTouch, unresolved: unresolved, wasChecking: staleBefore != nil)
         try await persistClockHighWater()
-        progress.roundFinished(underReplicated: pending, bytesToMove: backlog)
+        progress.roundFinished(underReplicated: pending, atRisk: atRisk, bytesToMove: backlog)
         return worked || pending > 0
     }
 

@@ -1,8 +1,9 @@
 import Logging
 
 /// Runs `body` over and over until the task is cancelled; `body` returns how long to wait before
-/// the next run. A failure is logged and retried after `retryAfter`; it never ends the loop.
-func runPeriodically(_ what: String, logger: Logger, retryAfter: Duration, _ body: () async throws -> Duration) async {
+/// the next run, cut short when `wakeEarly` (asked every second) says so. A failure is logged and
+/// retried after `retryAfter`; it never ends the loop.
+func runPeriodically(_ what: String, logger: Logger, retryAfter: Duration, wakeEarly: () -> Bool = { false }, _ body: () async throws -> Duration) async {
     while !Task.isCancelled {
         var wait = retryAfter
         do {
@@ -12,6 +13,10 @@ func runPeriodically(_ what: String, logger: Logger, retryAfter: Duration, _ bod
         } catch {
             logger.warning("\(what) failed; retrying", metadata: ["error": "\(error)"])
         }
-        try? await Task.sleep(for: wait)
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: wait)
+        while !Task.isCancelled, clock.now < deadline, !wakeEarly() {
+            try? await Task.sleep(for: min(.seconds(1), clock.now.duration(to: deadline)))
+        }
     }
 }

@@ -331,7 +331,7 @@ public final class DrillRunner: Sendable {
             }
             if checkHints, let node = nodes.sorted().first {
                 let health = try await client.health(from: node)
-                if health.hintsPending != 0 || health.underReplicatedChunks != 0 { return "health \(health)" }
+                if health.hintsPending != 0 || health.underReplicatedChunks != 0 || health.atRisk != 0 { return "health \(health)" }
             }
             return nil
         }

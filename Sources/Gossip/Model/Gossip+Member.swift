@@ -73,6 +73,9 @@ extension Gossip {
         public var underReplicated: UInt64 = 0
         /// Copies held for an owner that was down when they were written.
         public var hintsPending: UInt64 = 0
+        /// Keys this node reports with an owner down (fewer than `replication` live copies
+        /// known) that repair has not started on: the risk while `dead_grace` runs.
+        public var atRisk: UInt64 = 0
         /// Background repair traffic over the last interval.
         public var repairBytesPerSecond: UInt64 = 0
 

@@ -134,7 +134,7 @@ extension Gossip {
 
         private static func writeLoad(_ load: LoadReport, _ writer: inout WireWriter) {
             writer.u32(load.inFlightRequests)
-            for value in [load.bytesInPerSecond, load.bytesOutPerSecond, load.storageUsedBytes, load.storageCapacityBytes, load.chunkCount, load.repairBacklogBytes, load.underReplicated, load.hintsPending, load.repairBytesPerSecond] {
+            for value in [load.bytesInPerSecond, load.bytesOutPerSecond, load.storageUsedBytes, load.storageCapacityBytes, load.chunkCount, load.repairBacklogBytes, load.underReplicated, load.hintsPending, load.repairBytesPerSecond, load.atRisk] {
                 writer.u64(value)
             }
         }
@@ -151,6 +151,7 @@ extension Gossip {
             load.underReplicated = try reader.u64()
             load.hintsPending = try reader.u64()
             load.repairBytesPerSecond = try reader.u64()
+            load.atRisk = try reader.u64()
             return load
         }
 

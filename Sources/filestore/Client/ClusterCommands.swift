@@ -38,7 +38,7 @@ struct StatusCommand: AsyncParsableCommand {
             for row in rows { say(row.enumerated().map { $1.padding(toLength: widths[$0] + 2, withPad: " ", startingAt: 0) }.joined()) }
             let health = cluster.health
             say("")
-            say("under-replicated: \(health.underReplicatedChunks ?? 0)   hints pending: \(health.hintsPending)   to move: \(ProgressBar.size(Int64(health.bytesToMove ?? 0)))   repair: \(ProgressBar.size(Int64(health.repairRateBytesPerSecond ?? 0)))/s   ETA: \(health.etaSeconds.map { "\($0)s" } ?? "-")")
+            say("at risk: \(health.atRisk ?? 0)   under-replicated: \(health.underReplicatedChunks ?? 0)   hints pending: \(health.hintsPending)   to move: \(ProgressBar.size(Int64(health.bytesToMove ?? 0)))   repair: \(ProgressBar.size(Int64(health.repairRateBytesPerSecond ?? 0)))/s   ETA: \(health.etaSeconds.map { "\($0)s" } ?? "-")")
             say(degraded ? "DEGRADED" : "healthy")
         }
         if degraded { throw ExitCode(2) }

@@ -147,20 +147,26 @@ struct ListCommand: AsyncParsableCommand {
         try await withConnection(client) { connection in
             var files: [FileInfo] = []
             var after: String?
+            var unanswered: Set<String> = []
             repeat {
                 var path = "/api/v1/files?limit=1000&prefix=" + APIConnection.encode(query: prefix)
                 if let after { path += "&after=" + APIConnection.encode(query: after) }
                 let page = try await connection.get(path, as: FileListing.self)
                 files += page.files
                 after = page.next
+                if page.partial { unanswered.formUnion(page.unansweredNodes) }
             } while after != nil
             if json {
                 say(try APIJSON.text(files))
-                return
+            } else {
+                for file in files {
+                    let size = ProgressBar.size(file.size)
+                    say("\(size.padding(toLength: 11, withPad: " ", startingAt: 0)) \(file.createdAt.prefix(19))  \(file.path)")
+                }
             }
-            for file in files {
-                let size = ProgressBar.size(file.size)
-                say("\(size.padding(toLength: 11, withPad: " ", startingAt: 0)) \(file.createdAt.prefix(19))  \(file.path)")
+            // Never a silent gap: what was listed is printed, and the exit status says it may not be all.
+            if !unanswered.isEmpty {
+                throw ClientError("the listing may be incomplete: no answer from \(unanswered.sorted().joined(separator: ", "))")
             }
         }
     }

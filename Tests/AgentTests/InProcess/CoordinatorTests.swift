@@ -310,12 +310,18 @@ extension CoordinatorTests {
         for _ in 0..<100 {
             let page = try await cluster[via].agent.reader.list(owner: "alice", prefix: prefix, after: after, limit: limit, cluster[via].agent.view.snapshot())
             #expect(page.files.count <= limit)
+            #expect(page.unanswered == [down] && !page.partial, "one node of two copies missing is named, and hides nothing")
             seen += page.files.map(\.path)
             guard let next = page.next else { break }
             #expect(page.files.count == limit)
             after = next
         }
         #expect(seen == live.filter { $0.hasPrefix(prefix) }.sorted(), "prefix \(prefix), limit \(limit)")
+        // With as many nodes silent as a write is stored on, the page says it may be missing files.
+        let second = cluster.ids.filter { $0 != down && $0 != via }.randomElement(using: &random)!
+        cluster.transport.set(.unreachable, on: second)
+        let page = try await cluster[via].agent.reader.list(owner: "alice", prefix: prefix, after: nil, limit: limit, cluster[via].agent.view.snapshot())
+        #expect(page.partial && page.unanswered == [down, second].sorted())
     }
 }
 

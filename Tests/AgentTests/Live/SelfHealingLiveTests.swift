@@ -60,6 +60,39 @@ struct SelfHealingLiveTests {
         }
     }
 
+    /// With a node dead and `dead_grace` not yet passed, the keys it owns are at risk from the
+    /// moment it is seen down — in health and `/metrics` — and no longer once it is back.
+    @Test func keysOwnedByADeadNodeAreAtRiskAtOnce() async throws {
+        try await LiveCluster.run(configure: { $0.deadGrace = "5m"; $0.repairInterval = "30s" }) { cluster, api in
+            for index in 0..<6 {
+                try #require(try await api.upload("node\(index % 3 + 1)", "risk/\(index).bin", randomBytes(200_000 + index, seed: UInt64(350 + index))).status == 201)
+            }
+            try await pollUntil("nothing at risk while every node is up", timeout: .seconds(20), interval: .milliseconds(250)) {
+                let health = try await api.health()
+                return health.atRisk == 0 ? nil : "health \(health)"
+            }
+            await cluster.kill("node3")
+            let killed = ContinuousClock.now
+            // Six chunks and six manifests, each on two of three nodes: node3 owns some of them.
+            try await pollUntil("keys node3 owned are at risk", timeout: .seconds(30), interval: .milliseconds(250)) {
+                let health = try await api.health()
+                guard let atRisk = health.atRisk, (1...12).contains(atRisk), health.underReplicatedChunks == 0 else { return "health \(health)" }
+                return nil
+            }
+            print("live: at_risk reported \(ContinuousClock.now - killed) after kill -9 (repair_interval 30 s, dead_grace 5 min)")
+            let metrics = try await api.send(.GET, "node1", "/metrics", authorization: "").text + api.send(.GET, "node2", "/metrics", authorization: "").text
+            let gauges = metrics.split(separator: "\n").filter { $0.hasPrefix("filestore_at_risk_keys ") }.compactMap { Double($0.split(separator: " ").last ?? "") }
+            #expect(gauges.count == 2 && gauges.reduce(0, +) > 0, "the survivors' at-risk gauges: \(gauges)")
+
+            try await cluster.restart("node3")
+            try await api.waitUntilAllAlive()
+            try await pollUntil("nothing at risk once node3 is back", timeout: .seconds(30), interval: .milliseconds(250)) {
+                let health = try await api.health()
+                return health.atRisk == 0 ? nil : "health \(health)"
+            }
+        }
+    }
+
     @Test func emptyDiskIsRefilled() async throws {
         try await LiveCluster.run(configure: Self.fast) { cluster, api in
             var files: [String: [UInt8]] = [:]

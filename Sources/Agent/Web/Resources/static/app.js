@@ -37,6 +37,7 @@ const palette = ["#2f6feb", "#1f9d55", "#d9a400", "#d64545", "#8250df", "#0aa2c0
 const since = {};
 function renderCluster(cluster) {
   const health = cluster.health;
+  $("#at-risk").textContent = health.at_risk;
   $("#under-replicated").textContent = health.under_replicated_chunks;
   $("#hints-pending").textContent = health.hints_pending;
   $("#bytes-to-move").textContent = size(health.bytes_to_move || 0);
@@ -46,7 +47,7 @@ function renderCluster(cluster) {
   const outbound = cluster.nodes.reduce((sum, node) => sum + node.load.bytes_out_per_s, 0);
   $("#throughput").textContent = `in ${size(inbound)}/s · out ${size(outbound)}/s`;
   const members = cluster.nodes.filter((node) => node.ring_state !== "left");
-  const degraded = members.some((node) => node.status !== "alive") || health.under_replicated_chunks > 0 || health.hints_pending > 0;
+  const degraded = members.some((node) => node.status !== "alive") || health.at_risk > 0 || health.under_replicated_chunks > 0 || health.hints_pending > 0;
   const summary = $("#health-summary");
   summary.textContent = degraded ? "degraded" : "healthy";
   summary.className = `badge ${degraded ? "status-dead" : "status-alive"}`;
@@ -114,7 +115,8 @@ async function loadFiles(append) {
   if (append) $("#file-rows").append(...rows); else $("#file-rows").replaceChildren(...rows);
   nextCursor = listing.next;
   $("#more").hidden = !nextCursor;
-  $("#file-count").textContent = `${$("#file-rows").children.length} shown`;
+  const missing = listing.partial ? ` · may be incomplete: no answer from ${listing.unanswered_nodes.join(", ")}` : "";
+  $("#file-count").textContent = `${$("#file-rows").children.length} shown${missing}`;
 }
 
 async function removeFile(path) {

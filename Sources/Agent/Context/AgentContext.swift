@@ -15,8 +15,13 @@ public struct AgentContext: Sendable {
     public let internalAuth: InternalAuth
     public let logger: Logger
     public let metrics: AgentMetrics
-    /// Largest accepted upload (bytes).
-    public var maxUploadBytes: Int64 = 1 << 40
+    /// Largest accepted upload (bytes): the configured limit, or what the largest manifest can
+    /// describe at this cluster's chunk size, whichever is smaller.
+    public var maxUploadBytes: Int64 {
+        get { min(configuredMaxUploadBytes, Int64(Manifest.maxChunks) * Int64(writer.chunkSize)) }
+        set { configuredMaxUploadBytes = newValue }
+    }
+    var configuredMaxUploadBytes: Int64 = 1 << 40
     /// The public listener speaks TLS: the session cookie is `Secure` and HSTS is sent.
     public var servesTLS = false
 }

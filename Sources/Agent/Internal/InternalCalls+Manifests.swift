@@ -19,7 +19,7 @@ public enum ManifestCalls {
 
         public init(wire: InternalRequest) async throws {
             hintFor = try wire.node("hint_for")
-            manifest = try await wire.json(Manifest.self)
+            manifest = try await wire.json(Manifest.self, upTo: Manifest.maxWireBytes)
         }
 
         public var target: String { InternalJSON.target(Self.route, [("hint_for", hintFor?.rawValue)]) }
@@ -43,6 +43,7 @@ public enum ManifestCalls {
         }
 
         public var target: String { InternalJSON.target(Self.route, [("owner", key.owner), ("path", key.path)]) }
+        public var maxResponseBytes: Int { Manifest.maxWireBytes }
 
         public func serve(by peer: some PeerHandler) async throws -> Manifest? { try await peer.manifest(key) }
     }

@@ -87,6 +87,15 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
     /// The largest chunk a manifest may name: the largest `chunk_size` a cluster may set.
     public static let maxChunkBytes: Int64 = 64 << 20
 
+    /// The most chunks one manifest may list (12 TiB at the default 5 MiB chunk size): uploads
+    /// that would need more are refused up front (413, `AgentContext.maxUploadBytes`), never
+    /// after their bytes are stored.
+    public static let maxChunks = 2_500_000
+
+    /// The largest manifest on the wire and on disk: `maxChunks` entries of at most 94 bytes of
+    /// JSON (`{"sha256":"…64…","size":67108864},`) with room for the rest.
+    public static let maxWireBytes = 256 << 20
+
     /// Decodes and checks what reads rely on, so a corrupt or forged manifest (from a disk or a
     /// peer) is a decoding error, never a crash or an endless read: sizes are not negative,
     /// chunks are 1 byte to `maxChunkBytes`, and they add up to the file's size without overflow;
@@ -121,6 +130,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
             total = sum
         }
         guard total == size else { throw refuse("chunks add up to \(total) bytes, the file says \(size)") }
+        guard chunks.count <= Self.maxChunks else { throw refuse("\(chunks.count) chunks, more than \(Self.maxChunks)") }
     }
 
     /// A tombstone recording that the file was deleted at `version`.

@@ -40,7 +40,7 @@ enum AgentRouter {
     /// The internal listener's routes: the internal API and a health check, nothing public.
     static func buildInternal(_ agent: AgentContext, traffic: TrafficCounters, replays: ReplayGuard) -> Router<AgentRequestContext> {
         let router = Router(context: AgentRequestContext.self)
-        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: Int(clamping: ChunkCalls.maxChunkBytes)))
+        router.add(middleware: TrafficMiddleware(traffic: traffic, metrics: agent.metrics, largestBody: max(Int(clamping: ChunkCalls.maxChunkBytes), Manifest.maxWireBytes)))
         router.add(middleware: ErrorMiddleware())
         router.get("/api/v1/health") { _, _ in Response.json(HealthAnswer(status: "ok", node: agent.selfID.rawValue, time: HybridClock.rfc3339(HybridClock.systemMilliseconds()))) }
         InternalRoutes(agent: agent).register(on: router.group().add(middleware: InternalAuthMiddleware(auth: agent.internalAuth, replays: replays)))

@@ -285,6 +285,25 @@ extension CoordinatorTests {
         }
     }
 
+    /// A manifest larger than the 16 MiB that bounded every internal body before (a file of
+    /// 200,000 chunks, 1 TiB at 5 MiB) is stored on its owners and read back through any node.
+    @Test func manifestsOfHundredsOfThousandsOfChunksReplicate() async throws {
+        let cluster = try InProcessCluster(nodes: 3)
+        let chunk = ChunkReference(id: ChunkID(String(repeating: "a", count: 64))!, size: 1)
+        let count = 200_000
+        let via = cluster.ids[0]
+        let manifest = Manifest(
+            owner: "alice", path: "huge", size: Int64(count), sha256: String(repeating: "b", count: 64), chunkSize: 1,
+            chunks: Array(repeating: chunk, count: count), contentType: "application/octet-stream", createdAt: 1, version: cluster[via].agent.local.clock.now()
+        )
+        // Each chunk takes 87 bytes of JSON here (`{"sha256":"…","size":1},`): 17.4 MB in all.
+        _ = try await cluster[via].agent.writer.storeManifest(manifest, cluster[via].agent.view.snapshot())
+        let other = cluster.ids[1]
+        #expect(try await cluster[other].agent.reader.latestManifest(manifest.key, cluster[other].agent.view.snapshot()) == manifest, "read through \(other)")
+        // A file needing more chunks than a manifest may list is refused before its bytes are taken.
+        #expect(cluster[via].agent.maxUploadBytes == min(1 << 40, Int64(Manifest.maxChunks) * Int64(cluster[via].agent.writer.chunkSize)))
+    }
+
     @Test("listing pages through every live file exactly once, in order, with a node down", arguments: 0..<15)
     func listing(seed: UInt64) async throws {
         var random = SeededGenerator(seed: 4000 + seed)

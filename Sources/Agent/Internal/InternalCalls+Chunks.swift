@@ -40,6 +40,8 @@ public enum ChunkCalls {
         public static var bodyType: String { "application/octet-stream" }
         public var id: ChunkID
         public var hintFor: NodeID?
+        /// A copy the convergence loop pushes (refused where GC collected the chunk as garbage).
+        public var repair: Bool
         /// What the sender sends, or what the receiver stores (the stream as it arrives).
         var payload: Payload
 
@@ -49,9 +51,10 @@ public enum ChunkCalls {
         }
 
         /// A copy to send: `bytes` must hash to `id` (the receiver checks, and refuses otherwise).
-        public init(_ id: ChunkID, _ bytes: ByteBuffer, hintFor: NodeID?) {
+        public init(_ id: ChunkID, _ bytes: ByteBuffer, hintFor: NodeID?, repair: Bool = false) {
             self.id = id
             self.hintFor = hintFor
+            self.repair = repair
             payload = .bytes(bytes)
         }
 
@@ -65,13 +68,18 @@ public enum ChunkCalls {
                 throw InternalProtocolError("the body is signed as \(signed.prefix(64)), not as the chunk \(id)")
             }
             hintFor = try wire.node("hint_for")
+            switch wire.query["repair"] {
+            case nil: repair = false
+            case "1": repair = true
+            default: throw InternalProtocolError("repair must be 1 when present")
+            }
             guard let length = wire.contentLength, (0...ChunkCalls.maxChunkBytes).contains(length) else {
                 throw InternalProtocolError("a chunk needs a Content-Length of at most \(ChunkCalls.maxChunkBytes)")
             }
             payload = .stream(length: length, wire.body)
         }
 
-        public var target: String { InternalJSON.target("/internal/v1/chunks/\(id.hex)", [("hint_for", hintFor?.rawValue)]) }
+        public var target: String { InternalJSON.target("/internal/v1/chunks/\(id.hex)", [("hint_for", hintFor?.rawValue), ("repair", repair ? "1" : nil)]) }
         public var body: ByteBuffer? {
             if case .bytes(let bytes) = payload { return bytes }
             return nil
@@ -82,8 +90,8 @@ public enum ChunkCalls {
         public func serve(by peer: some PeerHandler) async throws -> Bool {
             switch payload {
             // Bytes that arrive are never trusted: both forms are hashed on the way into storage.
-            case .bytes(let bytes): try await peer.putChunk(id, size: Int64(bytes.readableBytes), body: .bytes(bytes), hintFor: hintFor)
-            case .stream(let length, let stream): try await peer.putChunk(id, size: length, body: .stream(stream), hintFor: hintFor)
+            case .bytes(let bytes): try await peer.putChunk(id, size: Int64(bytes.readableBytes), body: .bytes(bytes), hintFor: hintFor, repair: repair)
+            case .stream(let length, let stream): try await peer.putChunk(id, size: length, body: .stream(stream), hintFor: hintFor, repair: repair)
             }
         }
     }

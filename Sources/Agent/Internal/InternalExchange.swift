@@ -27,6 +27,7 @@ public enum InternalExchange {
         case is InternalProtocolError: (400, "bad_request")
         case let error as BlobStoreError where error.code == .integrity: (422, "checksum_mismatch")
         case is ClockSkewError: (409, "conflict")
+        case is CollectedGarbageError: (409, "collected")
         default: (500, "internal")
         }
         let body = InternalJSON.body(["error": ["code": code, "message": "\(error)"]])

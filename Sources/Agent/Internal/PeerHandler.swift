@@ -10,7 +10,8 @@ public protocol PeerHandler: Sendable {
     /// The stored size of a chunk, or nil when it is not held.
     func chunkSize(_ id: ChunkID) async throws -> Int64?
     /// Stores a chunk (verifying it on the way in); false when it was already held.
-    func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool
+    /// A `repair` copy (from the convergence loop) of a chunk collected here as garbage is refused.
+    func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?, repair: Bool) async throws -> Bool
     /// A whole chunk as stored (the caller verifies it), or nil when it is not held.
     func chunkBytes(_ id: ChunkID, limit: Int) async throws -> ByteBuffer?
     /// Re-verifies a chunk copy, dropping it when bad; true when it was good.
@@ -52,8 +53,8 @@ public struct LocalPeer: PeerHandler {
 
     public func chunkSize(_ id: ChunkID) async throws -> Int64? { try await local.chunkSize(id) }
 
-    public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool {
-        try await local.putChunk(id, size: size, body: body, hintFor: hintFor)
+    public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?, repair: Bool) async throws -> Bool {
+        try await local.putChunk(id, size: size, body: body, hintFor: hintFor, repair: repair)
     }
 
     public func chunkBytes(_ id: ChunkID, limit: Int) async throws -> ByteBuffer? {

@@ -35,12 +35,12 @@ public struct NodeCalls: Sendable {
     /// Stores a chunk on `node` (a peer verifies its SHA-256 before acknowledging). The bytes must
     /// already be verified against `id` by this process (hashed on arrival, or read and checked),
     /// so the local copy is not hashed a second time.
-    public func putChunk(_ id: ChunkID, _ bytes: ByteBuffer, on node: NodeID, hintFor: NodeID?, _ snapshot: ClusterSnapshot) async throws(PeerError) {
+    public func putChunk(_ id: ChunkID, _ bytes: ByteBuffer, on node: NodeID, hintFor: NodeID?, repair: Bool = false, _ snapshot: ClusterSnapshot) async throws(PeerError) {
         if node == selfID {
-            try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor) }
+            try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor, repair: repair) }
             return
         }
-        _ = try await transport.call(ChunkCalls.Put(id, bytes, hintFor: hintFor), on: node, snapshot)
+        _ = try await transport.call(ChunkCalls.Put(id, bytes, hintFor: hintFor, repair: repair), on: node, snapshot)
     }
 
     /// Reads a whole chunk from `node`, verified against its id; nil when the node does not hold it.

@@ -74,10 +74,11 @@ struct ConvergenceService: Service {
                 for item in candidates where !item.isCovered(byVersion: held[item.key]) {
                     pending += 1
                     backlog += item.size
-                    if await push(kind, item, to: peer, snapshot, source: "owner") {
+                    let outcome = await push(kind, item, to: peer, snapshot, source: "owner")
+                    if outcome != .failed {
                         pending -= 1
                         backlog -= item.size
-                        worked = true
+                        worked = worked || outcome == .pushed
                     }
                 }
             }
@@ -97,12 +98,12 @@ struct ConvergenceService: Service {
                 case .push(let targets):
                     pending += 1
                     backlog += item.size
-                    var all = true
-                    for target in targets { all = await push(kind, item, to: target, snapshot, source: "stand_in") && all }
-                    if all {
+                    var outcomes: [PushOutcome] = []
+                    for target in targets { outcomes.append(await push(kind, item, to: target, snapshot, source: "stand_in")) }
+                    if !outcomes.contains(.failed) {
                         pending -= 1
                         backlog -= item.size
-                        worked = true
+                        worked = worked || outcomes.contains(.pushed)
                     }
                 case .delete:
                     try await drop(kind, item)
@@ -144,35 +145,47 @@ struct ConvergenceService: Service {
         return verdict
     }
 
-    /// Copies one key to `peer`; false when that failed (retried next round).
-    /// `source` says whether an owner pushes (re-replication, rebalance) or a non-owner does
-    /// (hinted handoff, drain), for the metrics.
-    private func push(_ kind: SyncKind, _ item: SyncItem, to peer: NodeID, _ snapshot: ClusterSnapshot, source: String) async -> Bool {
+    /// What became of one push.
+    enum PushOutcome: Equatable {
+        case pushed
+        /// The peer collected this chunk as garbage (`CollectedChunks`): nothing to push, and
+        /// nothing pending — this node's own GC will collect its copy too.
+        case declined
+        /// Retried next round.
+        case failed
+    }
+
+    /// Copies one key to `peer`. `source` says whether an owner pushes (re-replication,
+    /// rebalance) or a non-owner does (hinted handoff, drain), for the metrics.
+    private func push(_ kind: SyncKind, _ item: SyncItem, to peer: NodeID, _ snapshot: ClusterSnapshot, source: String) async -> PushOutcome {
         do {
             switch kind {
             case .chunk:
-                guard let id = ChunkID(item.key) else { return false }
+                guard let id = ChunkID(item.key) else { return .failed }
                 let bytes: ByteBuffer
                 do {
                     bytes = try await agent.local.readChunk(id, limit: Int(item.size))
                 } catch let error as BlobStoreError where error.code == .integrity || error.code == .notFound {
                     // This copy is bad: never spread it; drop it so a good replica refills it here.
                     _ = try? await agent.local.verifyOrDrop(id, logger: agent.logger)
-                    return false
+                    return .failed
                 }
                 try await throttle.take(bytes.readableBytes)
-                try await agent.calls.putChunk(id, bytes, on: peer, hintFor: nil, snapshot)
+                try await agent.calls.putChunk(id, bytes, on: peer, hintFor: nil, repair: true, snapshot)
                 progress.moved(bytes.readableBytes)
                 (source == "owner" ? agent.metrics.repairBytesOwner : agent.metrics.repairBytesStandIn).increment(by: bytes.readableBytes)
             case .manifest:
-                guard let key = FileKey(text: item.key), let manifest = try await agent.local.metadata.manifest(key) else { return false }
+                guard let key = FileKey(text: item.key), let manifest = try await agent.local.metadata.manifest(key) else { return .failed }
                 try await agent.calls.putManifest(manifest, on: peer, hintFor: nil, snapshot)
             }
             agent.logger.debug("repair: pushed", metadata: ["peer": "\(peer)", "kind": "\(kind)", "key": "\(item.key)"])
-            return true
+            return .pushed
+        } catch let error as PeerError where kind == .chunk && error.status == 409 {
+            agent.logger.debug("repair: the peer collected this chunk as garbage", metadata: ["peer": "\(peer)", "key": "\(item.key)"])
+            return .declined
         } catch {
             agent.logger.debug("repair: push failed", metadata: ["peer": "\(peer)", "key": "\(item.key)", "error": "\(error)"])
-            return false
+            return .failed
         }
     }
 

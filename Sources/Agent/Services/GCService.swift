@@ -1,3 +1,4 @@
+import Basics
 import Logging
 import Ring
 import ServiceLifecycle
@@ -55,11 +56,12 @@ struct GCService: Service {
             entry.storedAt < cutoff && !filters.contains { $0.mayContain(entry.id) }
         }
         await beforeDeleting?()
-        var deleted = 0
+        var deleted: [ChunkID] = []
         for entry in candidates where try await agent.local.dropChunkForGC(entry.id, epoch: epoch) {
-            deleted += 1
+            deleted.append(entry.id)
         }
-        if deleted > 0 { agent.logger.info("GC deleted unreferenced chunks", metadata: ["count": "\(deleted)"]) }
-        return deleted
+        agent.local.collected.roundFinished(deleted: deleted, referenced: { id in filters.contains { $0.mayContain(id) } })
+        if !deleted.isEmpty { agent.logger.info("GC deleted unreferenced chunks", metadata: ["count": "\(deleted.count)"]) }
+        return deleted.count
     }
 }

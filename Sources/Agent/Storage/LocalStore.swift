@@ -15,6 +15,8 @@ public struct LocalStore: Sendable {
     /// Held per chunk id by every step that asks for, stores or deletes a chunk, so a GC delete
     /// never falls between a dedup check saying "held" and the upload that relies on it.
     private let chunkLocks = KeyedLock<ChunkID>()
+    /// What GC deleted here as garbage and repair must not bring back.
+    public let collected = CollectedChunks()
 
     public init(blobs: any BlobStore, metadata: MetadataStore, clock: HybridClock, metrics: AgentMetrics? = nil) {
         self.blobs = blobs
@@ -37,12 +39,17 @@ public struct LocalStore: Sendable {
 
     /// Stores a chunk unless it is already here (dedup), verifying its SHA-256 on the way in;
     /// records it in the index and, for a stand-in copy, the hint. Returns false when it was
-    /// already stored.
+    /// already stored. A `repair` copy of a chunk GC collected here is refused
+    /// (`CollectedGarbageError`); any other copy is taken.
     @discardableResult
-    public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?) async throws -> Bool {
+    public func putChunk(_ id: ChunkID, size: Int64, body: BlobBody, hintFor: NodeID?, repair: Bool = false) async throws -> Bool {
         try await chunkLocks.withLock(id) {
             let now = Int64(HybridClock.systemMilliseconds())
             let existing = try await blobs.size(of: id)
+            if existing == nil, collected.contains(id) {
+                if repair { throw CollectedGarbageError(id: id) }
+                collected.forget(id)
+            }
             if existing == nil {
                 try await blobs.put(id, size: size, body: body)
                 metrics?.chunkPuts.increment()

@@ -22,6 +22,7 @@ struct InternalRoutes {
         add(SyncCalls.Held.self, on: router)
         add(SyncCalls.References.self, on: router)
         add(SyncCalls.GetGlobal.self, on: router)
+        add(SyncCalls.GlobalDigests.self, on: router)
         add(SyncCalls.PutGlobal.self, on: router)
     }
 

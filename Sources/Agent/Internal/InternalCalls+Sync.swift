@@ -67,17 +67,44 @@ public enum SyncCalls {
         public func serve(by peer: some PeerHandler) async throws -> ChunkBloomFilter { try await peer.references() }
     }
 
-    /// Every user, token and ring-decision record the peer holds.
-    public struct GetGlobal: JSONCall {
-        public typealias Response = GlobalRecords
+    /// The peer's digest of each nonempty bucket of global records (`MetadataStore.globalDigests`),
+    /// keyed by the bucket's number as text.
+    public struct GlobalDigests: JSONCall {
+        public typealias Response = [String: String]
         public static let method = InternalMethod.get
-        public static let route = "/internal/v1/global"
+        public static let route = "/internal/v1/global/digests"
 
         public init() {}
         public init(wire: InternalRequest) async throws {}
         public var target: String { Self.route }
 
-        public func serve(by peer: some PeerHandler) async throws -> GlobalRecords { try await peer.globalRecords() }
+        public func serve(by peer: some PeerHandler) async throws -> [String: String] {
+            Dictionary(uniqueKeysWithValues: try await peer.globalDigests().map { (String($0.key), $0.value) })
+        }
+    }
+
+    /// The user, token and ring-decision records the peer holds: those in `buckets`, or all.
+    public struct GetGlobal: JSONCall {
+        public typealias Response = GlobalRecords
+        public static let method = InternalMethod.get
+        public static let route = "/internal/v1/global"
+        public var buckets: Set<Int>?
+
+        public init(buckets: Set<Int>? = nil) { self.buckets = buckets }
+
+        public init(wire: InternalRequest) async throws {
+            guard let text = wire.query["buckets"] else { return }
+            let numbers = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+            guard numbers.count <= MetadataStore.globalBuckets, numbers.allSatisfy({ $0.map { (0..<MetadataStore.globalBuckets).contains($0) } ?? false }) else {
+                throw InternalProtocolError("buckets must be up to \(MetadataStore.globalBuckets) comma-separated numbers below \(MetadataStore.globalBuckets)")
+            }
+            buckets = Set(numbers.compactMap { $0 })
+        }
+
+        public var target: String { InternalJSON.target(Self.route, [("buckets", buckets.map { $0.sorted().map(String.init).joined(separator: ",") })]) }
+        public var maxResponseBytes: Int { 64 << 20 }
+
+        public func serve(by peer: some PeerHandler) async throws -> GlobalRecords { try await peer.globalRecords(inBuckets: buckets) }
     }
 
     /// Merges global records into the peer; answers how many changed.

@@ -29,7 +29,9 @@ public protocol PeerHandler: Sendable {
     /// A Bloom filter of the chunks this node's live manifests and uploads in progress reference.
     func references() async throws -> ChunkBloomFilter
     /// Every user, token and ring-decision record held here.
-    func globalRecords() async throws -> GlobalRecords
+    func globalRecords(inBuckets buckets: Set<Int>?) async throws -> GlobalRecords
+    /// A digest per nonempty bucket of the global records held here.
+    func globalDigests() async throws -> [Int: String]
     /// Merges global records; returns how many changed.
     func mergeGlobal(_ records: GlobalRecords) async throws -> Int
 }
@@ -103,7 +105,9 @@ public struct LocalPeer: PeerHandler {
         return filter
     }
 
-    public func globalRecords() async throws -> GlobalRecords { try await local.metadata.globalRecords() }
+    public func globalRecords(inBuckets buckets: Set<Int>?) async throws -> GlobalRecords { try await local.metadata.globalRecords(inBuckets: buckets) }
+
+    public func globalDigests() async throws -> [Int: String] { try await local.metadata.globalDigests() }
 
     public func mergeGlobal(_ records: GlobalRecords) async throws -> Int {
         for version in records.versions { try local.clock.observe(version) }

@@ -1,4 +1,5 @@
 import Basics
+import Crypto
 import Foundation
 import GRDB
 import Ring
@@ -325,13 +326,57 @@ public struct MetadataStore: Sendable {
     }
 
     /// Every user and token record, tombstones included.
-    public func globalRecords() async throws -> GlobalRecords {
+    public func globalRecords() async throws -> GlobalRecords { try await globalRecords(inBuckets: nil) }
+
+    /// The global records in `buckets` (`globalBucket`), or every one when nil.
+    public func globalRecords(inBuckets buckets: Set<Int>?) async throws -> GlobalRecords {
         try await database.read { db in
-            GlobalRecords(
-                users: try Data.fetchAll(db, sql: "SELECT record FROM user ORDER BY name").map { try Self.decoder.decode(UserRecord.self, from: $0) },
-                tokens: try Data.fetchAll(db, sql: "SELECT record FROM token ORDER BY hash").map { try Self.decoder.decode(TokenRecord.self, from: $0) },
-                ringStates: try Data.fetchAll(db, sql: "SELECT record FROM ring_state ORDER BY node").map { try Self.decoder.decode(RingStateRecord.self, from: $0) }
-            )
+            func records<Record: Decodable>(_ table: GlobalTable) throws -> [Record] {
+                try Row.fetchAll(db, sql: "SELECT \(table.key) AS key, record FROM \(table.rawValue) ORDER BY \(table.key)").compactMap { row in
+                    guard buckets.map({ $0.contains(Self.globalBucket(table, key: row["key"])) }) ?? true else { return nil }
+                    return try Self.decoder.decode(Record.self, from: row["record"] as Data)
+                }
+            }
+            return GlobalRecords(users: try records(.user), tokens: try records(.token), ringStates: try records(.ringState))
+        }
+    }
+
+    /// The tables of global records, with their key columns.
+    enum GlobalTable: String, CaseIterable {
+        case user, token
+        case ringState = "ring_state"
+
+        var key: String {
+            switch self {
+            case .user: "name"
+            case .token: "hash"
+            case .ringState: "node"
+            }
+        }
+    }
+
+    /// How many buckets global records are digested in: two nodes whose copies differ in one
+    /// record exchange about 1/256 of them.
+    public static let globalBuckets = 256
+
+    /// The bucket a global record falls in: the first byte of SHA-256(table, key).
+    static func globalBucket(_ table: GlobalTable, key: String) -> Int {
+        Int(SHA256.hash(data: Data("\(table.rawValue)\u{0}\(key)".utf8)).first { _ in true } ?? 0)
+    }
+
+    /// A digest of each nonempty bucket of global records, over their keys and versions (no
+    /// record is decoded): what two nodes compare before they exchange any record.
+    public func globalDigests() async throws -> [Int: String] {
+        try await database.read { db in
+            var hashers: [Int: SHA256] = [:]
+            for table in GlobalTable.allCases {
+                for row in try Row.fetchAll(db, sql: "SELECT \(table.key) AS key, version FROM \(table.rawValue) ORDER BY \(table.key)") {
+                    let key: String = row["key"]
+                    let version: String = row["version"]
+                    hashers[Self.globalBucket(table, key: key), default: SHA256()].update(data: Data("\(table.rawValue)\u{0}\(key)\u{0}\(version)\n".utf8))
+                }
+            }
+            return hashers.mapValues { Hex.encode($0.finalize()) }
         }
     }
 

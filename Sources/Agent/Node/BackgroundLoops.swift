@@ -134,29 +134,23 @@ struct BackgroundLoops: Service {
         return size.uint64Value
     }
 
-    /// Pulls users and tokens from one random live peer and pushes ours back, every few seconds:
-    /// what carries an account change to a node that missed its immediate push.
+    /// Compares global records with one random live peer every few seconds and exchanges what
+    /// differs (`GlobalSync`): what carries an account change to a node that missed its
+    /// immediate push.
     private func syncGlobalRecords() async {
         await runPeriodically("global sync", logger: agent.logger, retryAfter: Self.globalSyncInterval) {
             let snapshot = agent.view.snapshot()
             guard let peer = snapshot.availableMembers.filter({ $0 != agent.selfID && snapshot.nodes[$0]?.status == .alive }).randomElement() else {
                 return Self.globalSyncInterval
             }
-            let theirs: GlobalRecords
             do {
-                theirs = try await agent.calls.globalRecords(on: peer, snapshot)
-            } catch {
+                _ = try await GlobalSync(agent: agent).round(with: peer, snapshot)
+            } catch let error as PeerError {
                 // A peer that just went down: the next round picks another.
                 agent.logger.debug("global sync: peer did not answer", metadata: ["peer": "\(peer)", "error": "\(error)"])
                 return Self.globalSyncInterval
             }
-            for version in theirs.versions {
-                do { try agent.local.clock.observe(version) } catch { agent.logger.warning("global sync: a record from the future", metadata: ["peer": "\(peer)", "error": "\(error)"]) }
-            }
-            _ = try await agent.local.metadata.merge(theirs)
             globalSync.pulledFromPeer()
-            let ours = try await agent.local.metadata.globalRecords()
-            if ours != theirs { try await agent.calls.pushGlobalRecords(ours, to: peer, snapshot) }
             return Self.globalSyncInterval
         }
     }

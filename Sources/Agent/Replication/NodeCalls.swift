@@ -84,10 +84,17 @@ public struct NodeCalls: Sendable {
         return try await transport.call(ManifestCalls.List(owner: owner, prefix: prefix, after: after, limit: limit), on: node, snapshot)
     }
 
-    /// Every user and token record `node` holds.
-    public func globalRecords(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> GlobalRecords {
-        if node == selfID { return try await locally(node) { try await local.metadata.globalRecords() } }
-        return try await transport.call(SyncCalls.GetGlobal(), on: node, snapshot)
+    /// The user, token and ring-decision records `node` holds in `buckets` (all when nil).
+    public func globalRecords(inBuckets buckets: Set<Int>? = nil, on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> GlobalRecords {
+        if node == selfID { return try await locally(node) { try await local.metadata.globalRecords(inBuckets: buckets) } }
+        return try await transport.call(SyncCalls.GetGlobal(buckets: buckets), on: node, snapshot)
+    }
+
+    /// `node`'s digest of each nonempty bucket of global records.
+    public func globalDigests(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Int: String] {
+        if node == selfID { return try await locally(node) { try await local.metadata.globalDigests() } }
+        let answer = try await transport.call(SyncCalls.GlobalDigests(), on: node, snapshot)
+        return Dictionary(answer.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Merges user and token records into `node`.

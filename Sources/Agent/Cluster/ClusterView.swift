@@ -86,6 +86,9 @@ public struct ClusterSnapshot: Sendable {
     /// Ring members that are available.
     public var availableMembers: [NodeID] { ring.members.map(\.id).filter(isAvailable) }
 
+    /// Ring members that are not available (dead or left in gossip, or never heard of).
+    public var downMembers: Set<NodeID> { Set(ring.members.map(\.id).filter { !isAvailable($0) }) }
+
     /// Ring members that may take new copies (available and not excluded).
     public var writableMembers: [NodeID] { availableMembers.filter { !isExcludedFromPlacement($0) } }
 

@@ -23,7 +23,7 @@ extension ReadCoordinator {
     /// never silently skipped. Throws `noReadableReplica` when no node answers.
     public func list(owner: String, prefix: String, after: String?, limit: Int, _ snapshot: ClusterSnapshot) async throws -> ListingPage {
         var failures: [String] = []
-        var unanswered = Set(snapshot.ring.members.map(\.id).filter { !snapshot.isAvailable($0) })
+        var unanswered = snapshot.downMembers
         var cursor = after.map { FileKey(owner: owner, path: $0) }
         var live: [FileSummary] = []
         while true {

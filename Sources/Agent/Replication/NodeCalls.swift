@@ -94,7 +94,9 @@ public struct NodeCalls: Sendable {
     public func globalDigests(on node: NodeID, _ snapshot: ClusterSnapshot) async throws(PeerError) -> [Int: String] {
         if node == selfID { return try await locally(node) { try await local.metadata.globalDigests() } }
         let answer = try await transport.call(SyncCalls.GlobalDigests(), on: node, snapshot)
-        return Dictionary(answer.compactMap { key, value in Int(key).map { ($0, value) } }, uniquingKeysWith: { first, _ in first })
+        // Only real bucket numbers: anything else a peer sends is ignored, never asked for.
+        let buckets = 0..<MetadataStore.globalBuckets
+        return Dictionary(answer.compactMap { key, value in Int(key).flatMap { buckets.contains($0) ? ($0, value) : nil } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Merges user and token records into `node`.

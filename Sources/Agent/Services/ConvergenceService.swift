@@ -20,13 +20,10 @@ struct ConvergenceService: Service {
     func run() async {
         // A node going down (or coming back) starts a round at once, so `at_risk` counts the keys
         // it leaves with fewer live copies from the first second, not a `repair_interval` later.
-        await runPeriodically("convergence round", logger: agent.logger, retryAfter: interval, wakeEarly: { progress.downChanged(Self.down(in: agent.view.snapshot())) }) {
+        await runPeriodically("convergence round", logger: agent.logger, retryAfter: interval, wakeEarly: { progress.downChanged(agent.view.snapshot().downMembers) }) {
             try await round() ? min(interval, .seconds(1)) : interval
         }
     }
-
-    /// The ring members that are down in `snapshot`.
-    static func down(in snapshot: ClusterSnapshot) -> Set<NodeID> { Set(snapshot.ring.members.map(\.id).filter { !snapshot.isAvailable($0) }) }
 
     /// One pass over every key held here; returns whether there was work.
     @discardableResult
@@ -35,7 +32,7 @@ struct ConvergenceService: Service {
         var pending = 0
         var atRisk = 0
         var backlog: Int64 = 0
-        progress.roundStarted(down: Self.down(in: snapshot))
+        progress.roundStarted(down: snapshot.downMembers)
         var worked = false
         let absence = AbsenceCheck(metadata: agent.local.metadata, tombstoneTTL: tombstoneTTL)
         let now = Int64(HybridClock.systemMilliseconds())

@@ -47,9 +47,20 @@ extension ReadCoordinator {
                         unanswered.insert(answer.node)
                         continue
                     }
+                    // Only keys this page asked for count. A page that holds more yet names no
+                    // key past the cursor would stop the listing from advancing: such a node is
+                    // treated as not answering, never waited on.
+                    let asked = page.files.filter { summary in
+                        summary.owner == owner && summary.path.hasPrefix(prefix) && pageCursor.map { summary.key > $0 } ?? true
+                    }
+                    if page.more && asked.isEmpty {
+                        failures.append("\(answer.node): a page that holds more but names no key after the cursor")
+                        unanswered.insert(answer.node)
+                        continue
+                    }
                     answered += 1
-                    for summary in page.files { merged.merge(summary) }
-                    if page.more, let last = page.files.last?.key { horizon = min(horizon ?? last, last) }
+                    for summary in asked { merged.merge(summary) }
+                    if page.more, let last = asked.map(\.key).max() { horizon = min(horizon ?? last, last) }
                 }
             }
             guard answered > 0 else { throw ReplicationError(.noReadableReplica, "no node answered the listing: \(failures.joined(separator: "; "))") }

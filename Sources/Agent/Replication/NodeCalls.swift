@@ -37,7 +37,7 @@ public struct NodeCalls: Sendable {
     /// so the local copy is not hashed a second time.
     public func putChunk(_ id: ChunkID, _ bytes: ByteBuffer, on node: NodeID, hintFor: NodeID?, repair: Bool = false, _ snapshot: ClusterSnapshot) async throws(PeerError) {
         if node == selfID {
-            try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor, repair: repair) }
+            _ = try await locally(node) { try await local.putChunk(id, size: Int64(bytes.readableBytes), body: .verified(bytes), hintFor: hintFor, repair: repair) }
             return
         }
         _ = try await transport.call(ChunkCalls.Put(id, bytes, hintFor: hintFor, repair: repair), on: node, snapshot)

@@ -379,6 +379,28 @@ extension CoordinatorTests {
         let page = try await cluster[via].agent.reader.list(owner: "alice", prefix: prefix, after: nil, limit: limit, cluster[via].agent.view.snapshot())
         #expect(page.partial && page.unanswered == [down, second].sorted())
     }
+
+    @Test("a peer that ignores the listing cursor is named as not answering and cannot stall the listing")
+    func listingSurvivesAPeerIgnoringTheCursor() async throws {
+        var random = SeededGenerator(seed: 4100)
+        let cluster = try InProcessCluster(nodes: 3)
+        for index in 0..<12 {
+            try await cluster.upload(seededBytes(50, &random), as: "f\(String(format: "%02d", index))", via: cluster.ids[0], piece: 100)
+        }
+        let buggy = cluster.ids[2]
+        cluster.transport.set(.ignoringListingCursor, on: buggy)
+        let via = cluster.ids[0]
+        // Small pages make the listing ask again after a cursor, which the buggy peer ignores.
+        var seen: [String] = []
+        var after: String?
+        for _ in 0..<20 {
+            let page = try await cluster[via].agent.reader.list(owner: "alice", prefix: "", after: after, limit: 3, cluster[via].agent.view.snapshot())
+            seen += page.files.map(\.path)
+            guard let next = page.next else { break }
+            after = next
+        }
+        #expect(seen == (0..<12).map { "f\(String(format: "%02d", $0))" })
+    }
 }
 
 

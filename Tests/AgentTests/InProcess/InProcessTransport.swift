@@ -19,6 +19,8 @@ final class InProcessTransport: NodeTransport {
         case failing
         /// Takes this long, then cannot be reached (a frozen process, a timeout).
         case stalling(Duration)
+        /// Answers a listing call as if it had no cursor (a buggy peer: always its first page).
+        case ignoringListingCursor
     }
 
     private let peers = Mutex<[NodeID: LocalPeer]>([:])
@@ -35,6 +37,11 @@ final class InProcessTransport: NodeTransport {
         counts.withLock { $0["\(C.method.rawValue) \(C.route)", default: 0] += 1 }
         switch fault(of: node) {
         case .healthy: break
+        case .ignoringListingCursor:
+            if var list = call as? ManifestCalls.List, list.after != nil {
+                list.after = nil
+                return try await self.call(list, on: node, snapshot) as! C.Response
+            }
         case .unreachable: throw PeerError(code: .unreachable, node: node, message: "injected: unreachable")
         case .failing:
             return try InternalExchange.answer(C.self, InternalExchange.failure(InjectedFailure()), from: node, target: call.target)

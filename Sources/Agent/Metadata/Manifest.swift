@@ -15,7 +15,25 @@ public struct FileKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The manifest's ring position: SHA-256("file\0" + owner + "\0" + path).
     public var position: RingPosition { .manifest(owner: owner, path: path) }
 
-    public static func < (lhs: FileKey, rhs: FileKey) -> Bool { (lhs.owner, lhs.path) < (rhs.owner, rhs.path) }
+    // Keys are byte strings, as the metadata shard (SQLite's binary collation) and the ring see
+    // them. Swift's own String comparison treats canonically equivalent texts as equal (`café`
+    // typed precomposed and `cafe` + U+0301, as macOS spells file names), which would merge two
+    // different files into one in a listing and order keys differently from the shards.
+    public static func < (lhs: FileKey, rhs: FileKey) -> Bool {
+        if !lhs.owner.utf8.elementsEqual(rhs.owner.utf8) { return lhs.owner.utf8.lexicographicallyPrecedes(rhs.owner.utf8) }
+        return lhs.path.utf8.lexicographicallyPrecedes(rhs.path.utf8)
+    }
+
+    public static func == (lhs: FileKey, rhs: FileKey) -> Bool {
+        lhs.owner.utf8.elementsEqual(rhs.owner.utf8) && lhs.path.utf8.elementsEqual(rhs.path.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(owner.utf8.count)
+        for byte in owner.utf8 { hasher.combine(byte) }
+        for byte in path.utf8 { hasher.combine(byte) }
+    }
+
     public var description: String { "\(owner):\(path)" }
 
     /// The key as one text, `owner/path` (user names cannot contain `/`): how hints and the

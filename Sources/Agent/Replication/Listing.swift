@@ -51,7 +51,7 @@ extension ReadCoordinator {
                     // key past the cursor would stop the listing from advancing: such a node is
                     // treated as not answering, never waited on.
                     let asked = page.files.filter { summary in
-                        summary.owner == owner && summary.path.hasPrefix(prefix) && pageCursor.map { summary.key > $0 } ?? true
+                        summary.owner.utf8.elementsEqual(owner.utf8) && summary.path.utf8.starts(with: prefix.utf8) && pageCursor.map { summary.key > $0 } ?? true
                     }
                     if page.more && asked.isEmpty {
                         failures.append("\(answer.node): a page that holds more but names no key after the cursor")

@@ -380,6 +380,28 @@ extension CoordinatorTests {
         #expect(page.partial && page.unanswered == [down, second].sorted())
     }
 
+    @Test("file names are byte strings: canonically equivalent spellings are two files, listed in byte order")
+    func listingKeepsCanonicallyEquivalentNamesApart() async throws {
+        var random = SeededGenerator(seed: 4200)
+        let cluster = try InProcessCluster(nodes: 3)
+        // Precomposed é (as most systems type it) and e + combining acute (as macOS names files):
+        // equal as Swift Strings, different bytes, so different files on disk and in the ring.
+        let names = ["caf\u{E9}", "cafe\u{301}", "cafe\u{301}/x", "cafe"]
+        for name in names { try await cluster.upload(seededBytes(20, &random), as: name, via: cluster.ids[0], piece: 100) }
+        for limit in [1, 2, 10] {
+            var seen: [String] = []
+            var after: String?
+            for _ in 0..<10 {
+                let page = try await cluster[cluster.ids[1]].agent.reader.list(owner: "alice", prefix: "caf", after: after, limit: limit, cluster[cluster.ids[1]].agent.view.snapshot())
+                seen += page.files.map(\.path)
+                guard let next = page.next else { break }
+                after = next
+            }
+            let expected = ["cafe", "cafe\u{301}", "cafe\u{301}/x", "caf\u{E9}"]
+            #expect(seen.map { Array($0.utf8) } == expected.map { Array($0.utf8) }, "limit \(limit)")
+        }
+    }
+
     @Test("a peer that ignores the listing cursor is named as not answering and cannot stall the listing")
     func listingSurvivesAPeerIgnoringTheCursor() async throws {
         var random = SeededGenerator(seed: 4100)

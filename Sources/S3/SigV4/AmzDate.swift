@@ -27,6 +27,20 @@ extension S3.SigV4 {
             secondsSince1970 = AmzDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
         }
 
+        /// Parses an HTTP date (RFC 7231 IMF-fixdate: `Wed, 02 Dec 2026 12:00:00 GMT`), which
+        /// SigV4 accepts in a `Date` header when there is no `X-Amz-Date`.
+        public init?(httpDate text: String) {
+            let parts = text.split(separator: " ")
+            let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+            guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
+                  let day = Int(parts[1]), (1...31).contains(day), let month = months.firstIndex(of: String(parts[2])),
+                  let year = Int(parts[3]), (1970...9999).contains(year)
+            else { return nil }
+            let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false).compactMap { Int($0) }
+            guard clock.count == 3, clock[0] < 24, clock[1] < 60, clock[2] < 61 else { return nil }
+            secondsSince1970 = AmzDate.daysSinceEpoch(year: year, month: month + 1, day: day) * 86_400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])
+        }
+
         /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's algorithm).
         static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int64 {
             let y = Int64(month <= 2 ? year - 1 : year)

@@ -125,24 +125,39 @@ extension S3.SigV4 {
         private func scope(_ date: AmzDate) -> String { "\(date.day)/\(region)/\(service)/aws4_request" }
 
         private func canonicalRequest(_ request: Request, canonicalHeaders headers: CanonicalHeaders, payloadHash: String) -> String {
-            let path = normalizesPath ? S3.SigV4.normalizedPath(request.path) : request.path
-            return [
-                request.method,
-                PercentEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true),
-                S3.SigV4.canonicalQuery(request.query),
-                headers.text,
-                headers.signedNames,
-                payloadHash,
-            ].joined(separator: "\n")
+            S3.SigV4.canonicalRequest(request, canonicalHeaders: headers, payloadHash: payloadHash, normalizesPath: normalizesPath)
         }
 
         private func sign(canonicalRequest: String, date: AmzDate) -> (stringToSign: String, signature: String) {
-            let stringToSign = [
-                "AWS4-HMAC-SHA256", date.timestamp, scope(date), Hex.encode(SHA256.hash(data: Array(canonicalRequest.utf8))),
-            ].joined(separator: "\n")
-            let code = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey(day: date.day))
-            return (stringToSign, Hex.encode(code))
+            let stringToSign = S3.SigV4.stringToSign(canonicalRequest: canonicalRequest, timestamp: date.timestamp, scope: scope(date))
+            return (stringToSign, S3.SigV4.hmacHex(stringToSign, key: signingKey(day: date.day)))
         }
+    }
+
+    /// The canonical request: method, encoded path, sorted query, headers, signed names, payload hash.
+    static func canonicalRequest(_ request: Request, canonicalHeaders headers: CanonicalHeaders, payloadHash: String, normalizesPath: Bool) -> String {
+        let path = normalizesPath ? S3.SigV4.normalizedPath(request.path) : request.path
+        return [
+            request.method,
+            PercentEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true),
+            S3.SigV4.canonicalQuery(request.query),
+            headers.text,
+            headers.signedNames,
+            payloadHash,
+        ].joined(separator: "\n")
+    }
+
+    static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
+        ["AWS4-HMAC-SHA256", timestamp, scope, Hex.encode(SHA256.hash(data: Array(canonicalRequest.utf8)))].joined(separator: "\n")
+    }
+
+    /// The signature of a canonical request under a signing key.
+    static func signature(canonicalRequest: String, timestamp: String, scope: String, key: SymmetricKey) -> String {
+        hmacHex(stringToSign(canonicalRequest: canonicalRequest, timestamp: timestamp, scope: scope), key: key)
+    }
+
+    static func hmacHex(_ text: String, key: SymmetricKey) -> String {
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key))
     }
 
     /// Canonical header block (`name:value\n` per name, sorted) and the `;`-joined signed names.

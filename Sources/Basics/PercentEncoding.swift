@@ -6,15 +6,7 @@ public enum PercentEncoding {
     public static func encode(_ text: some StringProtocol, keepSlash: Bool) -> String {
         var encoded: [UInt8] = []
         encoded.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            if isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
-                encoded.append(byte)
-            } else {
-                encoded.append(UInt8(ascii: "%"))
-                encoded.append(upperDigit(byte >> 4))
-                encoded.append(upperDigit(byte & 0x0F))
-            }
-        }
+        for byte in text.utf8 { append(byte, keepSlash: keepSlash, to: &encoded) }
         return String(decoding: encoded, as: UTF8.self)
     }
 
@@ -37,6 +29,37 @@ public enum PercentEncoding {
             }
         }
         return output
+    }
+
+    /// Decodes the valid `%XX` escapes of `text` into bytes (others stay literal) and encodes the
+    /// bytes again as `encode` does: the canonical spelling of a received path or query part.
+    public static func reencode(_ text: some StringProtocol, keepSlash: Bool) -> String {
+        let bytes = Array(text.utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            var byte = bytes[index]
+            if byte == UInt8(ascii: "%"), index + 2 < bytes.count, let high = Hex.value(of: bytes[index + 1]), let low = Hex.value(of: bytes[index + 2]) {
+                byte = high << 4 | low
+                index += 3
+            } else {
+                index += 1
+            }
+            append(byte, keepSlash: keepSlash, to: &encoded)
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// Appends `byte` as it is (unreserved, or `/` in a path) or as `%XX`.
+    private static func append(_ byte: UInt8, keepSlash: Bool, to encoded: inout [UInt8]) {
+        if isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
+            encoded.append(byte)
+        } else {
+            encoded.append(UInt8(ascii: "%"))
+            encoded.append(upperDigit(byte >> 4))
+            encoded.append(upperDigit(byte & 0x0F))
+        }
     }
 
     /// Decodes `%XX` escapes leniently: a malformed escape is kept literally, `+` stays `+`

@@ -1,3 +1,4 @@
-/// An S3 client for storage nodes (MinIO or any S3-compatible server): SigV4 signing and
-/// streaming object I/O. It knows nothing of chunks or rings.
+/// S3 both ways, knowing nothing of chunks or rings: a client for storage nodes (MinIO or any
+/// S3-compatible server: SigV4 signing, streaming object I/O) and the pure cores of the S3 front
+/// door (SigV4 verification, `aws-chunked` bodies, checksums, request addressing, XML, listing pages).
 public enum S3 {}

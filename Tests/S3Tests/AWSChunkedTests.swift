@@ -58,7 +58,7 @@ struct AWSChunkedTests {
     func tampered() throws {
         let signing = try Self.exampleSigning().chunkSigning
         var random = SeededGenerator(seed: 5)
-        func failure(_ body: [UInt8], announced: Int64? = 66560) -> S3.AWSChunkedDecoder.DecodingError.Code? {
+        func failure(_ body: [UInt8], announced: Int64 = 66560) -> S3.AWSChunkedDecoder.DecodingError.Code? {
             do {
                 _ = try Self.decode(body, S3.AWSChunkedDecoder(signing: signing, announcedLength: announced), &random)
                 return nil
@@ -82,10 +82,19 @@ struct AWSChunkedTests {
         #expect(failure(Self.exampleBody, announced: 1000) == .lengthMismatch)
         var otherSeed = signing
         otherSeed.seedSignature = String(repeating: "0", count: 64)
-        var decoder = S3.AWSChunkedDecoder(signing: otherSeed)
+        var decoder = S3.AWSChunkedDecoder(signing: otherSeed, announcedLength: 66560)
         #expect(throws: S3.AWSChunkedDecoder.DecodingError.self) { try decoder.feed(ByteBuffer(bytes: Self.exampleBody)) { _ in } }
+        // A chunk whose signature fails hands on none of its bytes.
+        var emitted = 0
+        var checked = S3.AWSChunkedDecoder(signing: signing, announcedLength: 66560)
+        #expect(throws: S3.AWSChunkedDecoder.DecodingError.self) { try checked.feed(ByteBuffer(bytes: flipped)) { emitted += $0.readableBytes } }
+        #expect(emitted == 0)
+        var huge = S3.AWSChunkedDecoder(signing: signing, announcedLength: 1 << 40)
+        #expect(throws: S3.AWSChunkedDecoder.DecodingError.self, "a signed chunk over 16 MiB") {
+            try huge.feed(ByteBuffer(string: "1000001;chunk-signature=" + String(repeating: "0", count: 64) + "\r\n")) { _ in }
+        }
         for hostile in ["zz;chunk-signature=00\r\n", "10000000000000000;chunk-signature=00\r\n", "-1\r\n", "10\n", String(repeating: "1", count: 5000)] {
-            var decoder = S3.AWSChunkedDecoder(signing: nil)
+            var decoder = S3.AWSChunkedDecoder(signing: nil, announcedLength: 1 << 40)
             #expect(throws: S3.AWSChunkedDecoder.DecodingError.self, "\(hostile.prefix(30))") {
                 try decoder.feed(ByteBuffer(string: hostile)) { _ in }
                 _ = try decoder.finish()
@@ -141,7 +150,7 @@ struct AWSChunkedTests {
         checksum.update(data)
         let trailers = mode == 0 ? nil : [(algorithm.headerName, checksum.base64)]
         let body = Self.encode(data, chunkSizes: sizes, signing: mode == 2 ? nil : signing, trailers: trailers, signedTrailer: mode == 1)
-        let decoder = S3.AWSChunkedDecoder(signing: mode == 2 ? nil : signing, signedTrailer: mode == 1, announcedLength: Int64(data.count))
+        let decoder = S3.AWSChunkedDecoder(signing: mode == 2 ? nil : signing, signedTrailer: mode == 1, announcedLength: Int64(data.count), trailer: trailers?.first?.0)
         let decoded = try Self.decode(body, decoder, &random)
         #expect(decoded.data == data)
         #expect(decoded.trailers.map(\.name) == (trailers ?? []).map(\.0) && decoded.trailers.map(\.value) == (trailers ?? []).map(\.1))
@@ -149,6 +158,22 @@ struct AWSChunkedTests {
             // A changed trailer breaks the trailer signature.
             #expect(throws: S3.AWSChunkedDecoder.DecodingError.self) { try Self.decode(Self.swapTrailer(body, to: "AAAA"), decoder, &random) }
         }
+    }
+
+    @Test("only the trailer x-amz-trailer declared is taken, exactly once")
+    func declaredTrailerOnly() throws {
+        var random = SeededGenerator(seed: 11)
+        let data = Array("hello".utf8)
+        func result(_ trailers: [(String, String)]?, declared: String?) -> Bool {
+            let body = Self.encode(data, chunkSizes: [5], signing: nil, trailers: trailers, signedTrailer: false)
+            return (try? Self.decode(body, S3.AWSChunkedDecoder(signing: nil, announcedLength: 5, trailer: declared), &random)) != nil
+        }
+        #expect(result([("x-amz-checksum-crc32", "NhCmhg==")], declared: "x-amz-checksum-crc32"))
+        #expect(result([("X-Amz-Checksum-CRC32 ", "NhCmhg==")], declared: "x-amz-checksum-crc32"), "names are trimmed and lowercased")
+        #expect(!result([("x-amz-checksum-sha1", "x")], declared: "x-amz-checksum-crc32"), "another trailer")
+        #expect(!result([("x-amz-checksum-crc32", "a"), ("x-amz-checksum-crc32", "b")], declared: "x-amz-checksum-crc32"), "twice")
+        #expect(!result([], declared: "x-amz-checksum-crc32"), "missing")
+        #expect(!result([("x-amz-checksum-crc32", "NhCmhg==")], declared: nil), "none declared")
     }
 
     /// `body` with its checksum trailer's value replaced (the signature left as it was).

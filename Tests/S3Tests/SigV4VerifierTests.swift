@@ -29,9 +29,13 @@ struct SigV4VerifierTests {
             credentials: S3.Credentials(accessKeyID: generated.access_key, secretAccessKey: generated.secret_key, sessionToken: generated.token),
             region: generated.region
         )
+        // The generator repeats header names (to test how a signer joins them); a server refuses
+        // repeated single-valued and x-amz-* headers, so each name comes once here.
+        var names: Set<String> = []
+        let unique = generated.headers.filter { names.insert($0[0].lowercased()).inserted }
         let request = S3.SigV4.Request(
             method: generated.method, path: generated.path,
-            query: generated.query.map { ($0[0], $0[1]) }, headers: generated.headers.map { ($0[0], $0[1]) }
+            query: generated.query.map { ($0[0], $0[1]) }, headers: unique.map { ($0[0], $0[1]) }
         )
         let date = S3.SigV4.AmzDate(generated.timestamp)!
         var headers = request.headers
@@ -119,6 +123,13 @@ struct SigV4VerifierTests {
             changed = signed
             changed.accessKey += "x"
             #expect(refusal(changed) == .invalidAccessKeyId, "unknown key, seed \(seed)")
+            // Headers that change what a request does cannot be added to a signed one, nor repeated.
+            changed = signed
+            changed.received.headers.append(("x-amz-copy-source", "/other/key"))
+            #expect(refusal(changed) == .accessDenied, "unsigned x-amz header, seed \(seed)")
+            changed = signed
+            changed.received.headers.append(("X-Amz-Content-SHA256", signed.payloadHash))
+            #expect(refusal(changed) == .invalidArgument, "repeated x-amz header, seed \(seed)")
         }
     }
 
@@ -152,6 +163,9 @@ struct SigV4VerifierTests {
             changed = signed
             changed.received.method = signed.received.method == "GET" ? "PUT" : "GET"
             #expect(refusal(changed) == .signatureDoesNotMatch, "method, seed \(seed)")
+            changed = signed
+            changed.received.headers.append(("x-amz-copy-source", "/other/key"))
+            #expect(refusal(changed) == .accessDenied, "a copy source added to a presigned URL, seed \(seed)")
         }
     }
 
@@ -173,7 +187,7 @@ struct SigV4VerifierTests {
                 return error.code
             }
         }
-        let good = "Credential=AK/20261202/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + String(repeating: "0", count: 64)
+        let good = "Credential=AK/20261202/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=" + String(repeating: "0", count: 64)
         #expect(code(nil) == .accessDenied)
         #expect(code("AWS AK:sig") == .authorizationHeaderMalformed)
         #expect(code("AWS4-HMAC-SHA256 ") == .authorizationHeaderMalformed)
@@ -183,8 +197,9 @@ struct SigV4VerifierTests {
         #expect(code("AWS4-HMAC-SHA256 " + good.replacingFirst("host;", with: "")) == .authorizationHeaderMalformed, "host must be signed")
         #expect(code("AWS4-HMAC-SHA256 " + good) == .signatureDoesNotMatch)
         #expect(code("AWS4-HMAC-SHA256 " + good + ", Signature=x") == .authorizationHeaderMalformed, "a repeated field")
-        #expect(code("AWS4-HMAC-SHA256 " + good.replacingFirst("host;x-amz-date", with: "host;x-amz-meta-missing")) == .signatureDoesNotMatch)
+        #expect(code("AWS4-HMAC-SHA256 " + good.replacingFirst("x-amz-date", with: "x-amz-date;x-amz-meta-missing")) == .signatureDoesNotMatch)
         #expect(code("AWS4-HMAC-SHA256 " + good, extra: [("Authorization", "again")]) == .invalidArgument)
+        #expect(code("AWS4-HMAC-SHA256 " + good.replacingFirst("x-amz-content-sha256;", with: "")) == .accessDenied, "an unsigned x-amz header")
         #expect(code("AWS4-HMAC-SHA256 " + good, query: "X-Amz-Signature=0") == .invalidArgument, "two signatures")
         #expect(code(nil, query: "X-Amz-Algorithm=AWS4-HMAC-SHA256") == .authorizationQueryParametersError)
         #expect(code(nil, query: "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261202T120000Z&X-Amz-Credential=AK%2F20261202%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-SignedHeaders=host&X-Amz-Expires=604801&X-Amz-Signature=00") == .authorizationQueryParametersError, "longer than 7 days")
@@ -207,6 +222,13 @@ struct SigV4VerifierTests {
         #expect(S3.SigV4.AmzDate(httpDate: "Wed, 02 Foo 2026 12:00:00 GMT") == nil)
         #expect(S3.SigV4.AmzDate(httpDate: "Wed, 02 Dec 2026 25:00:00 GMT") == nil)
         #expect(S3.SigV4.AmzDate(httpDate: "") == nil)
+        for hostile in ["Wed, 02 Dec 2026 -9223372036854775808:00:00 GMT", "Wed, 02 Dec 2026 +1:00:00 GMT", "Wed, -2 Dec 2026 12:00:00 GMT", "Wed, 02 Dec 99999 12:00:00 GMT"] {
+            #expect(S3.SigV4.AmzDate(httpDate: hostile) == nil, "\(hostile)")
+        }
+        for hostile in ["2026120xT120000Z", "20261202T12000-1Z", "+0261202T120000Z", "2026-12-02T12:00:0xZ", "20261302T120000Z", "20261202 120000Z", "٢٠٢٦1202T120000Z"] {
+            #expect(S3.SigV4.AmzDate(hostile) == nil, "\(hostile)")
+        }
+        #expect(S3.SigV4.AmzDate("2026-12-02T12:00:00Z") == S3.SigV4.AmzDate("20261202T120000Z"))
     }
 }
 

@@ -6,11 +6,12 @@ extension S3 {
     /// Decodes an `aws-chunked` body as it streams in: `hex-size[;chunk-signature=sig]\r\n`,
     /// the data, `\r\n`, …, a zero-size chunk, then trailers (`name:value\r\n`) and an empty
     /// line. With signing, every chunk's signature is checked against the chain seeded by the
-    /// request's own signature, and a signed trailer's `x-amz-trailer-signature` too. Memory is
-    /// bounded: data passes through as slices of the input, and only header and trailer lines
-    /// are held (at most `maxLineBytes` each). A chunk's data is handed on before its signature
-    /// can be checked (it follows the data), so a caller must not make anything it stores
-    /// visible before `finish()` returns.
+    /// request's own signature, and a signed trailer's `x-amz-trailer-signature` too; a signed
+    /// chunk is held (at most `maxSignedChunkBytes`) until its signature checks out, so no
+    /// unchecked byte is handed on. Unsigned chunks pass through as slices of the input. Only the
+    /// declared trailer (`x-amz-trailer`) is accepted, exactly once. The body must hold exactly
+    /// the `x-amz-decoded-content-length` it announced. A caller still makes nothing it stores
+    /// visible before `finish()` returns (the trailer checksum comes last).
     public struct AWSChunkedDecoder: Sendable {
         public struct DecodingError: Error, Sendable, Equatable, CustomStringConvertible {
             public enum Code: Sendable, Equatable {
@@ -36,6 +37,8 @@ extension S3 {
         }
 
         public static let maxLineBytes = 4096
+        /// The largest signed chunk (SDKs send 8 KiB to 1 MiB): what one upload may hold in memory.
+        public static let maxSignedChunkBytes: Int64 = 16 << 20
         /// At most this many trailer lines.
         public static let maxTrailers = 16
 
@@ -49,7 +52,10 @@ extension S3 {
 
         private let signing: SigV4.ChunkSigning?
         private let signedTrailer: Bool
-        private let announcedLength: Int64?
+        private let announcedLength: Int64
+        private let expectedTrailer: String?
+        /// A signed chunk's data, held until its signature is checked.
+        private var held = ByteBuffer()
         private var state = State.header
         private var line: [UInt8] = []
         private var previousSignature: String
@@ -62,11 +68,13 @@ extension S3 {
 
         /// `signing` nil: unsigned chunks (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`). `signedTrailer`:
         /// the trailer ends with `x-amz-trailer-signature`. `announcedLength`: the
-        /// `x-amz-decoded-content-length` header, when sent.
-        public init(signing: SigV4.ChunkSigning?, signedTrailer: Bool = false, announcedLength: Int64? = nil) {
+        /// `x-amz-decoded-content-length` header (S3 requires it). `trailer`: the `x-amz-trailer`
+        /// header, the one trailer the body must end with (nil: none allowed).
+        public init(signing: SigV4.ChunkSigning?, signedTrailer: Bool = false, announcedLength: Int64, trailer: String? = nil) {
             self.signing = signing
             self.signedTrailer = signedTrailer && signing != nil
             self.announcedLength = announcedLength
+            expectedTrailer = trailer.map { $0.trimmingSpaces.lowercased() }
             previousSignature = signing?.seedSignature ?? ""
         }
 
@@ -83,18 +91,23 @@ extension S3 {
                     try startChunk(header)
                 case .data(let remaining):
                     let take = Int(min(Int64(input.readableBytes), remaining))
-                    let slice = input.readSlice(length: take)!
-                    if signing != nil { slice.withUnsafeReadableBytes { chunkHash.update(bufferPointer: $0) } }
+                    var slice = input.readSlice(length: take)!
                     decodedLength += Int64(take)
-                    if let announcedLength, decodedLength > announcedLength {
-                        throw DecodingError(.lengthMismatch, "the body holds more than the \(announcedLength) bytes x-amz-decoded-content-length announced")
+                    if signing != nil {
+                        slice.withUnsafeReadableBytes { chunkHash.update(bufferPointer: $0) }
+                        held.writeBuffer(&slice)
+                    } else {
+                        try emit(slice)
                     }
-                    try emit(slice)
                     state = remaining - Int64(take) == 0 ? .dataEnd : .data(remaining: remaining - Int64(take))
                 case .dataEnd:
                     guard let end = try takeLine(&input) else { return }
                     guard end.isEmpty else { throw DecodingError(.malformed, "a chunk's data is not followed by CRLF") }
                     try finishChunk()
+                    if held.readableBytes > 0 {
+                        try emit(held)
+                        held = ByteBuffer()
+                    }
                     if !isComplete { state = .header }
                 case .trailers:
                     guard let trailer = try takeLine(&input) else { return }
@@ -112,13 +125,14 @@ extension S3 {
             if case .trailers = state, line.isEmpty { try endTrailers() }
             if case .dataEnd = state, finalEnd, line.isEmpty { state = .done }
             guard case .done = state else { throw DecodingError(.incomplete, "the body ended before the final aws-chunked chunk") }
-            if let announcedLength, decodedLength != announcedLength {
+            guard decodedLength == announcedLength else {
                 throw DecodingError(.lengthMismatch, "the body holds \(decodedLength) bytes, not the \(announcedLength) x-amz-decoded-content-length announced")
             }
-            return trailerLines.map { line in
-                let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                return (parts[0].lowercased(), parts.count > 1 ? String(parts[1]).trimmingSpaces : "")
+            let trailers = trailerLines.map(Self.split)
+            if let expectedTrailer, trailers.map(\.name) != [expectedTrailer] {
+                throw DecodingError(.malformed, "the body must end with the trailer x-amz-trailer declared (\(expectedTrailer.prefix(64)))")
             }
+            return trailers
         }
 
         /// A line without its CRLF, or nil when the input ends first (the part read is kept).
@@ -145,6 +159,12 @@ extension S3 {
             let sizeText = parts[0]
             guard (1...16).contains(sizeText.utf8.count), let size = Int64(sizeText, radix: 16), size >= 0 else {
                 throw DecodingError(.malformed, "an aws-chunked chunk size must be 1-16 hex digits")
+            }
+            guard size <= announcedLength - decodedLength else {
+                throw DecodingError(.lengthMismatch, "a chunk of \(size) bytes would pass the \(announcedLength) bytes x-amz-decoded-content-length announced")
+            }
+            if signing != nil, size > Self.maxSignedChunkBytes {
+                throw DecodingError(.malformed, "a signed aws-chunked chunk is at most \(Self.maxSignedChunkBytes) bytes")
             }
             chunkSignature = nil
             for extensionText in parts.dropFirst() {
@@ -193,7 +213,7 @@ extension S3 {
             guard let colon = trailer.firstIndex(of: ":"), colon != trailer.startIndex else {
                 throw DecodingError(.malformed, "an aws-chunked trailer must be name:value")
             }
-            let name = trailer[..<colon].lowercased()
+            let name = String(trailer[..<colon]).trimmingSpaces.lowercased()
             if name == "x-amz-trailer-signature" {
                 guard signedTrailer, trailerSignature == nil else { throw DecodingError(.malformed, "unexpected x-amz-trailer-signature") }
                 trailerSignature = String(trailer[trailer.index(after: colon)...]).trimmingSpaces
@@ -201,16 +221,16 @@ extension S3 {
             }
             guard trailerSignature == nil else { throw DecodingError(.malformed, "a trailer after x-amz-trailer-signature") }
             guard trailerLines.count < Self.maxTrailers else { throw DecodingError(.malformed, "more than \(Self.maxTrailers) aws-chunked trailers") }
+            guard name == expectedTrailer, !trailerLines.map({ Self.split($0).name }).contains(name) else {
+                throw DecodingError(.malformed, "the trailer \(name.prefix(64)) was not declared in x-amz-trailer, or comes twice")
+            }
             trailerLines.append(trailer)
         }
 
         private mutating func endTrailers() throws {
             if signedTrailer, let signing {
                 guard let signature = trailerSignature else { throw DecodingError(.signatureMismatch, "a signed trailer has no x-amz-trailer-signature") }
-                let canonical = trailerLines.map { line -> String in
-                    let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                    return "\(parts[0].lowercased()):\(parts.count > 1 ? String(parts[1]).trimmingSpaces : "")\n"
-                }.joined()
+                let canonical = trailerLines.map(Self.split).map { "\($0.name):\($0.value)\n" }.joined()
                 let stringToSign = [
                     "AWS4-HMAC-SHA256-TRAILER", signing.timestamp, signing.scope, previousSignature,
                     Hex.encode(SHA256.hash(data: Array(canonical.utf8))),
@@ -220,6 +240,12 @@ extension S3 {
                 }
             }
             state = .done
+        }
+
+        /// A trailer line's name (trimmed, lowercased) and value (trimmed).
+        private static func split(_ line: String) -> (name: String, value: String) {
+            let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]).trimmingSpaces.lowercased(), parts.count > 1 ? String(parts[1]).trimmingSpaces : "")
         }
     }
 }

@@ -16,29 +16,52 @@ extension S3.SigV4 {
         /// `yyyyMMdd`, the credential-scope form.
         public var day: String { String(timestamp.prefix(8)) }
 
-        /// Parses the `yyyyMMdd'T'HHmmss'Z'` form (or ISO 8601 `yyyy-MM-ddTHH:mm:ssZ`).
+        /// Parses the `yyyyMMdd'T'HHmmss'Z'` form (or ISO 8601 `yyyy-MM-ddTHH:mm:ssZ`), strictly:
+        /// fixed-width ASCII digits in their places, nothing else.
         public init?(_ text: String) {
-            let digits = text.filter { $0.isNumber }
-            guard digits.count == 14, text.hasSuffix("Z"),
-                  let year = Int(digits.prefix(4)), let month = Int(digits.dropFirst(4).prefix(2)), let day = Int(digits.dropFirst(6).prefix(2)),
-                  let hour = Int(digits.dropFirst(8).prefix(2)), let minute = Int(digits.dropFirst(10).prefix(2)), let second = Int(digits.dropFirst(12)),
-                  (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-            else { return nil }
-            secondsSince1970 = AmzDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+            let bytes = Array(text.utf8)
+            let basic = bytes.count == 16 && bytes[8] == UInt8(ascii: "T") && bytes[15] == UInt8(ascii: "Z")
+            let extended = bytes.count == 20 && bytes[4] == UInt8(ascii: "-") && bytes[7] == UInt8(ascii: "-") && bytes[10] == UInt8(ascii: "T")
+                && bytes[13] == UInt8(ascii: ":") && bytes[16] == UInt8(ascii: ":") && bytes[19] == UInt8(ascii: "Z")
+            guard basic || extended else { return nil }
+            let starts = basic ? [0, 4, 6, 9, 11, 13] : [0, 5, 8, 11, 14, 17]
+            let widths = [4, 2, 2, 2, 2, 2]
+            var fields: [Int] = []
+            for (start, width) in zip(starts, widths) {
+                guard let value = Self.digits(bytes[start..<start + width]) else { return nil }
+                fields.append(value)
+            }
+            self.init(year: fields[0], month: fields[1], day: fields[2], hour: fields[3], minute: fields[4], second: fields[5])
         }
 
         /// Parses an HTTP date (RFC 7231 IMF-fixdate: `Wed, 02 Dec 2026 12:00:00 GMT`), which
         /// SigV4 accepts in a `Date` header when there is no `X-Amz-Date`.
         public init?(httpDate text: String) {
-            let parts = text.split(separator: " ")
+            let bytes = Array(text.utf8)
             let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-            guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
-                  let day = Int(parts[1]), (1...31).contains(day), let month = months.firstIndex(of: String(parts[2])),
-                  let year = Int(parts[3]), (1970...9999).contains(year)
+            guard bytes.count == 29, bytes[3] == UInt8(ascii: ","), bytes[4] == 0x20, bytes[7] == 0x20, bytes[11] == 0x20, bytes[16] == 0x20,
+                  bytes[19] == UInt8(ascii: ":"), bytes[22] == UInt8(ascii: ":"), bytes[25] == 0x20, text.hasSuffix(" GMT"),
+                  let month = months.firstIndex(of: String(decoding: bytes[8..<11], as: UTF8.self)),
+                  let day = Self.digits(bytes[5..<7]), let year = Self.digits(bytes[12..<16]),
+                  let hour = Self.digits(bytes[17..<19]), let minute = Self.digits(bytes[20..<22]), let second = Self.digits(bytes[23..<25])
             else { return nil }
-            let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false).compactMap { Int($0) }
-            guard clock.count == 3, clock[0] < 24, clock[1] < 60, clock[2] < 61 else { return nil }
-            secondsSince1970 = AmzDate.daysSinceEpoch(year: year, month: month + 1, day: day) * 86_400 + Int64(clock[0] * 3600 + clock[1] * 60 + clock[2])
+            self.init(year: year, month: month + 1, day: day, hour: hour, minute: minute, second: second)
+        }
+
+        /// A date from its fields, each within its range (a leap second is allowed).
+        init?(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+            guard (1...12).contains(month), (1...31).contains(day), (0..<24).contains(hour), (0..<60).contains(minute), (0...60).contains(second) else { return nil }
+            secondsSince1970 = AmzDate.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        }
+
+        /// The value of a run of ASCII digits (at most 4 here), or nil.
+        private static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+            var value = 0
+            for byte in bytes {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
         }
 
         /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -127,6 +127,9 @@ extension S3.SigV4 {
         /// The longest validity a presigned URL may ask for (S3: 7 days).
         public static let maxPresignedExpiry: Int64 = 604_800
 
+        /// Headers that must not be repeated (besides every `x-amz-*` one).
+        static let singleValued: Set<String> = ["host", "content-md5", "content-length", "content-type", "content-encoding", "range", "date"]
+
         public init(maxSkewSeconds: Int64 = 900) {
             self.maxSkewSeconds = maxSkewSeconds
         }
@@ -147,11 +150,11 @@ extension S3.SigV4 {
                     ? VerificationError(.accessDenied, "the request is not signed (anonymous access is not allowed)")
                     : VerificationError(.invalidArgument, "more than one Authorization header")
             }
-            return try verifyHeader(request, authorization: authorization[0], query: query, now: now, secret: secret)
+            return try verifyHeader(request, authorization: authorization[0], now: now, secret: secret)
         }
 
         private func verifyHeader(
-            _ request: ReceivedRequest, authorization: String, query: [(name: String, value: String)], now: Int64, secret: (String) -> String?
+            _ request: ReceivedRequest, authorization: String, now: Int64, secret: (String) -> String?
         ) throws(VerificationError) -> Authenticated {
             let fields = try HeaderAuthorization(authorization)
             let dateText = request.values(of: "x-amz-date").first ?? request.values(of: "date").first
@@ -173,22 +176,24 @@ extension S3.SigV4 {
                 throw VerificationError(.signatureDoesNotMatch, "x-amz-content-sha256 must be a signed header")
             }
             return try check(
-                fields.signature, of: request, query: query, signed: signed, contentHash: contentHash, payload: payload,
+                fields.signature, of: request, signed: signed, contentHash: contentHash, payload: payload,
                 date: date, scope: scope, presigned: false, secret: secret
             )
         }
 
         /// Recomputes the signature over what was signed and compares it with the one sent.
         private func check(
-            _ signature: String, of request: ReceivedRequest, query: [(name: String, value: String)], signed: [(name: String, value: String)],
+            _ signature: String, of request: ReceivedRequest, signed: [(name: String, value: String)],
             contentHash: String, payload: Payload, date: AmzDate, scope: CredentialScope, presigned: Bool, secret: (String) -> String?
         ) throws(VerificationError) -> Authenticated {
-            let canonical = S3.SigV4.Request(method: request.method, path: try decodedPath(request.rawPath), query: query, headers: signed)
-            let key = try signingKey(scope, secret: secret)
-            let expected = S3.SigV4.signature(
-                canonicalRequest: S3.SigV4.canonicalRequest(canonical, canonicalHeaders: S3.SigV4.canonicalHeaders(signed), payloadHash: contentHash, normalizesPath: false),
-                timestamp: date.timestamp, scope: scope.text, key: key
+            guard request.rawPath.hasPrefix("/") else { throw VerificationError(.invalidRequest, "the request path must start with /") }
+            let canonical = S3.SigV4.canonicalRequest(
+                method: request.method, encodedPath: PercentEncoding.reencode(request.rawPath, keepSlash: true),
+                canonicalQuery: S3.SigV4.canonicalQuery(raw: request.rawQuery, excluding: presigned ? "X-Amz-Signature" : nil),
+                headers: S3.SigV4.canonicalHeaders(signed), payloadHash: contentHash
             )
+            let key = try signingKey(scope, secret: secret)
+            let expected = S3.SigV4.signature(canonicalRequest: canonical, timestamp: date.timestamp, scope: scope.text, key: key)
             guard constantTimeEquals(expected, signature) else {
                 throw VerificationError(.signatureDoesNotMatch, "the request signature we calculated does not match the signature you provided; check your key and signing method")
             }
@@ -231,7 +236,7 @@ extension S3.SigV4 {
                 throw VerificationError(.invalidArgument, "a presigned request's payload is UNSIGNED-PAYLOAD or a SHA-256 in hex")
             }
             return try check(
-                signature, of: request, query: query.filter { $0.name != "X-Amz-Signature" }, signed: signed, contentHash: contentHash,
+                signature, of: request, signed: signed, contentHash: contentHash,
                 payload: payload, date: date, scope: scope, presigned: true, secret: secret
             )
         }
@@ -251,6 +256,21 @@ extension S3.SigV4 {
                 throw VerificationError(malformed, "SignedHeaders must be lowercase header names separated by ';'")
             }
             guard names.contains("host") else { throw VerificationError(malformed, "SignedHeaders must include host") }
+            let signedNames = Set(names)
+            var seen: Set<String> = []
+            for header in request.headers {
+                let name = header.name.lowercased()
+                // An x-amz-* header changes what a request does (a copy source, a checksum, a
+                // length): one nobody signed could be added to a captured or presigned request.
+                if name.hasPrefix("x-amz-"), !signedNames.contains(name) {
+                    throw VerificationError(.accessDenied, "there were headers present in the request which were not signed: \(name.prefix(64))")
+                }
+                // Repeated headers are signed joined by commas, which one header with commas
+                // would sign the same: the single-valued ones must come once.
+                if name.hasPrefix("x-amz-") || Self.singleValued.contains(name), !seen.insert(name).inserted {
+                    throw VerificationError(.invalidArgument, "the header \(name.prefix(64)) appears more than once")
+                }
+            }
             var signed: [(name: String, value: String)] = []
             for name in names {
                 let values = request.values(of: name)
@@ -262,10 +282,6 @@ extension S3.SigV4 {
             return signed
         }
 
-        private func decodedPath(_ rawPath: String) throws(VerificationError) -> String {
-            guard rawPath.hasPrefix("/") else { throw VerificationError(.invalidRequest, "the request path must start with /") }
-            return PercentEncoding.decodeLeniently(rawPath)
-        }
     }
 
     /// The parts of `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.

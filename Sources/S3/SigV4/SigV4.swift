@@ -137,14 +137,14 @@ extension S3.SigV4 {
     /// The canonical request: method, encoded path, sorted query, headers, signed names, payload hash.
     static func canonicalRequest(_ request: Request, canonicalHeaders headers: CanonicalHeaders, payloadHash: String, normalizesPath: Bool) -> String {
         let path = normalizesPath ? S3.SigV4.normalizedPath(request.path) : request.path
-        return [
-            request.method,
-            PercentEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true),
-            S3.SigV4.canonicalQuery(request.query),
-            headers.text,
-            headers.signedNames,
-            payloadHash,
-        ].joined(separator: "\n")
+        return canonicalRequest(
+            method: request.method, encodedPath: PercentEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true),
+            canonicalQuery: S3.SigV4.canonicalQuery(request.query), headers: headers, payloadHash: payloadHash
+        )
+    }
+
+    static func canonicalRequest(method: String, encodedPath: String, canonicalQuery: String, headers: CanonicalHeaders, payloadHash: String) -> String {
+        [method, encodedPath, canonicalQuery, headers.text, headers.signedNames, payloadHash].joined(separator: "\n")
     }
 
     static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
@@ -183,9 +183,26 @@ extension S3.SigV4 {
 
     /// Query parameters encoded, sorted by name then value, joined with `&`.
     static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
-        query.map { (PercentEncoding.encode($0.name, keepSlash: false), PercentEncoding.encode($0.value, keepSlash: false)) }
-            .sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            .map { "\($0.0)=\($0.1)" }
-            .joined(separator: "&")
+        sortedQuery(query.map { (PercentEncoding.encode($0.name, keepSlash: false), PercentEncoding.encode($0.value, keepSlash: false)) })
+    }
+
+    /// Encoded pairs sorted by name then value (byte order: they are ASCII), joined with `&`.
+    static func sortedQuery(_ pairs: [(String, String)]) -> String {
+        pairs.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// A received query in canonical form, straight from its bytes: each name and value has its
+    /// escapes decoded and is encoded again the SigV4 way, so no spelling of a byte (escaped or
+    /// not, either case) changes the signature and no byte is lost to text decoding. `excluding`
+    /// names a parameter left out (a presigned URL's own signature).
+    static func canonicalQuery(raw: String, excluding: String? = nil) -> String {
+        var pairs: [(String, String)] = []
+        for part in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentEncoding.reencode(pieces[0], keepSlash: false)
+            if let excluding, PercentEncoding.decodeLeniently(pieces[0]) == excluding { continue }
+            pairs.append((name, pieces.count > 1 ? PercentEncoding.reencode(pieces[1], keepSlash: false) : ""))
+        }
+        return sortedQuery(pairs)
     }
 }

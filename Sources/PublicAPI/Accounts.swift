@@ -104,3 +104,50 @@ public struct UserChange: Codable, Equatable, Sendable {
         case currentPassword = "current_password"
     }
 }
+
+/// A new S3 access key (`POST /api/v1/users/{name}/keys`): the secret is shown this once.
+public struct AccessKeyGrant: Codable, Equatable, Sendable {
+    public var accessKeyID: String
+    public var secretAccessKey: String
+    /// RFC 3339.
+    public var createdAt: String
+
+    public init(accessKeyID: String, secretAccessKey: String, createdAt: String) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case accessKeyID = "access_key_id"
+        case secretAccessKey = "secret_access_key"
+        case createdAt = "created_at"
+    }
+}
+
+/// An S3 access key as `GET /api/v1/users/{name}/keys` shows it: never its secret.
+public struct AccessKeyInfo: Codable, Equatable, Sendable {
+    public var accessKeyID: String
+    public var user: String
+    /// RFC 3339.
+    public var createdAt: String
+
+    public init(accessKeyID: String, user: String, createdAt: String) {
+        self.accessKeyID = accessKeyID
+        self.user = user
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user
+        case accessKeyID = "access_key_id"
+        case createdAt = "created_at"
+    }
+}
+
+/// `GET /api/v1/users/{name}/keys`: the user's keys, oldest first.
+public struct AccessKeyList: Codable, Equatable, Sendable {
+    public var keys: [AccessKeyInfo]
+
+    public init(keys: [AccessKeyInfo]) { self.keys = keys }
+}

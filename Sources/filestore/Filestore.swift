@@ -9,7 +9,7 @@ struct Filestore: AsyncParsableCommand {
         subcommands: [
             AgentCommand.self, Dev.self, DrillCommand.self, CertCommand.self,
             PutCommand.self, GetCommand.self, ListCommand.self, RemoveCommand.self, StatCommand.self,
-            StatusCommand.self, RingCommand.self, LoginCommand.self, UserCommand.self, TokenCommand.self,
+            StatusCommand.self, RingCommand.self, LoginCommand.self, UserCommand.self, TokenCommand.self, KeyCommand.self,
         ]
     )
 }

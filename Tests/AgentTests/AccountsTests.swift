@@ -145,4 +145,48 @@ struct AccountsTests {
         #expect(await bearer(second) == nil)
         #expect(await bearer(first) == nil)
     }
+
+    /// An access key opens to its secret while its user lives; the stored record never holds the
+    /// secret; a sealed secret does not open under another cluster's secret, nor moved to
+    /// another key or user; a key sealed under the previous secret opens during a rotation; a
+    /// key stops working when its user is deleted, or deleted and created again.
+    @Test func accessKeysAreSealedAndEndWithTheirUser() async throws {
+        let metadata = try MetadataStore.inMemory()
+        let clock = HybridClock(node: "node1")
+        let accounts = Accounts(metadata: metadata, clock: clock)
+        let sealer = AccessKeySealer(clusterName: "test", secret: "cluster secret one, long enough")
+        let keys = AccessKeys(metadata: metadata, clock: clock, sealer: sealer)
+        var alice = try await accounts.makeUser(name: "alice", password: "correct horse", role: .user)
+        _ = try await metadata.merge(GlobalRecords(users: [alice]))
+
+        let (secret, record) = try keys.make(for: alice)
+        #expect(record.id.utf8.count == 20 && record.id.hasPrefix("FS"))
+        #expect(secret.utf8.count == 40)
+        _ = try await metadata.merge(GlobalRecords(accessKeys: [record]))
+        let stored = try #require(try await metadata.accessKey(id: record.id))
+        #expect(!stored.sealedSecret.contains(secret))
+        #expect(!String(decoding: try JSONEncoder().encode(try await metadata.globalRecords()), as: UTF8.self).contains(secret))
+        let found = try #require(try await keys.credentials(forAccessKey: record.id))
+        #expect(found.secret == secret && found.user.name == "alice")
+        #expect(try await keys.credentials(forAccessKey: "FSNOSUCHKEY0000000000") == nil)
+
+        // Another cluster's secret, or the box bound to another key or user, opens nothing.
+        #expect(AccessKeySealer(clusterName: "test", secret: "cluster secret two, long enough").open(stored.sealedSecret, id: record.id, userID: alice.id) == nil)
+        #expect(AccessKeySealer(clusterName: "other", secret: "cluster secret one, long enough").open(stored.sealedSecret, id: record.id, userID: alice.id) == nil)
+        #expect(sealer.open(stored.sealedSecret, id: "FSAAAAAAAAAAAAAAAAAA", userID: alice.id) == nil)
+        #expect(sealer.open(stored.sealedSecret, id: record.id, userID: "someone else") == nil)
+        // During a rotation the previous secret still opens what it sealed.
+        let rotated = AccessKeySealer(clusterName: "test", secret: "cluster secret two, long enough", previousSecret: "cluster secret one, long enough")
+        #expect(rotated.open(stored.sealedSecret, id: record.id, userID: alice.id) == secret)
+
+        // Deleted, then created again under the same name: the old key does not sign for the new user.
+        alice.deleted = true
+        alice.version = clock.now()
+        _ = try await metadata.merge(GlobalRecords(users: [alice]))
+        #expect(try await keys.credentials(forAccessKey: record.id) == nil)
+        let again = try await accounts.makeUser(name: "alice", password: "correct horse", role: .user)
+        _ = try await metadata.merge(GlobalRecords(users: [again]))
+        #expect(try await keys.credentials(forAccessKey: record.id) == nil)
+        #expect(try await keys.keys(of: again).isEmpty)
+    }
 }

@@ -14,7 +14,7 @@ struct OpenAPIDocumentTests {
         for route in [
             "/api/v1/files", "/api/v1/files/{path}", "/api/v1/meta/{path}", "/api/v1/cluster", "/api/v1/cluster/nodes/{id}",
             "/api/v1/cluster/nodes/{id}/drain", "/api/v1/ring/plan", "/api/v1/auth/tokens", "/api/v1/users", "/api/v1/users/{name}",
-            "/api/v1/health", "/api/v1/openapi.json", "/metrics",
+            "/api/v1/users/{name}/keys", "/api/v1/users/{name}/keys/{id}", "/api/v1/health", "/api/v1/openapi.json", "/metrics",
         ] {
             #expect(paths[route] != nil, "\(route) is not documented")
         }

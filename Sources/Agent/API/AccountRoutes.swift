@@ -17,6 +17,9 @@ struct AccountRoutes {
         router.post("/api/v1/users") { request, context in try await createUser(request, context) }
         router.patch("/api/v1/users/:name") { request, context in try await changeUser(request, context) }
         router.delete("/api/v1/users/:name") { request, context in try await deleteUser(request, context) }
+        router.post("/api/v1/users/:name/keys") { _, context in try await createKey(context) }
+        router.get("/api/v1/users/:name/keys") { _, context in try await listKeys(context) }
+        router.delete("/api/v1/users/:name/keys/:id") { _, context in try await deleteKey(context) }
     }
 
     private func createToken(_ request: Request, _ context: AgentRequestContext) async throws -> Response {
@@ -130,11 +133,60 @@ struct AccountRoutes {
         let name = try context.pathParameter("name")
         guard name != admin.name else { throw APIError.conflict("admins cannot delete themselves") }
         guard var record = try await agent.local.metadata.user(name), !record.deleted else { throw APIError.notFound("no user \(name)") }
+        // Its keys stop working with the user (`AccessKeyRecord.belongs`); their tombstones
+        // also keep them out of every listing.
+        let keys = try await agent.accessKeys.keys(of: record).map { key in
+            var key = key
+            key.deleted = true
+            key.sealedSecret = ""
+            key.version = agent.local.clock.now()
+            return key
+        }
         record.deleted = true
         record.passwordHash = ""
         record.version = agent.local.clock.now()
-        try await agent.publish(GlobalRecords(users: [record]))
+        try await agent.publish(GlobalRecords(users: [record], accessKeys: keys))
         context.logger.info("user deleted", metadata: ["user": "\(name)", "by": "\(admin.name)"])
+        return Response(status: .noContent)
+    }
+
+    // MARK: S3 access keys
+
+    /// The user a key request names, when the caller may manage its keys: themselves, or anyone for an admin.
+    private func keyOwner(_ context: AgentRequestContext) async throws -> (principal: Principal, user: UserRecord) {
+        let principal = try context.requireIdentity()
+        let name = try context.pathParameter("name")
+        guard principal.isAdmin || principal.name == name else { throw APIError.forbidden("only admins manage other users' keys") }
+        guard UserRecord.isValidName(name), let user = try await agent.local.metadata.user(name), !user.deleted else { throw APIError.notFound("no user \(name.prefix(80))") }
+        return (principal, user)
+    }
+
+    private func createKey(_ context: AgentRequestContext) async throws -> Response {
+        let (principal, user) = try await keyOwner(context)
+        guard try await agent.accessKeys.keys(of: user).count < AccessKeys.maxPerUser else {
+            throw APIError.conflict("\(user.name) already has \(AccessKeys.maxPerUser) access keys; delete one first")
+        }
+        let (secret, record) = try agent.accessKeys.make(for: user)
+        try await agent.publish(GlobalRecords(accessKeys: [record]))
+        context.logger.info("access key created", metadata: ["user": "\(user.name)", "key": "\(record.id)", "by": "\(principal.name)"])
+        return .json(status: .created, AccessKeyGrant(accessKeyID: record.id, secretAccessKey: secret, createdAt: APITime.rfc3339(milliseconds: record.createdAt)))
+    }
+
+    private func listKeys(_ context: AgentRequestContext) async throws -> Response {
+        let (_, user) = try await keyOwner(context)
+        let keys = try await agent.accessKeys.keys(of: user)
+        return .json(AccessKeyList(keys: keys.map { AccessKeyInfo(accessKeyID: $0.id, user: $0.user, createdAt: APITime.rfc3339(milliseconds: $0.createdAt)) }))
+    }
+
+    private func deleteKey(_ context: AgentRequestContext) async throws -> Response {
+        let (principal, user) = try await keyOwner(context)
+        let id = try context.pathParameter("id")
+        guard var key = try await agent.accessKeys.keys(of: user).first(where: { $0.id == id }) else { throw APIError.notFound("\(user.name) has no access key \(id.prefix(80))") }
+        key.deleted = true
+        key.sealedSecret = ""
+        key.version = agent.local.clock.now()
+        try await agent.publish(GlobalRecords(accessKeys: [key]))
+        context.logger.info("access key deleted", metadata: ["user": "\(user.name)", "key": "\(id)", "by": "\(principal.name)"])
         return Response(status: .noContent)
     }
 

@@ -22,19 +22,12 @@ public struct InternalAuth: Sendable {
     /// The SHA-256 of no bytes: the digest of a call without a body.
     public static let emptyDigest = Hex.encode(SHA256.hash(data: Data()))
 
-    private let key: SymmetricKey
-    private let previousKey: SymmetricKey?
+    private let keys: SecretDerivedKey
+    private var key: SymmetricKey { keys.current }
 
     /// `previousSecret` is also accepted (never used to sign) while a secret rotation rolls out.
     public init(clusterName: String, secret: String, previousSecret: String? = nil) {
-        func derive(_ secret: String) -> SymmetricKey {
-            HKDF<SHA256>.deriveKey(
-                inputKeyMaterial: SymmetricKey(data: Data(secret.utf8)), salt: Data("filestore internal api".utf8),
-                info: Data("v2 \(clusterName)".utf8), outputByteCount: 32
-            )
-        }
-        key = derive(secret)
-        previousKey = previousSecret.map(derive)
+        keys = SecretDerivedKey(secret: secret, previousSecret: previousSecret, purpose: "filestore internal api", info: "v2 \(clusterName)")
     }
 
     /// What a verified request said about itself.
@@ -115,7 +108,7 @@ public struct InternalAuth: Sendable {
     }
 
     private func matches(_ signature: String, _ message: String) -> Bool {
-        for candidate in [key] + (previousKey.map { [$0] } ?? []) where Self.constantTimeEqual(Self.mac(candidate, message), signature) {
+        for candidate in keys.accepted where Self.constantTimeEqual(Self.mac(candidate, message), signature) {
             return true
         }
         return false

@@ -12,6 +12,7 @@ public struct AgentContext: Sendable {
     public let writer: WriteCoordinator
     public let reader: ReadCoordinator
     public let accounts: Accounts
+    public let accessKeys: AccessKeys
     public let internalAuth: InternalAuth
     public let logger: Logger
     public let metrics: AgentMetrics

@@ -139,31 +139,43 @@ public struct RingStateRecord: Codable, Hashable, Sendable, LastWriterWins {
     public var tieBreak: String { "\(deleted ? 1 : 0)\(state.rawValue)" }
 }
 
-/// Every global record a node holds: what nodes exchange to keep users, tokens and admins' ring
-/// decisions everywhere.
+/// Every global record a node holds: what nodes exchange to keep users, tokens, S3 access keys
+/// and buckets, and admins' ring decisions everywhere.
 public struct GlobalRecords: Codable, Sendable, Equatable {
     public var users: [UserRecord]
     public var tokens: [TokenRecord]
     public var ringStates: [RingStateRecord]
+    public var accessKeys: [AccessKeyRecord]
+    public var buckets: [BucketRecord]
 
     enum CodingKeys: String, CodingKey {
-        case users, tokens
+        case users, tokens, buckets
         case ringStates = "ring_states"
+        case accessKeys = "access_keys"
     }
 
-    public init(users: [UserRecord] = [], tokens: [TokenRecord] = [], ringStates: [RingStateRecord] = []) {
+    public init(
+        users: [UserRecord] = [], tokens: [TokenRecord] = [], ringStates: [RingStateRecord] = [], accessKeys: [AccessKeyRecord] = [], buckets: [BucketRecord] = []
+    ) {
         self.users = users
         self.tokens = tokens
         self.ringStates = ringStates
+        self.accessKeys = accessKeys
+        self.buckets = buckets
     }
 
+    /// Kinds a peer does not know yet decode as none (a node of an older version sends fewer).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         users = try container.decodeIfPresent([UserRecord].self, forKey: .users) ?? []
         tokens = try container.decodeIfPresent([TokenRecord].self, forKey: .tokens) ?? []
         ringStates = try container.decodeIfPresent([RingStateRecord].self, forKey: .ringStates) ?? []
+        accessKeys = try container.decodeIfPresent([AccessKeyRecord].self, forKey: .accessKeys) ?? []
+        buckets = try container.decodeIfPresent([BucketRecord].self, forKey: .buckets) ?? []
     }
 
     /// Every record's version (what a receiver folds into its clock).
-    public var versions: [HybridTimestamp] { users.map(\.version) + tokens.map(\.version) + ringStates.map(\.version) }
+    public var versions: [HybridTimestamp] {
+        users.map(\.version) + tokens.map(\.version) + ringStates.map(\.version) + accessKeys.map(\.version) + buckets.map(\.version)
+    }
 }

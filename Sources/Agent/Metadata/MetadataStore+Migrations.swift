@@ -38,6 +38,14 @@ extension MetadataStore {
         migrator.registerMigration("v3: chunk pins for GC (touched_epoch)") { db in
             try db.execute(sql: "ALTER TABLE chunk ADD COLUMN touched_epoch INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v4: S3 access keys and buckets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE access_key (id TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL);
+                    CREATE TABLE bucket (name TEXT PRIMARY KEY, version TEXT NOT NULL, record BLOB NOT NULL);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -291,7 +291,7 @@ public struct MetadataStore: Sendable {
 
     // MARK: Global records (users, tokens)
 
-    /// Merges users, tokens and ring decisions (last writer wins); returns how many records changed.
+    /// Merges users, tokens, ring decisions, access keys and buckets (last writer wins); returns how many records changed.
     @discardableResult
     public func merge(_ records: GlobalRecords) async throws -> Int {
         try await database.write { db in
@@ -299,6 +299,8 @@ public struct MetadataStore: Sendable {
             for user in records.users { changed += try Self.upsert(user, table: "user", keyColumn: "name", key: user.name, db) ? 1 : 0 }
             for token in records.tokens { changed += try Self.upsert(token, table: "token", keyColumn: "hash", key: token.hash, db) ? 1 : 0 }
             for state in records.ringStates { changed += try Self.upsert(state, table: "ring_state", keyColumn: "node", key: state.node, db) ? 1 : 0 }
+            for key in records.accessKeys { changed += try Self.upsert(key, table: "access_key", keyColumn: "id", key: key.id, db) ? 1 : 0 }
+            for bucket in records.buckets { changed += try Self.upsert(bucket, table: "bucket", keyColumn: "name", key: bucket.name, db) ? 1 : 0 }
             return changed
         }
     }
@@ -337,20 +339,24 @@ public struct MetadataStore: Sendable {
                     return try Self.decoder.decode(Record.self, from: row["record"] as Data)
                 }
             }
-            return GlobalRecords(users: try records(.user), tokens: try records(.token), ringStates: try records(.ringState))
+            return GlobalRecords(
+                users: try records(.user), tokens: try records(.token), ringStates: try records(.ringState), accessKeys: try records(.accessKey), buckets: try records(.bucket)
+            )
         }
     }
 
     /// The tables of global records, with their key columns.
     enum GlobalTable: String, CaseIterable {
-        case user, token
+        case user, token, bucket
         case ringState = "ring_state"
+        case accessKey = "access_key"
 
         var key: String {
             switch self {
-            case .user: "name"
+            case .user, .bucket: "name"
             case .token: "hash"
             case .ringState: "node"
+            case .accessKey: "id"
             }
         }
     }
@@ -407,6 +413,20 @@ public struct MetadataStore: Sendable {
         try await database.read { db in try Self.fetchToken(hash, db) }
     }
 
+    /// An S3 access key's record (possibly a tombstone), or nil.
+    public func accessKey(id: String) async throws -> AccessKeyRecord? {
+        try await database.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM access_key WHERE id = ?", arguments: [id]).map { try Self.decoder.decode(AccessKeyRecord.self, from: $0) }
+        }
+    }
+
+    /// A bucket's record (possibly a tombstone), or nil.
+    public func bucket(_ name: String) async throws -> BucketRecord? {
+        try await database.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM bucket WHERE name = ?", arguments: [name]).map { try Self.decoder.decode(BucketRecord.self, from: $0) }
+        }
+    }
+
     private static func fetchUser(_ name: String, _ db: Database) throws -> UserRecord? {
         try Data.fetchOne(db, sql: "SELECT record FROM user WHERE name = ?", arguments: [name]).map { try decoder.decode(UserRecord.self, from: $0) }
     }
@@ -423,7 +443,8 @@ public struct MetadataStore: Sendable {
                 db,
                 sql: """
                     SELECT MAX(v) FROM (SELECT MAX(version) AS v FROM manifest UNION ALL SELECT MAX(version) FROM user
-                    UNION ALL SELECT MAX(version) FROM token UNION ALL SELECT MAX(version) FROM ring_state)
+                    UNION ALL SELECT MAX(version) FROM token UNION ALL SELECT MAX(version) FROM ring_state
+                    UNION ALL SELECT MAX(version) FROM access_key UNION ALL SELECT MAX(version) FROM bucket)
                     """
             )
             return newest.flatMap { HybridTimestamp($0) }

@@ -85,6 +85,10 @@ public enum AgentNode {
             writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),
             reader: ReadCoordinator(calls: calls, view: view, logger: logger),
             accounts: Accounts(metadata: metadata, clock: clock, passwordLimits: .init(failuresPerMinute: options.cluster.limits.signInFailuresPerMinute)),
+            accessKeys: AccessKeys(
+                metadata: metadata, clock: clock,
+                sealer: AccessKeySealer(clusterName: options.cluster.name, secret: options.cluster.secret, previousSecret: options.cluster.previousSecret)
+            ),
             internalAuth: internalAuth, logger: logger, metrics: metrics
         )
         agent.maxUploadBytes = options.maxUploadBytes

@@ -214,3 +214,56 @@ struct TokenCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `filestore key create|list|rm`: a user's S3 access keys (your own; anyone's for admins).
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "Manage S3 access keys (your own; anyone's for admins).",
+        subcommands: [KeyCreate.self, KeyList.self, KeyRemove.self]
+    )
+
+    static func path(_ user: String) -> String { "/api/v1/users/" + APIConnection.encode(query: user) + "/keys" }
+
+    struct KeyCreate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Make an access key; its secret is shown this once.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The user the key signs for.") var user: String
+
+        func run() async throws {
+            try await runClient {
+                try await APIConnection.with(client) { connection in
+                    let grant = try await connection.send(.POST, KeyCommand.path(user), body: nil as TokenRequest?, as: AccessKeyGrant.self)
+                    say("access key id:     \(grant.accessKeyID)")
+                    say("secret access key: \(grant.secretAccessKey)")
+                    say("(the secret is not shown again)")
+                }
+            }
+        }
+    }
+
+    struct KeyList: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List a user's access keys: id, created.")
+        @OptionGroup var client: ClientOptions
+        @Argument var user: String
+
+        func run() async throws {
+            try await withConnection(client) { connection in
+                for key in try await connection.get(KeyCommand.path(user), as: AccessKeyList.self).keys { say("\(key.accessKeyID)\t\(key.createdAt)") }
+            }
+        }
+    }
+
+    struct KeyRemove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete an access key.")
+        @OptionGroup var client: ClientOptions
+        @Argument var user: String
+        @Argument var id: String
+
+        func run() async throws {
+            try await withConnection(client) { connection in
+                try await connection.delete(KeyCommand.path(user) + "/" + APIConnection.encode(query: id))
+                say("deleted access key \(id)")
+            }
+        }
+    }
+}

@@ -51,7 +51,8 @@ final class InProcessCluster: Sendable {
                 selfID: node.id, cluster: configuration, view: view, local: local, calls: calls,
                 writer: WriteCoordinator(calls: calls, view: view, chunkSize: chunkSize, logger: nodeLogger),
                 reader: ReadCoordinator(calls: calls, view: view, logger: nodeLogger),
-                accounts: Accounts(metadata: metadata, clock: clock), internalAuth: InternalAuth(clusterName: "inprocess", secret: configuration.secret),
+                accounts: Accounts(metadata: metadata, clock: clock),
+                accessKeys: AccessKeys(metadata: metadata, clock: clock, sealer: AccessKeySealer(clusterName: "inprocess", secret: configuration.secret)), internalAuth: InternalAuth(clusterName: "inprocess", secret: configuration.secret),
                 logger: nodeLogger, metrics: metrics
             )
             transport.register(agent.peer)

@@ -86,6 +86,22 @@ struct CLILiveTests {
 
             #expect(try await run("user", "add", "bob", "--password-stdin", stdin: "bob-password-1\n").status == 0)
             #expect(try await run("user", "list").output.contains("bob\tuser"))
+            // S3 access keys: the secret is printed once, never listed; deleting the user ends its keys.
+            let made = try await run("key", "create", "bob")
+            #expect(made.status == 0, "key create: \(made.errors)")
+            let keyID = try #require(made.output.split(separator: "\n").first { $0.hasPrefix("access key id:") }?.split(separator: " ").last.map(String.init))
+            let secret = try #require(made.output.split(separator: "\n").first { $0.hasPrefix("secret access key:") }?.split(separator: " ").last.map(String.init))
+            let keyList = try await run("key", "list", "bob")
+            #expect(keyList.output.hasPrefix(keyID + "\t") && !keyList.output.contains(secret), "key list: \(keyList.output)")
+            let other = try await run("key", "create", "bob")
+            #expect(try await run("key", "list", "bob").output.split(separator: "\n").count == 2)
+            #expect(try await run("key", "rm", "bob", keyID).status == 0)
+            #expect(!(try await run("key", "list", "bob")).output.contains(keyID))
+            #expect(try await run("key", "rm", "bob", keyID).status == 1, "a deleted key is not found")
+            #expect(try await run("user", "rm", "bob").status == 0)
+            #expect(try await run("key", "list", "bob").status == 1, "the user is gone: \(other.output)")
+            #expect(try await run("user", "add", "bob", "--password-stdin", stdin: "bob-password-2\n").status == 0)
+            #expect(try await run("key", "list", "bob").output.isEmpty, "a new bob has none of the old one's keys")
             #expect(try await run("ring", "plan", "--add", "node9").output.contains("→"))
 
             try await pollUntil("status reports a healthy cluster", timeout: .seconds(20)) {

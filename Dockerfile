@@ -23,7 +23,7 @@ COPY --from=build /usr/local/bin/filestore_Agent.resources /usr/local/bin/filest
 USER filestore
 WORKDIR /var/lib/filestore
 # HTTP (API, web UI, internal API, metrics) and gossip.
-EXPOSE 8080 7946/udp
+EXPOSE 8080 3900 7946/udp
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD curl -fsS http://127.0.0.1:8080/api/v1/health || exit 1
 ENTRYPOINT ["filestore"]
 CMD ["agent", "--config", "/etc/filestore/cluster.yml", "--node", "node1", "--data-dir", "/var/lib/filestore"]

@@ -6,18 +6,21 @@ public struct ClusterFile: Codable, Equatable, Sendable {
     public struct Node: Codable, Equatable, Sendable {
         public var id: String
         public var url: String
+        /// The node's S3 endpoint (nil in files written before S3 existed).
+        public var s3: String?
         /// 0 when the agent is not running.
         public var pid: Int32
         public var dataDirectory: String
 
-        public init(id: String, url: String, pid: Int32, dataDirectory: String) {
+        public init(id: String, url: String, s3: String? = nil, pid: Int32, dataDirectory: String) {
             self.id = id
             self.url = url
+            self.s3 = s3
             self.pid = pid
             self.dataDirectory = dataDirectory
         }
 
-        enum CodingKeys: String, CodingKey { case id, url, pid; case dataDirectory = "data_dir" }
+        enum CodingKeys: String, CodingKey { case id, url, s3, pid; case dataDirectory = "data_dir" }
     }
 
     public struct Login: Codable, Equatable, Sendable {

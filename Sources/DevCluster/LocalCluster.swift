@@ -18,6 +18,8 @@ public final class LocalCluster: Sendable {
         /// First HTTP port (0: free ports picked by the kernel, for tests).
         public var httpPort = 0
         public var gossipPort = 0
+        /// First S3 port (0: free ports, for tests).
+        public var s3Port = 0
         public var directory: String
         public var storage = Storage.directory
         public var replication = 2
@@ -56,6 +58,8 @@ public final class LocalCluster: Sendable {
         public var gossipPort: Int
         /// The internal API's own port, when it has one.
         public var internalPort: Int? = nil
+        /// The S3 listener's port.
+        public var s3Port = 0
         public var dataDirectory: String
         public var logFile: String
         /// "https" when the cluster runs over TLS.
@@ -63,6 +67,8 @@ public final class LocalCluster: Sendable {
         /// The loopback address every listener of the node binds.
         public var host = "127.0.0.1"
         public var url: String { "\(scheme)://\(host):\(httpPort)" }
+        /// The S3 endpoint.
+        public var s3URL: String { "\(scheme)://\(host):\(s3Port)" }
         /// Where the internal API is served.
         public var peerAddress: String { "\(host):\(internalPort ?? httpPort)" }
 
@@ -141,6 +147,8 @@ public final class LocalCluster: Sendable {
                 var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
                 node.host = Node.host(index: index, own: options.addressPerNode)
                 if options.tls { node.scheme = "https" }
+                node.s3Port = options.s3Port == 0 ? try FreePort.pickForTCPAndUDP(avoiding: taken) : options.s3Port + index - 1
+                taken.insert(node.s3Port)
                 if options.internalListeners {
                     let port = try FreePort.pickForTCPAndUDP(avoiding: taken)
                     taken.insert(port)
@@ -157,7 +165,7 @@ public final class LocalCluster: Sendable {
                     storage = "{type: s3, endpoint: \"\(moto.endpoint)\", bucket: filestore, access_key: \"\(moto.accessKey)\", secret_key: \"\(moto.secretKey)\"}"
                 }
                 let internalEntry = node.internalPort.map { ", internal: \"\(node.host):\($0)\"" } ?? ""
-                yaml += "  - {id: \(id), http: \"\(node.host):\(node.httpPort)\"\(internalEntry), gossip: \"\(node.host):\(node.gossipPort)\", storage: \(storage)}\n"
+                yaml += "  - {id: \(id), http: \"\(node.host):\(node.httpPort)\"\(internalEntry), gossip: \"\(node.host):\(node.gossipPort)\", s3: \"\(node.host):\(node.s3Port)\", storage: \(storage)}\n"
                 nodes.append(node)
             }
         } catch {
@@ -199,12 +207,13 @@ public final class LocalCluster: Sendable {
     public func addNode() async throws -> Node {
         let id = "node\(nodes.count + 1)"
         let directory = URL(fileURLWithPath: options.directory).standardizedFileURL.path
-        let taken = Set(nodes.flatMap { [$0.httpPort, $0.gossipPort] + ($0.internalPort.map { [$0] } ?? []) })
+        let taken = Set(nodes.flatMap { [$0.httpPort, $0.gossipPort, $0.s3Port] + ($0.internalPort.map { [$0] } ?? []) })
         let httpPort = try FreePort.pickForTCPAndUDP(avoiding: taken)
         let gossipPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort]))
         var node = Node(id: id, httpPort: httpPort, gossipPort: gossipPort, dataDirectory: "\(directory)/\(id)", logFile: "\(directory)/\(id)/agent.log")
         node.host = Node.host(index: nodes.count + 1, own: options.addressPerNode)
-        if options.internalListeners { node.internalPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort])) }
+        node.s3Port = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort]))
+        if options.internalListeners { node.internalPort = try FreePort.pickForTCPAndUDP(avoiding: taken.union([httpPort, gossipPort, node.s3Port])) }
         if options.tls {
             node.scheme = "https"
             try ClusterCertificates.write(into: "\(directory)/tls", clusterName: options.clusterName, nodes: [(id, Self.hosts(of: node))])
@@ -219,7 +228,7 @@ public final class LocalCluster: Sendable {
             storage = "s3://\(moto.accessKey):\(moto.secretKey)@\(moto.endpoint.dropFirst("http://".count))/filestore"
         }
         try launch(node, extra: [
-            "--http", "\(node.host):\(node.httpPort)", "--gossip", "\(node.host):\(node.gossipPort)",
+            "--http", "\(node.host):\(node.httpPort)", "--gossip", "\(node.host):\(node.gossipPort)", "--s3", "\(node.host):\(node.s3Port)",
             "--storage", storage, "--join", "\(seed.host):\(seed.gossipPort)",
         ] + (node.internalPort.map { ["--internal", "\(node.host):\($0)"] } ?? []))
         try await waitUntilListening(node)
@@ -320,7 +329,7 @@ public final class LocalCluster: Sendable {
     /// `cluster.json` for scripts: every node's id, URL, pid and data directory, and the admin login.
     public func clusterJSON() -> String {
         ClusterFile(
-            nodes: nodes.map { ClusterFile.Node(id: $0.id, url: $0.url, pid: pid($0.id) ?? 0, dataDirectory: $0.dataDirectory) },
+            nodes: nodes.map { ClusterFile.Node(id: $0.id, url: $0.url, s3: $0.s3URL, pid: pid($0.id) ?? 0, dataDirectory: $0.dataDirectory) },
             admin: ClusterFile.Login(user: "admin", password: options.adminPassword)
         ).text()
     }

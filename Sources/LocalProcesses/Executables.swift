@@ -49,4 +49,22 @@ public enum Executables {
         }
         return String(decoding: stdout, as: UTF8.self)
     }
+
+    /// Runs `name` with `arguments` to completion off the caller's thread; returns its exit
+    /// status and everything it wrote, stdout and stderr interleaved (what a test prints).
+    public static func runCapturingAll(_ name: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        guard let executable = find(name) else { throw LocalProcessError("\(name) not found on PATH") }
+        return try await offload {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            while process.isRunning { usleep(10_000) }
+            return (process.terminationStatus, text)
+        }
+    }
 }

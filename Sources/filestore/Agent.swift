@@ -23,6 +23,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "HTTP host:port (for a node not in the file, also what others use to reach it).") var http: String?
     @Option(help: "Gossip host:port, likewise.") var gossip: String?
     @Option(name: .customLong("internal"), help: "A listener of its own for the internal (agent-to-agent) API, host:port on a private network, likewise.") var internalAddress: String?
+    @Option(help: "S3 listener host:port (a node not in the file has one only when given), likewise.") var s3: String?
     @Option(help: "Storage: dir:PATH or s3://ACCESS:SECRET@host:port/bucket (nodes not in the file).") var storage: String?
     @Option(help: "Zone of a node not in the file.") var zone: String = ""
     @Option(help: "Gossip address of a member to join through (repeatable).") var join: [String] = []
@@ -69,7 +70,10 @@ struct AgentCommand: AsyncParsableCommand {
             if let internalAddress, Gossip.Address(internalAddress) == nil || internalAddress == http {
                 throw .init(field: "--internal", problem: "\"\(internalAddress)\" is not a host:port other than --http")
             }
-            nodeConfiguration = .init(id: id, http: http, peer: internalAddress, gossip: gossipAddress, zone: zone, weight: 1, storage: try StorageSpec.parse(storage))
+            if let s3, Gossip.Address(s3) == nil || s3 == http || s3 == internalAddress {
+                throw .init(field: "--s3", problem: "\"\(s3)\" is not a host:port other than --http and --internal")
+            }
+            nodeConfiguration = .init(id: id, http: http, peer: internalAddress, gossip: gossipAddress, s3: s3, zone: zone, weight: 1, storage: try StorageSpec.parse(storage))
             guard !join.isEmpty || !cluster.nodes.isEmpty else { throw .init(field: "--join", problem: "a node not in \(config) needs --join host:port") }
         }
         var options = AgentOptions(cluster: cluster, node: nodeConfiguration, dataDirectory: dataDir ?? "./data/\(id)")
@@ -81,6 +85,7 @@ struct AgentCommand: AsyncParsableCommand {
             options.httpBind = http
             options.gossipBind = gossip
             options.internalBind = internalAddress
+            options.s3Bind = s3
         }
         options.adminPassword = environment["FILESTORE_ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
         // Refused here rather than when the bootstrap admin is created: the agent would run without one.

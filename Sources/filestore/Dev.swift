@@ -32,6 +32,7 @@ struct DevUp: AsyncParsableCommand {
     @Option(help: "Number of agents.") var nodes: Int = 3
     @Option(help: "HTTP port of the first agent; the others follow consecutively.") var port: Int = 8080
     @Option(help: "Gossip (UDP) port of the first agent; likewise.") var gossipPort: Int = 7946
+    @Option(help: "S3 port of the first agent; likewise.") var s3Port: Int = 3900
     @Option(help: "Storage: dir (a folder per node) or s3 (one moto_server per node).") var storage: String = "dir"
     @Option(help: "Copies of every chunk.") var replication: Int = 2
     @Option(help: "Chunk size, like 5MiB.") var chunkSize: String = "5MiB"
@@ -45,7 +46,7 @@ struct DevUp: AsyncParsableCommand {
     func validate() throws {
         guard (1...64).contains(nodes) else { throw ValidationError("--nodes must be from 1 to 64") }
         guard (1...nodes).contains(replication) else { throw ValidationError("--replication must be from 1 to --nodes (\(nodes))") }
-        guard (1...(65_535 - nodes)).contains(port), (1...(65_535 - nodes)).contains(gossipPort) else { throw ValidationError("ports must leave room for \(nodes) agents") }
+        guard (1...(65_535 - nodes)).contains(port), (1...(65_535 - nodes)).contains(gossipPort), (1...(65_535 - nodes)).contains(s3Port) else { throw ValidationError("ports must leave room for \(nodes) agents") }
         guard LocalCluster.Options.Storage(rawValue: storage) != nil else { throw ValidationError("--storage must be dir or s3") }
         for entry in limits {
             let parts = entry.split(separator: "=", maxSplits: 1)
@@ -61,6 +62,7 @@ struct DevUp: AsyncParsableCommand {
         options.nodes = nodes
         options.httpPort = port
         options.gossipPort = gossipPort
+        options.s3Port = s3Port
         options.storage = LocalCluster.Options.Storage(rawValue: storage) ?? .directory
         options.replication = replication
         options.chunkSize = chunkSize
@@ -87,7 +89,7 @@ struct DevUp: AsyncParsableCommand {
         let jsonPath = "\(location.dir)/cluster.json"
         try cluster.clusterJSON().write(toFile: jsonPath, atomically: true, encoding: .utf8)
         say("")
-        for node in cluster.nodes { say("  \(node.id)  \(node.url)   log: \(node.logFile)") }
+        for node in cluster.nodes { say("  \(node.id)  \(node.url)   S3: \(node.s3URL)   log: \(node.logFile)") }
         say("")
         say("  user: admin   password: \(password)")
         let trust = cluster.authorityCertificate.map { " --cacert \($0)" } ?? ""

@@ -38,6 +38,11 @@ struct ClusterConfigurationTests {
         #expect(configuration.nodes[0].storage == .s3(endpoint: "http://minio1:9000", bucket: "filestore", accessKey: "minioadmin", secretKey: "minioadmin", region: "us-east-1"))
         #expect(configuration.nodes[1].storage == .directory(path: "./data/node2") && configuration.nodes[1].weight == 2)
         #expect(configuration.nodes[0].gossip.port == 7946 && configuration.nodes[0].zone == "a")
+        // The S3 listener: the http host on port 3900 unless named; path-style only unless a domain is set.
+        #expect(configuration.nodes.map(\.s3) == ["agent1:3900", "agent2:3900"] && configuration.s3Domain == nil)
+        let named = try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "http: agent2:8080", with: "http: agent2:8080\n    s3: 10.0.0.2:9000")
+            .replacingOccurrences(of: "dead_grace: 5m", with: "dead_grace: 5m\n  s3_domain: s3.example.com"))
+        #expect(named.nodes[1].s3 == "10.0.0.2:9000" && named.s3Domain == "s3.example.com")
         // Direct I/O is on unless a directory store turns it off.
         #expect(configuration.nodes[1].storage == .directory(path: "./data/node2", directIO: true))
         let buffered = try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "{type: dir, path: ./data/node2}", with: "{type: dir, path: ./data/node2, direct_io: false}"))
@@ -108,6 +113,9 @@ struct ClusterConfigurationTests {
         ("{type: dir, path: ./data/node2}", "{type: dir, path: ./data/node2, direct_io: maybe}", "nodes[1].storage.direct_io"),
         ("http: agent1:8080", "http: agent1:8080\n    internal: agent1", "nodes[0].internal"),
         ("http: agent1:8080", "http: agent1:8080\n    internal: agent1:8080", "nodes[0].internal"),
+        ("http: agent1:8080", "http: agent1:8080\n    s3: agent1", "nodes[0].s3"),
+        ("http: agent1:8080", "http: agent1:8080\n    s3: agent1:8080", "nodes[0].s3"),
+        ("dead_grace: 5m", "dead_grace: 5m\n  s3_domain: S3.Example.COM", "cluster.s3_domain"),
         ("\nnodes:", "\nlimits: {idle_timeout: never}\nnodes:", "limits.idle_timeout"),
         ("\nnodes:", "\nlimits: {max_connections: 0}\nnodes:", "limits.max_connections"),
         ("\nnodes:", "\nlimits: {max_uploads: 5}\nnodes:", "limits.max_uploads"),

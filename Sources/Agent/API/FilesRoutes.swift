@@ -182,31 +182,7 @@ struct FilesRoutes {
         headers[.contentLength] = String(length)
         if head { return Response(status: status, headers: headers, body: ResponseBody()) }
 
-        // Which chunks hold the bytes, and where in the first and last of them the range falls.
-        let offsets = manifest.chunkOffsets
-        let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0
-        let last = offsets.lastIndex { $0 <= bytes.upperBound } ?? 0
-        var fetcher = agent.reader.chunks(of: manifest, indices: first..<(last + 1), snapshot)
-        // Fetch the first chunk before answering, so a failure here is still a clean error.
-        guard let opening = try await fetcher.next() else { throw APIError.notFound("no file \(key.path)") }
-        let initial = fetcher
-        let body = ResponseBody(contentLength: Int(length)) { writer in
-            var fetcher = initial
-            defer { fetcher.cancel() }
-            var next: (index: Int, bytes: ByteBuffer)? = opening
-            while let (index, chunk) = next {
-                let start = max(bytes.lowerBound - offsets[index], 0)
-                let end = min(bytes.upperBound - offsets[index], Int64(chunk.readableBytes) - 1)
-                // A chunk shorter than its manifest says (only a forged manifest names a real
-                // chunk with a wrong size) ends the response instead of the process.
-                guard end >= start, let slice = chunk.getSlice(at: chunk.readerIndex + Int(start), length: Int(end - start + 1)) else {
-                    throw ReplicationError(.noReadableReplica, "chunk \(index) of \(key) is shorter than its manifest says")
-                }
-                try await writer.write(slice)
-                next = try await fetcher.next()
-            }
-            try await writer.finish(nil)
-        }
+        let body = try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot)
         return Response(status: status, headers: headers, body: body)
     }
 

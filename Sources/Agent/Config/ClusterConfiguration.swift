@@ -34,6 +34,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var nodes: [NodeConfiguration] = []
     /// What one agent lets its clients take (the `limits:` section).
     public var limits = Limits()
+    /// The domain of virtual-hosted S3 addressing (`bucket.<domain>`); path-style only when nil.
+    public var s3Domain: String?
     /// TLS on every listener and for calls between agents (the `tls:` section); nil for plain HTTP.
     public var tls: TLS?
 
@@ -90,14 +92,20 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// nil to serve it on `http`. Bind it to a private network.
         public var peer: String?
         public var gossip: Gossip.Address
+        /// `host:port` of the node's S3 listener (cluster.yml default: the `http` host, port
+        /// 3900); nil for none.
+        public var s3: String?
         public var zone = ""
         public var weight = 1.0
         public var storage: StorageConfiguration
 
-        public init(id: NodeID, http: String, peer: String? = nil, gossip: Gossip.Address, zone: String = "", weight: Double = 1, storage: StorageConfiguration) {
+        public init(
+            id: NodeID, http: String, peer: String? = nil, gossip: Gossip.Address, s3: String? = nil, zone: String = "", weight: Double = 1, storage: StorageConfiguration
+        ) {
             self.id = id
             self.http = http
             self.peer = peer
+            self.s3 = s3
             self.gossip = gossip
             self.zone = zone
             self.weight = weight
@@ -140,7 +148,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew", "s3_domain"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -176,6 +184,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
         configuration.repairBandwidth = try cluster.size("repair_bandwidth", default: configuration.repairBandwidth, minimum: 64 << 10)
         configuration.scrubRate = try cluster.size("scrub_rate", default: configuration.scrubRate, minimum: 64 << 10)
 
+        if let domain = cluster.optionalString("s3_domain"), !domain.isEmpty {
+            guard domain.utf8.count <= 253, domain.utf8.allSatisfy({ $0 == 0x2E || $0 == 0x2D || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }) else {
+                throw Error(field: "cluster.s3_domain", problem: "\"\(domain.prefix(80))\" is not a lowercase DNS name")
+            }
+            configuration.s3Domain = domain
+        }
         if let limits = top.node("limits") { configuration.limits = try parseLimits(limits) }
         if let tls = top.node("tls") {
             let fields = try Fields(tls, at: "tls", allowed: ["certificate", "key", "ca", "mutual"])
@@ -199,8 +213,11 @@ public struct ClusterConfiguration: Sendable, Equatable {
         return configuration
     }
 
+    /// The S3 listener's port when a node does not name one.
+    public static let defaultS3Port = 3900
+
     private static func parseNode(_ item: Node, at path: String) throws(Error) -> NodeConfiguration {
-        let fields = try Fields(item, at: path, allowed: ["id", "http", "internal", "gossip", "zone", "weight", "storage"])
+        let fields = try Fields(item, at: path, allowed: ["id", "http", "internal", "gossip", "s3", "zone", "weight", "storage"])
         let idText = try fields.string("id")
         guard let id = NodeID(idText) else { throw Error(field: "\(path).id", problem: "\"\(idText)\" must be 1-64 characters of a-z, 0-9 and -") }
         let http = try fields.string("http")
@@ -212,6 +229,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
         }
         let gossipText = try fields.string("gossip")
         guard let gossip = Gossip.Address(gossipText) else { throw Error(field: "\(path).gossip", problem: "\"\(gossipText)\" is not host:port") }
+        let s3 = fields.optionalString("s3") ?? Gossip.Address(host: Gossip.Address(http)!.host, port: defaultS3Port).description
+        guard Gossip.Address(s3) != nil, s3 != http, s3 != peer else { throw Error(field: "\(path).s3", problem: "\"\(s3)\" is not a host:port other than http and internal") }
         var weight = 1.0
         if let text = fields.optionalString("weight") {
             guard let value = Double(text), value.isFinite, value > 0, value <= Ring.maxWeight else {
@@ -220,7 +239,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             weight = value
         }
         let storage = try parseStorage(try fields.required("storage"), at: "\(path).storage")
-        return NodeConfiguration(id: id, http: http, peer: peer, gossip: gossip, zone: fields.optionalString("zone") ?? "", weight: weight, storage: storage)
+        return NodeConfiguration(id: id, http: http, peer: peer, gossip: gossip, s3: s3, zone: fields.optionalString("zone") ?? "", weight: weight, storage: storage)
     }
 
     private static func parseStorage(_ item: Node, at path: String) throws(Error) -> StorageConfiguration {

@@ -14,9 +14,11 @@ public struct FileSummary: Codable, Hashable, Sendable, LastWriterWins {
     public var createdAt: Int64
     public var version: HybridTimestamp
     public var deleted: Bool
+    /// The S3 ETag of an object uploaded through S3 (`ObjectAttributes.etag`).
+    public var etag: String?
 
     enum CodingKeys: String, CodingKey {
-        case owner, path, size, sha256, version, deleted
+        case owner, path, size, sha256, version, deleted, etag
         case chunkSize = "chunk_size"
         case chunkCount = "chunk_count"
         case contentType = "content_type"
@@ -34,6 +36,7 @@ public struct FileSummary: Codable, Hashable, Sendable, LastWriterWins {
         createdAt = manifest.createdAt
         version = manifest.version
         deleted = manifest.deleted
+        etag = manifest.object?.etag
     }
 
     /// Whether a manifest could have this summary (what a peer's page is checked for).

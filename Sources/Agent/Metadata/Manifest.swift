@@ -78,9 +78,12 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
     public var createdAt: Int64
     public var version: HybridTimestamp
     public var deleted: Bool
+    /// What an S3 upload adds (its ETag, user metadata, content headers, checksums); nil for
+    /// files stored through REST.
+    public var object: ObjectAttributes?
 
     enum CodingKeys: String, CodingKey {
-        case owner, path, size, sha256, chunks, version, deleted
+        case owner, path, size, sha256, chunks, version, deleted, object
         case chunkSize = "chunk_size"
         case contentType = "content_type"
         case createdAt = "created_at_ms"
@@ -88,7 +91,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
 
     public init(
         owner: String, path: String, size: Int64, sha256: String, chunkSize: Int64, chunks: [ChunkReference],
-        contentType: String, createdAt: Int64, version: HybridTimestamp, deleted: Bool = false
+        contentType: String, createdAt: Int64, version: HybridTimestamp, deleted: Bool = false, object: ObjectAttributes? = nil
     ) {
         self.owner = owner
         self.path = path
@@ -100,6 +103,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         self.createdAt = createdAt
         self.version = version
         self.deleted = deleted
+        self.object = object
     }
 
     /// The largest chunk a manifest may name: the largest `chunk_size` a cluster may set.
@@ -130,6 +134,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         createdAt = try container.decode(Int64.self, forKey: .createdAt)
         version = try container.decode(HybridTimestamp.self, forKey: .version)
         deleted = try container.decode(Bool.self, forKey: .deleted)
+        object = try container.decodeIfPresent(ObjectAttributes.self, forKey: .object)
         func refuse(_ problem: String) -> DecodingError {
             DecodingError.dataCorruptedError(forKey: .chunks, in: container, debugDescription: "manifest of \(owner)/\(path): \(problem)")
         }
@@ -149,6 +154,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         }
         guard total == size else { throw refuse("chunks add up to \(total) bytes, the file says \(size)") }
         guard chunks.count <= Self.maxChunks else { throw refuse("\(chunks.count) chunks, more than \(Self.maxChunks)") }
+        if let object, !object.isPlausible { throw refuse("its S3 attributes are malformed") }
     }
 
     /// A tombstone recording that the file was deleted at `version`.
@@ -171,5 +177,43 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
             offset += chunk.size
         }
         return offsets
+    }
+}
+
+/// What an S3 upload records beside its content (DESIGN.md §16).
+public struct ObjectAttributes: Codable, Hashable, Sendable {
+    /// Hex MD5 of the object (single uploads), or of the parts' MD5s (multipart).
+    public var md5: String
+    /// How many parts a multipart upload had; nil for a single upload.
+    public var parts: Int?
+    /// `x-amz-meta-*` headers, names lowercased without the prefix.
+    public var metadata: [String: String]
+    /// Content headers to answer with: `cache-control`, `content-disposition`,
+    /// `content-encoding`, `content-language`, `expires`.
+    public var headers: [String: String]
+    /// `x-amz-checksum-*` the client sent and the agent checked: algorithm name → base64.
+    public var checksums: [String: String]
+
+    public init(md5: String, parts: Int? = nil, metadata: [String: String] = [:], headers: [String: String] = [:], checksums: [String: String] = [:]) {
+        self.md5 = md5
+        self.parts = parts
+        self.metadata = metadata
+        self.headers = headers
+        self.checksums = checksums
+    }
+
+    /// The ETag S3 clients expect, without quotes: the MD5, or `md5-N` for N parts.
+    public var etag: String { parts.map { "\(md5)-\($0)" } ?? md5 }
+
+    /// The header names kept from an upload (`headers`).
+    public static let contentHeaders: [String] = ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"]
+
+    /// The most bytes of user metadata and headers S3 allows on an object (2 KiB of metadata;
+    /// here 8 KiB in all), checked when decoding so a forged manifest cannot carry more.
+    public static let maxBytes = 8 << 10
+
+    var isPlausible: Bool {
+        md5.utf8.count == 32 && md5.utf8.allSatisfy { Hex.value(of: $0) != nil } && (parts.map { (1...10_000).contains($0) } ?? true)
+            && (metadata.merging(headers) { a, _ in a }.merging(checksums) { a, _ in a }).reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } <= Self.maxBytes * 2
     }
 }

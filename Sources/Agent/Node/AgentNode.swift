@@ -101,7 +101,8 @@ public enum AgentNode {
         // One replay guard for every listener that serves the internal API.
         let replays = ReplayGuard()
         let ownInternalListener = options.node.peer != nil
-        let router = AgentRouter.build(agent, traffic: traffic, assets: try await WebAssets.load(), internalCalls: ownInternalListener ? nil : replays)
+        let inFlight = InFlightCounts()
+        let router = AgentRouter.build(agent, traffic: traffic, inFlight: inFlight, assets: try await WebAssets.load(), internalCalls: ownInternalListener ? nil : replays)
         var app = try server(router, bind: httpBind, tls: tls?.server(requireClientCertificate: false), options: options, logger: logger) { port in
             logger.info("HTTP listening", metadata: ["port": "\(port)"])
             onReady?(port)
@@ -115,6 +116,15 @@ public enum AgentNode {
                 logger.info("internal API listening", metadata: ["port": "\(port)"])
             }
             app.addServices(internalApp)
+        }
+        if let s3 = options.node.s3 {
+            guard let s3Bind = AgentOptions.bindAddress(for: options.s3Bind ?? s3) else {
+                throw ClusterConfiguration.Error(field: "s3", problem: "\(options.s3Bind ?? s3) is not host:port")
+            }
+            let s3App = try server(responder: S3Listener(agent: agent, traffic: traffic, inFlight: inFlight), bind: s3Bind, tls: tls?.server(requireClientCertificate: false), options: options, logger: logger) { port in
+                logger.info("S3 listening", metadata: ["port": "\(port)"])
+            }
+            app.addServices(s3App)
         }
         app.addServices(gossip)
         let background = BackgroundLoops(agent: agent, gossip: gossip, traffic: traffic, adminPassword: options.adminPassword, storage: options.node.storage)
@@ -143,24 +153,24 @@ extension AgentNode {
         _ router: Router<AgentRequestContext>, bind: Gossip.Address, tls: TLSConfiguration?, options: AgentOptions, logger: Logger,
         onRunning: @escaping @Sendable (Int) -> Void
     ) throws -> Application<RouterResponder<AgentRequestContext>> {
+        try server(responder: router.buildResponder(), bind: bind, tls: tls, options: options, logger: logger, onRunning: onRunning)
+    }
+
+    static func server<Responder: HTTPResponder>(
+        responder: Responder, bind: Gossip.Address, tls: TLSConfiguration?, options: AgentOptions, logger: Logger,
+        onRunning: @escaping @Sendable (Int) -> Void
+    ) throws -> Application<Responder> where Responder.Context == AgentRequestContext {
         let limits = options.cluster.limits
         let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
         let http1 = HTTPServerBuilder.http1(configuration: .init(
             additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
         ))
         return Application(
-            router: router,
+            responder: responder,
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(bind.host, port: bind.port), serverName: "filestore/\(options.node.id)"),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? bind.port) },
             logger: logger
         )
     }
-}
-
-/// Request and byte counts the load reporter turns into gossiped load.
-final class TrafficCounters: Sendable {
-    let inFlight = Atomic<Int>(0)
-    let bytesIn = Atomic<Int>(0)
-    let bytesOut = Atomic<Int>(0)
 }

@@ -13,6 +13,8 @@ public struct AgentOptions: Sendable {
     public var gossipBind: String?
     /// `host:port` to bind the internal API's own listener to (default: the node's `internal`, likewise).
     public var internalBind: String?
+    /// `host:port` to bind the S3 listener to (default: the node's `s3`, likewise).
+    public var s3Bind: String?
     /// Extra gossip seeds (`--join`); the other configured nodes are always seeds.
     public var join: [Gossip.Address] = []
     /// Bootstrap admin password (`FILESTORE_ADMIN_PASSWORD`).

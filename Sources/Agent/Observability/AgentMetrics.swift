@@ -52,6 +52,12 @@ public final class AgentMetrics: Sendable {
 
     /// Membership counts and gossip counters, refreshed by the load reporter every second.
     /// Records this node's load report, the members by status and the gossip shell's counters.
+    /// One S3 request: counted by operation and status, timed by operation.
+    func recordS3(operation: String, status: Int, seconds: Double) {
+        Metrics.Counter(label: "filestore_s3_requests_total", dimensions: [("operation", operation), ("status", String(status))]).increment()
+        Metrics.Timer(label: "filestore_s3_request_duration_seconds", dimensions: [("operation", operation)]).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     func record(load: Gossip.LoadReport, members list: [Gossip.Member], counters: Gossip.ShellCounters) {
         repairBacklogBytes.record(Int64(load.repairBacklogBytes))
         underReplicated.record(Int64(load.underReplicated))

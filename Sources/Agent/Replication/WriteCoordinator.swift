@@ -30,16 +30,20 @@ public struct WriteCoordinator: Sendable {
     /// session as it streams (chunks leave while bytes arrive) and returns the key to store it
     /// under (a form may name its path after the file part). Whatever throws — quorum, feed, the
     /// client's length or checksum, the manifest write — the upload is aborted: nothing is
-    /// committed and its chunks are left to GC.
+    /// committed and its chunks are left to GC. `object` gives what an S3 upload records
+    /// beside the content, asked once the body has ended (it may check what the body carried,
+    /// and throw to store nothing).
     public func store(
         maxLength: Int64 = .max, expectedLength: Int64? = nil, expectedSHA256: String? = nil,
-        contentType: (FileKey) -> String, body feed: (inout UploadSession) async throws -> FileKey
+        contentType: (FileKey) -> String, object: () throws -> ObjectAttributes? = { nil }, body feed: (inout UploadSession) async throws -> FileKey
     ) async throws -> Manifest {
         var session = try begin(maxLength: maxLength)
         do {
             let key = try await feed(&session)
             let content = try await session.finish()
-            return try await commit(content, as: key, contentType: contentType(key), expectedLength: expectedLength, expectedSHA256: expectedSHA256)
+            return try await commit(
+                content, as: key, contentType: contentType(key), object: try object(), expectedLength: expectedLength, expectedSHA256: expectedSHA256
+            )
         } catch {
             session.abort()
             throw error
@@ -55,7 +59,9 @@ public struct WriteCoordinator: Sendable {
 
     /// Commits a finished upload under `key` (the manifest goes on its owners last). Checks the
     /// client's promised length and checksum first: nothing is committed when they differ.
-    private func commit(_ content: UploadSession.Content, as key: FileKey, contentType: String, expectedLength: Int64?, expectedSHA256: String?) async throws -> Manifest {
+    private func commit(
+        _ content: UploadSession.Content, as key: FileKey, contentType: String, object: ObjectAttributes?, expectedLength: Int64?, expectedSHA256: String?
+    ) async throws -> Manifest {
         if let expectedLength, content.size != expectedLength {
             throw ReplicationError(.truncated, "received \(content.size) of \(expectedLength) bytes; nothing was stored")
         }
@@ -66,7 +72,7 @@ public struct WriteCoordinator: Sendable {
         let manifest = try await storeNewVersion(content.snapshot) { version in
             Manifest(
                 owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
-                contentType: contentType, createdAt: createdAt, version: version
+                contentType: contentType, createdAt: createdAt, version: version, object: object
             )
         }
         uploads.finish(content.upload)

@@ -134,6 +134,22 @@ extension S3.SigV4 {
             self.maxSkewSeconds = maxSkewSeconds
         }
 
+        /// The access key id a request claims to be signed with, unchecked (nil when it names
+        /// none): what a server looks up before `verify`, which checks everything.
+        public static func claimedAccessKeyID(_ request: ReceivedRequest) -> String? {
+            let credential: String?
+            if let presigned = request.query.first(where: { $0.name == "X-Amz-Credential" }) {
+                credential = presigned.value
+            } else if let header = request.values(of: "Authorization").first, let fields = try? HeaderAuthorization(header) {
+                credential = fields.credential
+            } else {
+                credential = nil
+            }
+            guard let credential, let slash = credential.firstIndex(of: "/") else { return nil }
+            let id = credential[..<slash]
+            return id.isEmpty || id.utf8.count > 128 ? nil : String(id)
+        }
+
         /// Verifies `request` at `now` (seconds since 1970). `secret` answers an access key id
         /// with its secret, or nil when there is no such key.
         public func verify(
@@ -144,6 +160,9 @@ extension S3.SigV4 {
             if query.contains(where: { $0.name == "X-Amz-Signature" || $0.name == "X-Amz-Algorithm" }) {
                 guard authorization.isEmpty else { throw VerificationError(.invalidArgument, "a request carries one signature: in the Authorization header or in the query, not both") }
                 return try verifyPresigned(request, query: query, now: now, secret: secret)
+            }
+            if query.contains(where: { $0.name == "AWSAccessKeyId" }), query.contains(where: { $0.name == "Signature" }) {
+                throw VerificationError(.invalidRequest, "The authorization mechanism you have provided (Signature Version 2) is not supported. Please use AWS4-HMAC-SHA256.")
             }
             guard authorization.count == 1 else {
                 throw authorization.isEmpty

@@ -22,18 +22,7 @@ struct BrowserTests {
             let artifacts = TestEnvironment.repositoryRoot.appendingPathComponent("test-artifacts/browser").path
             let node1 = try #require(cluster.node("node1")).url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
             let victim = try #require(cluster.pid("node3"))
-            let result = try await Executables.offload { () -> (Int32, String) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Executables.find("python3") ?? "/usr/bin/python3")
-                process.arguments = [script, node1, LiveCluster.adminPassword, String(victim), artifacts]
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                try process.run()
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                while process.isRunning { usleep(10_000) }
-                return (process.terminationStatus, text)
-            }
+            let result = try await Executables.runCapturingAll("python3", [script, node1, LiveCluster.adminPassword, String(victim), artifacts])
             print(result.1)
             #expect(result.0 == 0, "the browser test failed:\n\(result.1.suffix(4000))")
         }

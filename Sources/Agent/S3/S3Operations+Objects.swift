@@ -1,0 +1,249 @@
+import Basics
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import S3
+
+extension S3Operations {
+    /// The largest single PutObject S3 takes (larger objects are multipart uploads).
+    static let maxPutBytes: Int64 = 5 << 30
+
+    // MARK: Put
+
+    func putObject() async throws -> Response {
+        let bucket = try await ownedBucket()
+        let key = try objectKey()
+        let signature = caller.signature
+        var decoder: S3.AWSChunkedDecoder?
+        let length: Int64
+        if signature.payload.isChunked {
+            guard let text = header("x-amz-decoded-content-length"), let decoded = Int64(text), decoded >= 0 else {
+                throw S3APIError(.lengthRequired, "MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length")
+            }
+            length = decoded
+            let trailer = header("x-amz-trailer")
+            decoder = S3.AWSChunkedDecoder(
+                signing: signature.payload == .unsignedChunksWithTrailer ? nil : signature.chunkSigning,
+                signedTrailer: signature.payload == .signedChunksWithTrailer, announcedLength: decoded, trailer: trailer
+            )
+        } else {
+            guard let text = header("content-length"), let declared = Int64(text), declared >= 0 else {
+                throw S3APIError(.lengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+            }
+            length = declared
+        }
+        let limit = min(Self.maxPutBytes, agent.maxUploadBytes)
+        guard length <= limit else { throw S3APIError(.contentTooLarge, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size (\(limit) bytes).") }
+        var checks = try UploadChecks(headers: received, trailerDeclared: decoder != nil ? header("x-amz-trailer") : nil)
+        let expectedSHA256: String? = if case .sha256(let hex) = signature.payload { hex } else { nil }
+        let contentType = header("content-type") ?? "binary/octet-stream"
+        let attributes = try ObjectHeaders(received, chunked: decoder != nil)
+        let body = request.body
+        var trailers: [(name: String, value: String)] = []
+        let manifest = try await agent.writer.store(
+            maxLength: length, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
+            object: { try checks.finish(trailers: trailers, attributes: attributes) }
+        ) { session in
+            for try await buffer in body {
+                if var chunked = decoder {
+                    var decoded: [ByteBuffer] = []
+                    try chunked.feed(buffer) { decoded.append($0) }
+                    decoder = chunked
+                    for piece in decoded {
+                        checks.update(piece)
+                        try await session.append(piece)
+                    }
+                } else {
+                    checks.update(buffer)
+                    try await session.append(buffer)
+                }
+            }
+            if var chunked = decoder { trailers = try chunked.finish() }
+            return Self.fileKey(bucket, key)
+        }
+        agent.logger.info("object stored", metadata: ["bucket": "\(bucket.name)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
+        var headers: HTTPFields = [.eTag: "\"\(manifest.object?.etag ?? manifest.sha256)\""]
+        for (algorithm, value) in manifest.object?.checksums ?? [:] {
+            if let field = HTTPField.Name("x-amz-checksum-\(algorithm)") { headers[field] = value }
+        }
+        return Response(status: .ok, headers: headers)
+    }
+
+    func objectKey() throws -> String {
+        guard let key = addressed.key, !key.isEmpty else { throw S3APIError.invalidArgument("no object key") }
+        return key
+    }
+
+    // MARK: Get, head, delete
+
+    func getObject(head: Bool) async throws -> Response {
+        let bucket = try await ownedBucket()
+        let key = try objectKey()
+        let snapshot = agent.view.snapshot()
+        guard let manifest = try await agent.reader.latestManifest(Self.fileKey(bucket, key), snapshot), !manifest.deleted else { throw S3APIError.noSuchKey() }
+        let etag = manifest.object?.etag ?? manifest.sha256
+        var headers: HTTPFields = [
+            .eTag: "\"\(etag)\"", .lastModified: S3Dates.http(milliseconds: manifest.createdAt), .acceptRanges: "bytes", .contentType: manifest.contentType,
+        ]
+        // Names come from a manifest, which a peer sent: only valid ones are answered with.
+        for (name, value) in manifest.object?.headers ?? [:] where ObjectAttributes.contentHeaders.contains(name) {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        for (name, value) in manifest.object?.metadata ?? [:] {
+            if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
+        }
+        // response-* overrides (a signed request, or a presigned URL, asks for them).
+        for (parameter, field) in [("response-content-type", HTTPField.Name.contentType), ("response-content-language", .contentLanguage), ("response-expires", .expires),
+                                   ("response-cache-control", .cacheControl), ("response-content-disposition", .contentDisposition), ("response-content-encoding", .contentEncoding)] {
+            if let value = query(parameter) { headers[field] = value }
+        }
+        if let failure = S3Conditions(received).failure(etag: etag, modifiedMilliseconds: manifest.createdAt) {
+            if failure == .notModified { return Response(status: .notModified, headers: headers) }
+            throw S3APIError(.preconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+        }
+        var range: ClosedRange<Int64>?
+        if let text = header("range") {
+            switch ByteRange.parse(text, size: manifest.size) {
+            case .whole: break
+            case .range(let parsed): range = parsed
+            case .unsatisfiable:
+                var error = S3APIError(.rangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable")
+                error.headers[.contentRange] = "bytes */\(manifest.size)"
+                throw error
+            }
+        }
+        let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
+        if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(manifest.size)" }
+        // A checksum is of the whole object: a client checks it against what it received, so a range gets none.
+        if range == nil, header("x-amz-checksum-mode")?.lowercased() == "enabled" {
+            for (algorithm, value) in manifest.object?.checksums ?? [:] {
+                if let field = HTTPField.Name("x-amz-checksum-\(algorithm)") { headers[field] = value }
+            }
+        }
+        guard manifest.size > 0 else {
+            headers[.contentLength] = "0"
+            return Response(status: status, headers: headers, body: ResponseBody())
+        }
+        let bytes = range ?? 0...(manifest.size - 1)
+        headers[.contentLength] = String(bytes.upperBound - bytes.lowerBound + 1)
+        if head { return Response(status: status, headers: headers, body: ResponseBody()) }
+        return Response(status: status, headers: headers, body: try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot))
+    }
+
+    /// S3 answers 204 whether or not the object existed.
+    func deleteObject() async throws -> Response {
+        let bucket = try await ownedBucket()
+        let file = Self.fileKey(bucket, try objectKey())
+        if let manifest = try await agent.reader.latestManifest(file, agent.view.snapshot()), !manifest.deleted {
+            _ = try await agent.writer.delete(file)
+        }
+        return Response(status: .noContent)
+    }
+
+    // MARK: List
+
+    /// ListObjects (v1) and ListObjectsV2: keys in byte order under the prefix, common prefixes
+    /// rolled up at the delimiter, at most `max-keys` (1000) entries a page.
+    func listObjects(version: Int) async throws -> Response {
+        let bucket = try await ownedBucket()
+        let prefix = query("prefix") ?? ""
+        let delimiter = query("delimiter")
+        let urlEncoded: Bool
+        switch query("encoding-type") {
+        case nil: urlEncoded = false
+        case "url"?: urlEncoded = true
+        default: throw S3APIError.invalidArgument("Invalid Encoding Method specified in Request")
+        }
+        var maxKeys = 1000
+        if let text = query("max-keys") {
+            guard let value = Int(text), value >= 0 else { throw S3APIError.invalidArgument("max-keys must be a number from 0") }
+            maxKeys = min(value, 1000)
+        }
+        let marker: String?
+        var token: String?
+        if version == 2 {
+            if let text = query("continuation-token") {
+                guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
+                    throw S3APIError.invalidArgument("The continuation token provided is incorrect")
+                }
+                token = text
+                marker = decoded
+            } else {
+                marker = query("start-after")
+            }
+        } else {
+            marker = query("marker")
+        }
+        var grouper = S3.ListingGrouper(prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: marker)
+        var summaries: [String: FileSummary] = [:]
+        // Start listing at the later of the marker and the prefix.
+        var after: String? = marker.flatMap { $0.utf8.lexicographicallyPrecedes(prefix.utf8) ? nil : $0 }
+        let base = bucket.name.utf8.count + 1
+        paging: while maxKeys > 0 {
+            let page = try await listing(bucket, prefix: prefix, after: after, limit: min(1000, maxKeys + 1))
+            var skipping: String?
+            for file in page.files {
+                let key = String(decoding: file.path.utf8.dropFirst(base), as: UTF8.self)
+                if let skip = skipping, key.utf8.starts(with: skip.utf8) { continue }
+                skipping = nil
+                switch grouper.add(key) {
+                case .more: summaries[key] = file
+                case .skipKeys(let rolled): skipping = rolled
+                case .done: break paging
+                }
+            }
+            guard let next = page.next else { break }
+            // Seek past a rolled-up prefix rather than read all its keys.
+            if let skip = skipping { after = Self.after(every: skip) } else { after = String(decoding: next.utf8.dropFirst(base), as: UTF8.self) }
+        }
+        func encode(_ text: String) -> String { urlEncoded ? PercentEncoding.encode(text, keepSlash: true) : text }
+        var xml = S3.XMLWriter()
+        xml.within("ListBucketResult", namespaced: true) { xml in
+            xml.element("Name", bucket.name)
+            xml.element("Prefix", encode(prefix))
+            if version == 2 {
+                if let token { xml.element("ContinuationToken", token) }
+                if let start = query("start-after") { xml.element("StartAfter", encode(start)) }
+                xml.element("KeyCount", grouper.entries.count)
+            } else {
+                xml.element("Marker", encode(marker ?? ""))
+                if grouper.isTruncated, delimiter != nil, let next = grouper.nextMarker { xml.element("NextMarker", encode(next)) }
+            }
+            xml.element("MaxKeys", maxKeys)
+            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+            if urlEncoded { xml.element("EncodingType", "url") }
+            xml.element("IsTruncated", grouper.isTruncated)
+            if version == 2, grouper.isTruncated, let next = grouper.nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
+            for entry in grouper.entries {
+                switch entry {
+                case .key(let key):
+                    guard let file = summaries[key] else { continue }
+                    xml.within("Contents") { xml in
+                        xml.element("Key", encode(key))
+                        xml.element("LastModified", S3Dates.iso8601(milliseconds: file.createdAt))
+                        xml.element("ETag", "\"\(file.etag ?? file.sha256)\"")
+                        xml.element("Size", file.size)
+                        if version == 1 || query("fetch-owner") == "true" {
+                            xml.within("Owner") { xml in
+                                xml.element("ID", bucket.ownerID)
+                                xml.element("DisplayName", bucket.owner)
+                            }
+                        }
+                        xml.element("StorageClass", "STANDARD")
+                    }
+                case .commonPrefix(let rolled):
+                    xml.within("CommonPrefixes") { xml in xml.element("Prefix", encode(rolled)) }
+                }
+            }
+        }
+        return Self.xml(xml)
+    }
+
+    /// A cursor after every key that starts with `prefix` (keys are at most 1024 bytes; U+10FFFF
+    /// is the largest character), so a listing seeks past them.
+    static func after(every prefix: String) -> String {
+        prefix + String(repeating: "\u{10FFFF}", count: max(1, (1025 - prefix.utf8.count) / 4 + 1))
+    }
+}

@@ -1,0 +1,168 @@
+import Basics
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import S3
+
+/// One authenticated S3 request, carried out over the agent's coordinators. Buckets are global
+/// records; the object `k` of bucket `b` is the file `b/k` of the bucket's owner (docs/s3.md).
+struct S3Operations {
+    let agent: AgentContext
+    let request: Request
+    let received: S3.SigV4.ReceivedRequest
+    let addressed: S3.Addressed
+    let caller: Caller
+    let requestID: String
+
+    func run() async throws -> Response {
+        switch addressed.operation {
+        case .listBuckets: return try await listBuckets()
+        case .createBucket: return try await createBucket()
+        case .headBucket:
+            _ = try await ownedBucket()
+            return Response(status: .ok)
+        case .deleteBucket: return try await deleteBucket()
+        case .getBucketLocation:
+            _ = try await ownedBucket()
+            var xml = S3.XMLWriter()
+            xml.within("LocationConstraint", namespaced: true) { _ in }
+            return Self.xml(xml)
+        case .listObjects: return try await listObjects(version: 1)
+        case .listObjectsV2: return try await listObjects(version: 2)
+        case .putObject: return try await putObject()
+        case .getObject: return try await getObject(head: false)
+        case .headObject: return try await getObject(head: true)
+        case .deleteObject: return try await deleteObject()
+        case .listObjectVersions, .listMultipartUploads, .deleteObjects, .copyObject, .createMultipartUpload, .uploadPart, .uploadPartCopy,
+            .completeMultipartUpload, .abortMultipartUpload, .listParts:
+            throw S3APIError(.notImplemented, "NotImplemented", "\(addressed.operation) is not implemented yet")
+        }
+    }
+
+    // MARK: Helpers
+
+    func header(_ name: String) -> String? { received.values(of: name).first }
+
+    func query(_ name: String) -> String? { received.query.first { $0.name == name }?.value }
+
+    static func xml(_ writer: S3.XMLWriter, status: HTTPResponse.Status = .ok) -> Response {
+        var writer = writer
+        return Response(status: status, headers: [.contentType: "application/xml"], body: ResponseBody(byteBuffer: ByteBuffer(string: writer.finish())))
+    }
+
+    /// The bucket the request names, when it exists and belongs to the caller.
+    func ownedBucket() async throws -> BucketRecord {
+        guard let name = addressed.bucket, let bucket = try await agent.local.metadata.bucket(name), !bucket.deleted else {
+            throw S3APIError.noSuchBucket(addressed.bucket ?? "")
+        }
+        // No ACLs or policies: a bucket is its owner's alone.
+        guard bucket.isOwned(by: caller.user) else { throw S3APIError.accessDenied() }
+        return bucket
+    }
+
+    /// The file an object of `bucket` is: `bucket/key` in the bucket owner's namespace.
+    static func fileKey(_ bucket: BucketRecord, _ key: String) -> FileKey {
+        FileKey(owner: UserRecord.namespaceKey(id: bucket.ownerID, name: bucket.owner), path: "\(bucket.name)/\(key)")
+    }
+
+    // MARK: Buckets
+
+    /// Every bucket is a global record every node keeps: a user may hold this many.
+    static let maxBucketsPerUser = 1000
+
+    private func listBuckets() async throws -> Response {
+        let buckets = try await agent.local.metadata.globalRecords().buckets.filter { $0.isOwned(by: caller.user) }
+        var xml = S3.XMLWriter()
+        xml.within("ListAllMyBucketsResult", namespaced: true) { xml in
+            xml.within("Owner") { xml in
+                xml.element("ID", caller.user.id)
+                xml.element("DisplayName", caller.user.name)
+            }
+            xml.within("Buckets") { xml in
+                for bucket in buckets {
+                    xml.within("Bucket") { xml in
+                        xml.element("Name", bucket.name)
+                        xml.element("CreationDate", S3Dates.iso8601(milliseconds: bucket.createdAt))
+                    }
+                }
+            }
+        }
+        return Self.xml(xml)
+    }
+
+    private func createBucket() async throws -> Response {
+        guard let name = addressed.bucket else { throw S3APIError.invalidArgument("no bucket named") }
+        // The body (CreateBucketConfiguration: a location constraint) names a region; there is one.
+        var request = request
+        _ = try await request.collectBody(upTo: 64 << 10)
+        if let existing = try await agent.local.metadata.bucket(name), !existing.deleted {
+            if existing.isOwned(by: caller.user) {
+                throw S3APIError(.conflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
+            }
+            throw S3APIError(.conflict, "BucketAlreadyExists", "The requested bucket name is not available. Please select a different name and try again.")
+        }
+        let owned = try await agent.local.metadata.globalRecords().buckets.filter { $0.isOwned(by: caller.user) }.count
+        guard owned < Self.maxBucketsPerUser else {
+            throw S3APIError(.badRequest, "TooManyBuckets", "You have attempted to create more buckets than allowed (\(Self.maxBucketsPerUser) per user).")
+        }
+        let record = BucketRecord(
+            name: name, owner: caller.user.name, ownerID: caller.user.id, createdAt: Int64(HybridClock.systemMilliseconds()), version: agent.local.clock.now()
+        )
+        try await agent.publish(GlobalRecords(buckets: [record]))
+        agent.logger.info("bucket created", metadata: ["bucket": "\(name)", "owner": "\(caller.user.name)"])
+        return Response(status: .ok, headers: [.location: "/\(name)"])
+    }
+
+    private func deleteBucket() async throws -> Response {
+        var bucket = try await ownedBucket()
+        let page = try await listing(bucket, prefix: "", after: nil, limit: 1)
+        guard page.files.isEmpty else { throw S3APIError(.conflict, "BucketNotEmpty", "The bucket you tried to delete is not empty.") }
+        bucket.deleted = true
+        bucket.version = agent.local.clock.now()
+        try await agent.publish(GlobalRecords(buckets: [bucket]))
+        agent.logger.info("bucket deleted", metadata: ["bucket": "\(bucket.name)", "owner": "\(caller.user.name)"])
+        return Response(status: .noContent)
+    }
+
+    /// A page of a bucket's objects (file paths under `bucket/`), refusing to answer from a
+    /// listing that may miss objects: a tool that syncs or deletes by what it lists must never
+    /// see a partial one as the whole.
+    func listing(_ bucket: BucketRecord, prefix: String, after: String?, limit: Int) async throws -> ListingPage {
+        let base = Self.fileKey(bucket, "")
+        let page = try await agent.reader.list(owner: base.owner, prefix: base.path + prefix, after: after.map { base.path + $0 }, limit: limit, agent.view.snapshot())
+        guard !page.partial else {
+            throw S3APIError(.serviceUnavailable, "ServiceUnavailable", "too many nodes did not answer to list this bucket completely (\(page.unanswered.map(\.rawValue).joined(separator: ", "))); retry")
+        }
+        return page
+    }
+}
+
+/// Dates as S3 writes them.
+enum S3Dates {
+    /// `2026-12-02T17:10:00.000Z` (XML bodies).
+    static func iso8601(milliseconds: Int64) -> String {
+        let parts = utc(milliseconds / 1000)
+        return "\(pad(parts.year, 4))-\(pad(parts.month))-\(pad(parts.day))T\(pad(parts.hour)):\(pad(parts.minute)):\(pad(parts.second)).\(pad(Int(milliseconds % 1000), 3))Z"
+    }
+
+    /// `Wed, 02 Dec 2026 17:10:00 GMT` (headers: IMF-fixdate).
+    static func http(milliseconds: Int64) -> String {
+        let parts = utc(milliseconds / 1000)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        return "\(days[parts.weekday]), \(pad(parts.day)) \(months[parts.month - 1]) \(pad(parts.year, 4)) \(pad(parts.hour)):\(pad(parts.minute)):\(pad(parts.second)) GMT"
+    }
+
+    private static func pad(_ value: Int, _ width: Int = 2) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    private static func utc(_ seconds: Int64) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int) {
+        var time = time_t(seconds)
+        var fields = tm()
+        gmtime_r(&time, &fields)
+        return (Int(fields.tm_year) + 1900, Int(fields.tm_mon) + 1, Int(fields.tm_mday), Int(fields.tm_hour), Int(fields.tm_min), Int(fields.tm_sec), Int(fields.tm_wday))
+    }
+}

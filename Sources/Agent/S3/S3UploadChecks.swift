@@ -1,0 +1,146 @@
+import Basics
+import Crypto
+import Foundation
+import NIOCore
+import S3
+
+/// What an S3 upload's body is checked against as it streams: its MD5 (the ETag, and
+/// `Content-MD5` when sent) and at most one `x-amz-checksum-*`, from a header or from the
+/// `aws-chunked` trailer. Nothing is stored unless every one of them holds.
+struct UploadChecks {
+    private var md5 = Insecure.MD5()
+    private let contentMD5: [UInt8]?
+    private var checksummer: S3.Checksummer?
+    /// The checksum's value from a header; nil when it comes in the trailer (or is only asked for).
+    private let expectedChecksum: String?
+    private let checksumInTrailer: Bool
+
+    init(headers: S3.SigV4.ReceivedRequest, trailerDeclared: String?) throws {
+        if let text = headers.values(of: "content-md5").first {
+            guard let data = Data(base64Encoded: text), data.count == 16 else { throw S3APIError(.badRequest, "InvalidDigest", "The Content-MD5 you specified was invalid.") }
+            contentMD5 = Array(data)
+        } else {
+            contentMD5 = nil
+        }
+        let sent = headers.headers.compactMap { field -> (S3.ChecksumAlgorithm, String)? in
+            S3.ChecksumAlgorithm(headerName: field.name.lowercased()).map { ($0, field.value) }
+        }
+        guard sent.count <= 1 else { throw S3APIError(.badRequest, "InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum types are not allowed.") }
+        let trailerAlgorithm = trailerDeclared.flatMap { S3.ChecksumAlgorithm(headerName: $0.trimmingSpaces().lowercased()) }
+        if trailerDeclared != nil, trailerAlgorithm == nil {
+            throw S3APIError(.badRequest, "InvalidRequest", "x-amz-trailer must name one x-amz-checksum- header")
+        }
+        guard sent.isEmpty || trailerAlgorithm == nil else { throw S3APIError(.badRequest, "InvalidRequest", "a checksum in a header and another in the trailer") }
+        var algorithm = sent.first?.0 ?? trailerAlgorithm
+        if let asked = headers.values(of: "x-amz-sdk-checksum-algorithm").first {
+            guard let named = S3.ChecksumAlgorithm(name: asked) else { throw S3APIError.invalidArgument("Invalid x-amz-sdk-checksum-algorithm: \(asked.prefix(40))") }
+            guard algorithm == nil || algorithm == named else { throw S3APIError(.badRequest, "InvalidRequest", "x-amz-sdk-checksum-algorithm names another checksum than the one sent") }
+            algorithm = named
+        }
+        checksummer = algorithm.map { S3.Checksummer($0) }
+        expectedChecksum = sent.first?.1
+        checksumInTrailer = trailerAlgorithm != nil
+    }
+
+    mutating func update(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes in
+            md5.update(bufferPointer: bytes)
+            checksummer?.update(bytes)
+        }
+    }
+
+    /// The object's attributes once the body has ended; throws `BadDigest` when a checksum differs.
+    func finish(trailers: [(name: String, value: String)], attributes: ObjectHeaders) throws -> ObjectAttributes {
+        let digest = Array(md5.finalize())
+        if let contentMD5, contentMD5 != digest { throw S3APIError(.badRequest, "BadDigest", "The Content-MD5 you specified did not match what we received.") }
+        var checksums: [String: String] = [:]
+        if let checksummer {
+            let computed = checksummer.base64
+            let expected = checksumInTrailer ? trailers.first { S3.ChecksumAlgorithm(headerName: $0.name) == checksummer.algorithm }?.value : expectedChecksum
+            if checksumInTrailer, expected == nil { throw S3APIError(.badRequest, "InvalidRequest", "the declared checksum trailer did not arrive") }
+            if let expected, expected.trimmingSpaces() != computed {
+                throw S3APIError(.badRequest, "BadDigest", "The \(checksummer.algorithm.rawValue.uppercased()) you specified did not match the calculated checksum.")
+            }
+            checksums[checksummer.algorithm.rawValue] = computed
+        }
+        return ObjectAttributes(md5: Hex.encode(digest), metadata: attributes.metadata, headers: attributes.headers, checksums: checksums)
+    }
+}
+
+/// The user metadata and content headers of an upload, kept with the object.
+struct ObjectHeaders: Sendable {
+    var metadata: [String: String] = [:]
+    var headers: [String: String] = [:]
+
+    /// S3's limit on user metadata (names and values of `x-amz-meta-*`).
+    static let maxMetadataBytes = 2048
+
+    init(_ request: S3.SigV4.ReceivedRequest, chunked: Bool) throws {
+        var bytes = 0
+        for field in request.headers {
+            let name = field.name.lowercased()
+            if name.hasPrefix("x-amz-meta-") {
+                let short = String(name.dropFirst("x-amz-meta-".count))
+                guard !short.isEmpty else { continue }
+                bytes += short.utf8.count + field.value.utf8.count
+                metadata[short] = metadata[short].map { $0 + "," + field.value } ?? field.value
+            } else if ObjectAttributes.contentHeaders.contains(name) {
+                var value = field.value
+                // aws-chunked is how this body was framed, not how the object is encoded.
+                if name == "content-encoding", chunked {
+                    value = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { $0.lowercased() != "aws-chunked" }.joined(separator: ",")
+                    if value.isEmpty { continue }
+                }
+                bytes += name.utf8.count + value.utf8.count
+                headers[name] = value
+            }
+        }
+        guard bytes <= Self.maxMetadataBytes else {
+            throw S3APIError(.badRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size (\(Self.maxMetadataBytes) bytes).")
+        }
+    }
+}
+
+/// `If-Match`, `If-None-Match`, `If-Modified-Since` and `If-Unmodified-Since` (RFC 9110 §13.2.2,
+/// as S3 applies them: a matching If-Match overrides If-Unmodified-Since, and a failing
+/// If-None-Match overrides If-Modified-Since).
+struct S3Conditions {
+    enum Failure: Equatable { case notModified, preconditionFailed }
+
+    let ifMatch: String?
+    let ifNoneMatch: String?
+    let ifModifiedSince: Int64?
+    let ifUnmodifiedSince: Int64?
+
+    init(_ request: S3.SigV4.ReceivedRequest, prefix: String = "") {
+        ifMatch = request.values(of: prefix + "if-match").first
+        ifNoneMatch = request.values(of: prefix + "if-none-match").first
+        // An unparsable date is ignored, as HTTP says.
+        ifModifiedSince = request.values(of: prefix + "if-modified-since").first.flatMap { S3.SigV4.AmzDate(httpDate: $0)?.secondsSince1970 }
+        ifUnmodifiedSince = request.values(of: prefix + "if-unmodified-since").first.flatMap { S3.SigV4.AmzDate(httpDate: $0)?.secondsSince1970 }
+    }
+
+    func failure(etag: String, modifiedMilliseconds: Int64) -> Failure? {
+        let modified = modifiedMilliseconds / 1000
+        if let ifMatch {
+            guard Self.matches(ifMatch, etag: etag) else { return .preconditionFailed }
+        } else if let ifUnmodifiedSince, modified > ifUnmodifiedSince {
+            return .preconditionFailed
+        }
+        if let ifNoneMatch {
+            if Self.matches(ifNoneMatch, etag: etag) { return .notModified }
+        } else if let ifModifiedSince, modified <= ifModifiedSince {
+            return .notModified
+        }
+        return nil
+    }
+
+    static func matches(_ header: String, etag: String) -> Bool {
+        header.split(separator: ",").contains { tag in
+            var value = tag.trimmingSpaces()[...]
+            if value.hasPrefix("W/") { value = value.dropFirst(2) }
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = value.dropFirst().dropLast() }
+            return value == "*" || value == etag
+        }
+    }
+}

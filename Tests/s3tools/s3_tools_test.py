@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Real S3 clients against a live cluster's S3 listeners (run by S3ToolsLiveTests).
+
+usage: s3_tools_test.py S3_URL_NODE1 S3_URL_NODE2 REST_URLS ADMIN_PASSWORD WORK_DIR
+
+REST_URLS: every node's REST URL, comma-separated (the first one is used for the API).
+
+Makes a user and an access key through the REST API, then uses boto3 (with its default
+checksums) and the aws cli as their users do. Exits non-zero at the first failed check.
+"""
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore
+from botocore.config import Config
+
+s3_url, s3_url2, rest_urls, admin_password, work = sys.argv[1:6]
+rest_urls = rest_urls.split(",")
+rest_url = rest_urls[0]
+os.makedirs(work, exist_ok=True)
+
+
+def check(condition, what):
+    if not condition:
+        print(f"FAILED: {what}", flush=True)
+        sys.exit(1)
+    print(f"ok: {what}", flush=True)
+
+
+def rest(method, path, body=None, user="admin", password=None, raw=False):
+    request = urllib.request.Request(rest_url + path, method=method, data=body)
+    token = base64.b64encode(f"{user}:{password or admin_password}".encode()).decode()
+    request.add_header("Authorization", "Basic " + token)
+    request.add_header("X-Requested-With", "s3-tools-test")
+    if body is not None and not raw:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        data = answer.read()
+        return data if raw else (json.loads(data) if data else None)
+
+
+def expect_error(code, call):
+    try:
+        call()
+    except botocore.exceptions.ClientError as error:
+        got = error.response["Error"]["Code"]
+        check(got == code, f"{code} (got {got})")
+        return
+    check(False, f"{code} expected, the call succeeded")
+
+
+# A user of its own, and two access keys for it.
+rest("POST", "/api/v1/users", json.dumps({"name": "s3user", "password": "s3user-password", "role": "user"}).encode())
+key = rest("POST", "/api/v1/users/s3user/keys", b"")
+check(key["access_key_id"].startswith("FS") and len(key["secret_access_key"]) == 40, "an access key is made, its secret shown")
+listed = rest("GET", "/api/v1/users/s3user/keys")["keys"]
+check([k["access_key_id"] for k in listed] == [key["access_key_id"]] and "secret_access_key" not in listed[0], "keys are listed without secrets")
+
+
+def client(url, access=key["access_key_id"], secret=key["secret_access_key"], **config):
+    return boto3.client("s3", endpoint_url=url, aws_access_key_id=access, aws_secret_access_key=secret,
+                        region_name="us-east-1", config=Config(**config))
+
+
+s3 = client(s3_url)
+other = client(s3_url2)  # the same user through another agent
+
+# Buckets.
+s3.create_bucket(Bucket="tools")
+check([b["Name"] for b in other.list_buckets()["Buckets"]] == ["tools"], "a bucket made on one agent is listed by another")
+expect_error("BucketAlreadyOwnedByYou", lambda: other.create_bucket(Bucket="tools"))
+other.head_bucket(Bucket="tools")
+expect_error("404", lambda: s3.head_bucket(Bucket="no-such-bucket"))
+expect_error("InvalidBucketName", lambda: s3.create_bucket(Bucket="Bad_Name"))
+
+# Objects, with boto3's default checksums (CRC32 in an aws-chunked trailer, or a header).
+data = os.urandom(3 * 1024 * 1024 + 17)
+put = s3.put_object(Bucket="tools", Key="dir/a.bin", Body=data, Metadata={"color": "blue"}, ContentType="application/x-test",
+                    CacheControl="max-age=60")
+check(put["ETag"] == '"%s"' % hashlib.md5(data).hexdigest(), "the ETag is the MD5 of the object")
+got = other.get_object(Bucket="tools", Key="dir/a.bin", ChecksumMode="ENABLED")
+check(got["Body"].read() == data, "the object reads back byte-identical through another agent")
+check(got["ContentType"] == "application/x-test" and got["Metadata"] == {"color": "blue"} and got["CacheControl"] == "max-age=60",
+      "content type, user metadata and content headers are kept")
+part = other.get_object(Bucket="tools", Key="dir/a.bin", Range="bytes=1000-1999")
+check(part["Body"].read() == data[1000:2000] and part["ContentRange"] == f"bytes 1000-1999/{len(data)}", "a range reads just those bytes")
+check(s3.head_object(Bucket="tools", Key="dir/a.bin")["ContentLength"] == len(data), "HEAD gives the length")
+expect_error("NoSuchKey", lambda: s3.get_object(Bucket="tools", Key="dir/missing"))
+expect_error("304", lambda: s3.get_object(Bucket="tools", Key="dir/a.bin", IfNoneMatch=put["ETag"]))
+expect_error("PreconditionFailed", lambda: s3.get_object(Bucket="tools", Key="dir/a.bin", IfMatch='"0123"'))
+md5 = base64.b64encode(hashlib.md5(b"other bytes").digest()).decode()
+expect_error("BadDigest", lambda: s3.put_object(Bucket="tools", Key="dir/bad", Body=b"some bytes", ContentMD5=md5))
+expect_error("NoSuchKey", lambda: s3.head_object(Bucket="tools", Key="dir/bad") if False else s3.get_object(Bucket="tools", Key="dir/bad"))
+signed_sha = client(s3_url, request_checksum_calculation="when_required", s3={"payload_signing_enabled": True})
+signed_sha.put_object(Bucket="tools", Key="dir/signed.txt", Body=b"signed payload")
+check(s3.get_object(Bucket="tools", Key="dir/signed.txt")["Body"].read() == b"signed payload", "a body signed by its SHA-256 is stored")
+
+long_key = "k/" + "x" * 1022
+s3.put_object(Bucket="tools", Key=long_key, Body=b"long")
+check(s3.get_object(Bucket="tools", Key=long_key)["Body"].read() == b"long", "a key of 1,024 bytes is stored")
+expect_error("KeyTooLongError", lambda: s3.put_object(Bucket="tools", Key=long_key + "x", Body=b"longer"))
+s3.delete_object(Bucket="tools", Key=long_key)
+
+# Listing: delimiter, paging (v2 tokens and v1 markers), keys REST cannot name.
+keys = ["dir/b.txt", "dir/sub/c.txt", "top.txt", "weird//key/", "caf\u00e9", "cafe\u0301"]
+for name in keys:
+    s3.put_object(Bucket="tools", Key=name, Body=name.encode())
+everything = sorted(["dir/a.bin", "dir/signed.txt"] + keys, key=lambda k: k.encode())
+page = s3.list_objects_v2(Bucket="tools", Delimiter="/")
+check([c["Key"] for c in page.get("Contents", [])] == [k for k in everything if "/" not in k] and
+      [p["Prefix"] for p in page["CommonPrefixes"]] == ["dir/", "weird/"], "a delimiter rolls keys up into common prefixes")
+seen, token = [], None
+while True:
+    page = s3.list_objects_v2(Bucket="tools", MaxKeys=3, **({"ContinuationToken": token} if token else {}))
+    seen += [c["Key"] for c in page.get("Contents", [])]
+    if not page["IsTruncated"]:
+        break
+    token = page["NextContinuationToken"]
+check(seen == everything, "paging ListObjectsV2 three at a time lists every key once, in byte order")
+check([c["Key"] for c in s3.get_paginator("list_objects").paginate(Bucket="tools", PaginationConfig={"PageSize": 2}).build_full_result()["Contents"]] == everything,
+      "ListObjects (v1) pages with markers")
+listed = s3.list_objects_v2(Bucket="tools", Prefix="dir/")["Contents"]
+check({c["Key"]: c["ETag"] for c in listed}["dir/a.bin"] == put["ETag"], "listings carry the ETag")
+encoded = s3.list_objects_v2(Bucket="tools", Prefix="caf", EncodingType="url")
+check(sorted(c["Key"] for c in encoded["Contents"]) == ["caf%C3%A9", "cafe%CC%81"], "encoding-type=url percent-encodes keys; canonically equivalent keys stay two objects")
+
+# One namespace, two doors: the object is the file tools/dir/a.bin of s3user.
+through_rest = rest("GET", "/api/v1/files/tools/dir/a.bin?owner=s3user", raw=True)
+check(through_rest == data, "the object is the same bytes through REST")
+rest_bytes = os.urandom(2 * 1024 * 1024)
+rest("PUT", "/api/v1/files/from-rest.bin", rest_bytes, user="s3user", password="s3user-password", raw=True)
+def chunk_writes():
+    total = 0.0
+    for url in rest_urls:
+        text = urllib.request.urlopen(url + "/metrics", timeout=30).read().decode()
+        total += sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("filestore_chunk_puts_total"))
+    return total
+before = chunk_writes()
+s3.put_object(Bucket="tools", Key="same-as-rest.bin", Body=rest_bytes)
+meta_rest = rest("GET", "/api/v1/meta/from-rest.bin?owner=s3user")
+meta_s3 = rest("GET", "/api/v1/meta/tools/same-as-rest.bin?owner=s3user")
+check([c["sha256"] for c in meta_rest["chunks"]] == [c["sha256"] for c in meta_s3["chunks"]], "an S3 upload of content stored through REST names the same chunks")
+check(chunk_writes() == before, "and stored no new chunk (no node wrote one)")
+
+# Authentication failures.
+expect_error("SignatureDoesNotMatch", lambda: client(s3_url, secret="x" * 40).list_buckets())
+expect_error("InvalidAccessKeyId", lambda: client(s3_url, access="FSAAAAAAAAAAAAAAAAAA").list_buckets())
+url = client(s3_url, signature_version="s3v4").generate_presigned_url("get_object", Params={"Bucket": "tools", "Key": "dir/a.bin"}, ExpiresIn=120)
+check(urllib.request.urlopen(url, timeout=60).read() == data, "a presigned URL reads the object without credentials")
+try:
+    urllib.request.urlopen(url.replace("dir/a.bin", "dir/b.txt"), timeout=60)
+    check(False, "a presigned URL for another key is refused")
+except urllib.error.HTTPError as error:
+    check(error.code == 403, "a presigned URL changed to another key is refused (403)")
+
+# Another user: no access to s3user's bucket, and the name is taken.
+rest("POST", "/api/v1/users", json.dumps({"name": "mallory", "password": "mallory-password", "role": "user"}).encode())
+mallory_key = rest("POST", "/api/v1/users/mallory/keys", b"", user="mallory", password="mallory-password")
+mallory = client(s3_url, access=mallory_key["access_key_id"], secret=mallory_key["secret_access_key"])
+expect_error("AccessDenied", lambda: mallory.get_object(Bucket="tools", Key="dir/a.bin"))
+expect_error("AccessDenied", lambda: mallory.list_objects_v2(Bucket="tools"))
+expect_error("BucketAlreadyExists", lambda: mallory.create_bucket(Bucket="tools"))
+check(mallory.list_buckets()["Buckets"] == [], "another user lists none of them")
+
+# Deleting.
+expect_error("BucketNotEmpty", lambda: s3.delete_bucket(Bucket="tools"))
+s3.delete_object(Bucket="tools", Key="top.txt")
+s3.delete_object(Bucket="tools", Key="never-was")
+expect_error("NoSuchKey", lambda: other.get_object(Bucket="tools", Key="top.txt"))
+
+# The aws cli, as its users use it.
+tree = os.path.join(work, "tree")
+os.makedirs(os.path.join(tree, "sub/deeper"), exist_ok=True)
+files = {"a.txt": b"hello\n", "sub/b.bin": os.urandom(300_000), "sub/deeper/c.txt": b"deep\n"}
+for name, content in files.items():
+    with open(os.path.join(tree, name), "wb") as handle:
+        handle.write(content)
+config = os.path.join(work, "aws-config")
+with open(config, "w") as handle:
+    handle.write("[default]\nregion = us-east-1\ns3 =\n    signature_version = s3v4\n")
+environment = dict(os.environ, AWS_ACCESS_KEY_ID=key["access_key_id"], AWS_SECRET_ACCESS_KEY=key["secret_access_key"], AWS_CONFIG_FILE=config,
+                   AWS_SHARED_CREDENTIALS_FILE=os.path.join(work, "none"))
+
+
+def aws(*arguments, url=s3_url):
+    result = subprocess.run(["aws", "--endpoint-url", url, *arguments], env=environment, capture_output=True, text=True, timeout=300)
+    check(result.returncode == 0, f"aws {' '.join(arguments)}" + ("" if result.returncode == 0 else f": {result.stderr[-2000:]}"))
+    return result.stdout
+
+
+aws("s3", "mb", "s3://cli-bucket")
+aws("s3", "cp", os.path.join(tree, "a.txt"), "s3://cli-bucket/single/a.txt")
+aws("s3", "sync", tree, "s3://cli-bucket/tree")
+listing = aws("s3", "ls", "--recursive", "s3://cli-bucket", url=s3_url2)
+check(all(f"tree/{name}" in listing for name in files) and "single/a.txt" in listing, "aws s3 ls lists what cp and sync stored")
+check("upload:" not in aws("s3", "sync", tree, "s3://cli-bucket/tree"), "a second sync uploads nothing")
+presigned = aws("s3", "presign", "s3://cli-bucket/tree/sub/b.bin", "--expires-in", "300").strip()
+fetched = subprocess.run(["curl", "-sf", presigned], capture_output=True, timeout=60)
+check(fetched.returncode == 0 and fetched.stdout == files["sub/b.bin"], "curl reads the aws cli's presigned URL")
+back = os.path.join(work, "back")
+aws("s3", "sync", "s3://cli-bucket/tree", back, url=s3_url2)
+check(all(open(os.path.join(back, name), "rb").read() == content for name, content in files.items()), "sync back gives the same bytes")
+aws("s3", "rm", "--recursive", "s3://cli-bucket")
+aws("s3", "rb", "s3://cli-bucket")
+check("cli-bucket" not in aws("s3", "ls"), "the removed bucket is gone")
+print("ALL S3 TOOL CHECKS PASSED")

@@ -92,6 +92,7 @@ struct S3RequestParsingTests {
     @Test("XML text is escaped; error bodies carry code, message, resource and request id")
     func xml() {
         #expect(S3.XMLWriter.escape("a<b>&\"'\u{1}é\t") == "a&lt;b&gt;&amp;&quot;&apos;&#x1;é\t")
+        #expect(S3.XMLWriter.escape("a\rb\nc") == "a&#xD;b\nc", "a CR survives parsing only as a reference")
         #expect(S3.errorXML(code: "InvalidBucketName", message: "m", resource: "/\u{1}b", requestID: "r").contains("<Resource>/\u{FFFD}b</Resource>"), "error bodies stay well-formed XML 1.0")
         let body = S3.errorXML(code: "NoSuchKey", message: "The specified key does not exist.", resource: "/b/<k>", requestID: "r1")
         #expect(body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/&lt;k&gt;</Resource><RequestId>r1</RequestId></Error>")
@@ -150,5 +151,31 @@ struct S3RequestParsingTests {
         #expect(listed == expected, "prefix \(prefix), delimiter \(delimiter ?? "none"), max-keys \(maxKeys), keys \(keys)")
         var zero = S3.ListingGrouper(prefix: "", delimiter: nil, maxKeys: 0, marker: nil)
         #expect(keys.isEmpty || (zero.add(keys[0]) == .done && zero.entries.isEmpty && !zero.isTruncated), "max-keys=0: empty and not truncated")
+    }
+
+    @Test("XML request bodies decode with XMLCoder; document types, entities and junk are MalformedXML")
+    func requestBodies() throws {
+        let complete = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+              <Part><ETag>"a1"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
+              <Part><PartNumber>2</PartNumber><ETag>&quot;b2&quot;</ETag></Part>
+            </CompleteMultipartUpload>
+            """
+        let parts = try S3.decodeXMLBody(S3.CompleteMultipartUploadBody.self, from: Array(complete.utf8)).parts
+        #expect(parts == [.init(partNumber: 1, etag: "\"a1\""), .init(partNumber: 2, etag: "\"b2\"")])
+        let delete = "<Delete><Quiet>true</Quiet><Object><Key> spaced key </Key></Object><Object><Key>b</Key><VersionId>null</VersionId></Object></Delete>"
+        let body = try S3.decodeXMLBody(S3.DeleteObjectsBody.self, from: Array(delete.utf8))
+        #expect(body.quiet && body.objects == [.init(key: " spaced key ", versionID: nil), .init(key: "b", versionID: "null")])
+        let refused = [
+            "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><Delete><Object><Key>&a;</Key></Object></Delete>",
+            "<Delete><Object><Key>x</Key></Object>",
+            "not xml at all",
+            "<CompleteMultipartUpload><Part><PartNumber>one</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>",
+        ]
+        for text in refused {
+            #expect(throws: S3.MalformedXML.self, "\(text)") { try S3.decodeXMLBody(S3.CompleteMultipartUploadBody.self, from: Array(text.utf8)) }
+        }
+        #expect(throws: S3.MalformedXML.self) { try S3.decodeXMLBody(S3.DeleteObjectsBody.self, from: [0x3C, 0xFF, 0xFE, 0x3E]) }
     }
 }

@@ -102,6 +102,11 @@ signed_sha = client(s3_url, request_checksum_calculation="when_required", s3={"p
 signed_sha.put_object(Bucket="tools", Key="dir/signed.txt", Body=b"signed payload")
 check(s3.get_object(Bucket="tools", Key="dir/signed.txt")["Body"].read() == b"signed payload", "a body signed by its SHA-256 is stored")
 
+expect_error("PreconditionFailed", lambda: s3.put_object(Bucket="tools", Key="dir/a.bin", Body=b"over", IfNoneMatch="*"))
+s3.put_object(Bucket="tools", Key="dir/created-once", Body=b"once", IfNoneMatch="*")
+check(s3.get_object(Bucket="tools", Key="dir/created-once")["Body"].read() == b"once", "If-None-Match: * creates a new key, and refuses an existing one")
+expect_error("NotImplemented", lambda: s3.put_object(Bucket="tools", Key="dir/encrypted", Body=b"x", ServerSideEncryption="aws:kms"))
+s3.delete_object(Bucket="tools", Key="dir/created-once")
 long_key = "k/" + "x" * 1022
 s3.put_object(Bucket="tools", Key=long_key, Body=b"long")
 check(s3.get_object(Bucket="tools", Key=long_key)["Body"].read() == b"long", "a key of 1,024 bytes is stored")
@@ -109,7 +114,7 @@ expect_error("KeyTooLongError", lambda: s3.put_object(Bucket="tools", Key=long_k
 s3.delete_object(Bucket="tools", Key=long_key)
 
 # Listing: delimiter, paging (v2 tokens and v1 markers), keys REST cannot name.
-keys = ["dir/b.txt", "dir/sub/c.txt", "top.txt", "weird//key/", "caf\u00e9", "cafe\u0301"]
+keys = ["dir/b.txt", "dir/sub/c.txt", "top.txt", "weird//key/", "caf\u00e9", "cafe\u0301", "line\rbreak"]
 for name in keys:
     s3.put_object(Bucket="tools", Key=name, Body=name.encode())
 everything = sorted(["dir/a.bin", "dir/signed.txt"] + keys, key=lambda k: k.encode())
@@ -148,6 +153,62 @@ meta_rest = rest("GET", "/api/v1/meta/from-rest.bin?owner=s3user")
 meta_s3 = rest("GET", "/api/v1/meta/tools/same-as-rest.bin?owner=s3user")
 check([c["sha256"] for c in meta_rest["chunks"]] == [c["sha256"] for c in meta_s3["chunks"]], "an S3 upload of content stored through REST names the same chunks")
 check(chunk_writes() == before, "and stored no new chunk (no node wrote one)")
+
+# Multipart uploads: boto3's transfer manager, 8 threads, 1 GiB (parts of 8 MiB).
+from boto3.s3.transfer import TransferConfig
+large = os.path.join(work, "large.bin")
+with open(large, "wb") as handle:
+    block = os.urandom(1 << 20)
+    for index in range(1024):
+        handle.write(block[index:] + block[:index])
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+transfer = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=8)
+s3.upload_file(large, "tools", "large/1GiB.bin", Config=transfer)
+head = other.head_object(Bucket="tools", Key="large/1GiB.bin")
+check(head["ContentLength"] == 1 << 30 and head["ETag"].endswith('-128"'), "a 1 GiB multipart upload of 128 parts is one object, ETag md5-128")
+back_large = os.path.join(work, "large.back")
+other.download_file("tools", "large/1GiB.bin", back_large, Config=transfer)
+check(file_sha256(back_large) == file_sha256(large), "it downloads byte-identical (ranged, 8 threads, through another agent)")
+os.remove(back_large)
+started = s3.create_multipart_upload(Bucket="tools", Key="mp/parts.bin", Metadata={"kind": "parts"})
+upload_id = started["UploadId"]
+first = s3.upload_part(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id, PartNumber=1, Body=b"a" * (5 << 20))
+second = s3.upload_part(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id, PartNumber=2, Body=b"tail")
+listed_parts = s3.list_parts(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id)["Parts"]
+check([(p["PartNumber"], p["Size"]) for p in listed_parts] == [(1, 5 << 20), (2, 4)], "ListParts lists the parts")
+check([u["UploadId"] for u in s3.list_multipart_uploads(Bucket="tools")["Uploads"]] == [upload_id], "ListMultipartUploads lists the upload")
+expect_error("InvalidPartOrder", lambda: s3.complete_multipart_upload(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id,
+             MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": second["ETag"]}, {"PartNumber": 1, "ETag": first["ETag"]}]}))
+expect_error("InvalidPart", lambda: s3.complete_multipart_upload(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id,
+             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": second["ETag"]}]}))
+expect_error("EntityTooSmall", lambda: s3.complete_multipart_upload(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id,
+             MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": second["ETag"]}, {"PartNumber": 3, "ETag": second["ETag"]}]}))
+done = s3.complete_multipart_upload(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id,
+                                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first["ETag"]}, {"PartNumber": 2, "ETag": second["ETag"]}]})
+expected_etag = hashlib.md5(hashlib.md5(b"a" * (5 << 20)).digest() + hashlib.md5(b"tail").digest()).hexdigest() + "-2"
+check(done["ETag"] == f'"{expected_etag}"', "the multipart ETag is md5 of the parts' md5s, -N")
+got = other.get_object(Bucket="tools", Key="mp/parts.bin")
+check(got["Body"].read() == b"a" * (5 << 20) + b"tail" and got["Metadata"] == {"kind": "parts"}, "the completed object reads back, with the upload's metadata")
+expect_error("NoSuchUpload", lambda: s3.list_parts(Bucket="tools", Key="mp/parts.bin", UploadId=upload_id))
+aborted = s3.create_multipart_upload(Bucket="tools", Key="mp/aborted.bin")["UploadId"]
+s3.upload_part(Bucket="tools", Key="mp/aborted.bin", UploadId=aborted, PartNumber=1, Body=b"gone")
+s3.abort_multipart_upload(Bucket="tools", Key="mp/aborted.bin", UploadId=aborted)
+check(s3.list_multipart_uploads(Bucket="tools").get("Uploads", []) == [], "an aborted upload is gone")
+expect_error("NoSuchKey", lambda: s3.get_object(Bucket="tools", Key="mp/aborted.bin"))
+bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&a;</ETag></Part></CompleteMultipartUpload>'
+bomb_id = s3.create_multipart_upload(Bucket="tools", Key="mp/bomb")["UploadId"]
+bomb_url = client(s3_url, signature_version="s3v4").generate_presigned_url(
+    "complete_multipart_upload", Params={"Bucket": "tools", "Key": "mp/bomb", "UploadId": bomb_id}, ExpiresIn=60)
+try:
+    urllib.request.urlopen(urllib.request.Request(bomb_url, data=bomb, method="POST"), timeout=60)
+    check(False, "a body with a DOCTYPE is refused")
+except urllib.error.HTTPError as error:
+    check(error.code == 400 and b"MalformedXML" in error.read(), "a body with a DOCTYPE or entities is refused (MalformedXML)")
 
 # Authentication failures.
 expect_error("SignatureDoesNotMatch", lambda: client(s3_url, secret="x" * 40).list_buckets())
@@ -196,8 +257,16 @@ def aws(*arguments, url=s3_url):
 
 
 aws("s3", "mb", "s3://cli-bucket")
-aws("s3", "cp", os.path.join(tree, "a.txt"), "s3://cli-bucket/single/a.txt")
-aws("s3", "sync", tree, "s3://cli-bucket/tree")
+big = os.path.join(work, "200MiB.bin")
+with open(large, "rb") as source, open(big, "wb") as target:
+    target.write(source.read(200 << 20))
+aws("s3", "cp", "--only-show-errors", big, "s3://cli-bucket/big/200MiB.bin")
+check('-' in json.loads(aws("s3api", "head-object", "--bucket", "cli-bucket", "--key", "big/200MiB.bin", url=s3_url2))["ETag"], "aws s3 cp of 200 MiB is a multipart upload")
+aws("s3", "cp", "--only-show-errors", "s3://cli-bucket/big/200MiB.bin", big + ".back", url=s3_url2)
+check(file_sha256(big + ".back") == file_sha256(big), "and it comes back byte-identical")
+os.remove(big + ".back")
+aws("s3", "cp", "--only-show-errors", os.path.join(tree, "a.txt"), "s3://cli-bucket/single/a.txt")
+aws("s3", "sync", "--only-show-errors", tree, "s3://cli-bucket/tree")
 listing = aws("s3", "ls", "--recursive", "s3://cli-bucket", url=s3_url2)
 check(all(f"tree/{name}" in listing for name in files) and "single/a.txt" in listing, "aws s3 ls lists what cp and sync stored")
 check("upload:" not in aws("s3", "sync", tree, "s3://cli-bucket/tree"), "a second sync uploads nothing")
@@ -205,9 +274,11 @@ presigned = aws("s3", "presign", "s3://cli-bucket/tree/sub/b.bin", "--expires-in
 fetched = subprocess.run(["curl", "-sf", presigned], capture_output=True, timeout=60)
 check(fetched.returncode == 0 and fetched.stdout == files["sub/b.bin"], "curl reads the aws cli's presigned URL")
 back = os.path.join(work, "back")
-aws("s3", "sync", "s3://cli-bucket/tree", back, url=s3_url2)
+aws("s3", "sync", "--only-show-errors", "s3://cli-bucket/tree", back, url=s3_url2)
 check(all(open(os.path.join(back, name), "rb").read() == content for name, content in files.items()), "sync back gives the same bytes")
-aws("s3", "rm", "--recursive", "s3://cli-bucket")
+aws("s3", "rm", "--only-show-errors", "--recursive", "s3://cli-bucket")
 aws("s3", "rb", "s3://cli-bucket")
 check("cli-bucket" not in aws("s3", "ls"), "the removed bucket is gone")
+os.remove(large)
+os.remove(big)
 print("ALL S3 TOOL CHECKS PASSED")

@@ -142,10 +142,17 @@ struct AccountRoutes {
             key.version = agent.local.clock.now()
             return key
         }
+        // Its buckets go too (their objects were the user's files), so their names are free again.
+        let buckets = try await agent.local.metadata.globalRecords().buckets.filter { $0.isOwned(by: record) }.map { bucket in
+            var bucket = bucket
+            bucket.deleted = true
+            bucket.version = agent.local.clock.now()
+            return bucket
+        }
         record.deleted = true
         record.passwordHash = ""
         record.version = agent.local.clock.now()
-        try await agent.publish(GlobalRecords(users: [record], accessKeys: keys))
+        try await agent.publish(GlobalRecords(users: [record], accessKeys: keys, buckets: buckets))
         context.logger.info("user deleted", metadata: ["user": "\(name)", "by": "\(admin.name)"])
         return Response(status: .noContent)
     }

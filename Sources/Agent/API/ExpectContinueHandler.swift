@@ -12,12 +12,12 @@ final class ExpectContinueHandler: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundOut = HTTPResponsePart
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data), let expect = head.headerFields[.expect] else {
+        guard case .head(let head) = unwrapInboundIn(data), let expect = head.headerFields[.expect] else {
             context.fireChannelRead(data)
             return
         }
+        // The header stays: an S3 client may have signed it.
         if expect.lowercased() == "100-continue" {
-            head.headerFields[.expect] = nil
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
         }
         context.fireChannelRead(wrapInboundOut(.head(head)))

@@ -40,7 +40,7 @@ public struct FileSummary: Codable, Hashable, Sendable, LastWriterWins {
     }
 
     /// Whether a manifest could have this summary (what a peer's page is checked for).
-    var isPlausible: Bool { !owner.isEmpty && !path.isEmpty && size >= 0 && chunkSize >= 0 && chunkCount >= 0 && (!deleted || chunkCount == 0) }
+    var isPlausible: Bool { (etag?.utf8.count ?? 0) <= 80 && !owner.isEmpty && !path.isEmpty && size >= 0 && chunkSize >= 0 && chunkCount >= 0 && (!deleted || chunkCount == 0) }
 
     public var key: FileKey { FileKey(owner: owner, path: path) }
     /// The manifest's tie-break, so a summary merge picks the copy a manifest merge would.

@@ -193,13 +193,23 @@ public struct ObjectAttributes: Codable, Hashable, Sendable {
     public var headers: [String: String]
     /// `x-amz-checksum-*` the client sent and the agent checked: algorithm name → base64.
     public var checksums: [String: String]
+    /// In the record of a multipart upload in progress: the key of the object it will complete.
+    public var uploadKey: String?
 
-    public init(md5: String, parts: Int? = nil, metadata: [String: String] = [:], headers: [String: String] = [:], checksums: [String: String] = [:]) {
+    enum CodingKeys: String, CodingKey {
+        case md5, parts, metadata, headers, checksums
+        case uploadKey = "upload_key"
+    }
+
+    public init(
+        md5: String, parts: Int? = nil, metadata: [String: String] = [:], headers: [String: String] = [:], checksums: [String: String] = [:], uploadKey: String? = nil
+    ) {
         self.md5 = md5
         self.parts = parts
         self.metadata = metadata
         self.headers = headers
         self.checksums = checksums
+        self.uploadKey = uploadKey
     }
 
     /// The ETag S3 clients expect, without quotes: the MD5, or `md5-N` for N parts.
@@ -208,12 +218,14 @@ public struct ObjectAttributes: Codable, Hashable, Sendable {
     /// The header names kept from an upload (`headers`).
     public static let contentHeaders: [String] = ["cache-control", "content-disposition", "content-encoding", "content-language", "expires"]
 
-    /// The most bytes of user metadata and headers S3 allows on an object (2 KiB of metadata;
-    /// here 8 KiB in all), checked when decoding so a forged manifest cannot carry more.
+    /// The most bytes of user metadata (2 KiB, S3's limit), content headers (4 KiB) and
+    /// checksums an object carries, checked when decoding so a forged manifest cannot carry more.
     public static let maxBytes = 8 << 10
 
     var isPlausible: Bool {
-        md5.utf8.count == 32 && md5.utf8.allSatisfy { Hex.value(of: $0) != nil } && (parts.map { (1...10_000).contains($0) } ?? true)
-            && (metadata.merging(headers) { a, _ in a }.merging(checksums) { a, _ in a }).reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } <= Self.maxBytes * 2
+        func bytes(_ fields: [String: String]) -> Int { fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count } }
+        return md5.utf8.count == 32 && md5.utf8.allSatisfy { Hex.value(of: $0) != nil } && (parts.map { (1...10_000).contains($0) } ?? true)
+            && bytes(metadata) + bytes(headers) + bytes(checksums) <= Self.maxBytes && checksums.count <= 1
+            && (uploadKey?.utf8.count ?? 0) <= 1024
     }
 }

@@ -7,6 +7,9 @@ import NIOCore
 import S3
 
 extension S3Operations {
+    /// How many scatter-gathers one ListObjects page may cost.
+    static let maxListingRounds = 16
+
     /// The largest single PutObject S3 takes (larger objects are multipart uploads).
     static let maxPutBytes: Int64 = 5 << 30
 
@@ -15,6 +18,62 @@ extension S3Operations {
     func putObject() async throws -> Response {
         let bucket = try await ownedBucket()
         let key = try objectKey()
+        try refuseUnsupportedFeatures()
+        let attributes = try ObjectHeaders(received, chunked: caller.signature.payload.isChunked)
+        try await checkWriteConditions(Self.fileKey(bucket, key))
+        let manifest = try await storeBody(as: Self.fileKey(bucket, key), contentType: header("content-type") ?? "binary/octet-stream", attributes: attributes)
+        agent.logger.info("object stored", metadata: ["bucket": "\(bucket.name)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
+        return Response(status: .ok, headers: Self.uploadHeaders(manifest))
+    }
+
+    /// Headers of S3 features this server does not have, refused rather than ignored: a client
+    /// that asked for encryption under its own key, a retention lock or tags must not believe
+    /// it got them.
+    static let unsupportedHeaders = [
+        "x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm", "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold", "x-amz-tagging", "x-amz-website-redirect-location",
+    ]
+
+    func refuseUnsupportedFeatures() throws {
+        if let name = Self.unsupportedHeaders.first(where: { header($0) != nil }) {
+            throw S3APIError(.notImplemented, "NotImplemented", "\(name) is not supported by this server")
+        }
+    }
+
+    /// `If-None-Match: *` (create only) and `If-Match` on a write, checked against the newest
+    /// version just before the body is taken. Not atomic with the write: two writers racing on
+    /// the same key can both pass (docs/s3.md).
+    func checkWriteConditions(_ file: FileKey) async throws {
+        let ifNoneMatch = header("if-none-match"), ifMatch = header("if-match")
+        guard ifNoneMatch != nil || ifMatch != nil else { return }
+        if let ifNoneMatch, ifNoneMatch.trimmingSpaces() != "*" {
+            throw S3APIError(.notImplemented, "NotImplemented", "If-None-Match on a write takes only *")
+        }
+        let current = try await agent.reader.latestManifest(file, agent.view.snapshot()).flatMap { $0.deleted ? nil : $0 }
+        if ifNoneMatch != nil, current != nil {
+            throw S3APIError(.preconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold (the object exists)")
+        }
+        if let ifMatch {
+            guard let current else { throw S3APIError.noSuchKey() }
+            guard S3Conditions.matches(ifMatch, etag: current.object?.etag ?? current.sha256) else {
+                throw S3APIError(.preconditionFailed, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+            }
+        }
+    }
+
+    /// The ETag and checksum an upload (an object or a part) is answered with.
+    static func uploadHeaders(_ manifest: Manifest) -> HTTPFields {
+        var headers: HTTPFields = [.eTag: "\"\(manifest.object?.etag ?? manifest.sha256)\""]
+        for (algorithm, value) in manifest.object?.checksums ?? [:] {
+            if let known = S3.ChecksumAlgorithm(rawValue: algorithm), let field = HTTPField.Name(known.headerName) { headers[field] = value }
+        }
+        return headers
+    }
+
+    /// Streams the request's body into the write coordinator as `file` (an object, or a part of
+    /// a multipart upload): decoded from `aws-chunked` when it is framed so, checked against
+    /// every digest and checksum it came with. Nothing is stored unless every check holds.
+    func storeBody(as file: FileKey, contentType: String, attributes: ObjectHeaders) async throws -> Manifest {
         let signature = caller.signature
         var decoder: S3.AWSChunkedDecoder?
         let length: Int64
@@ -23,10 +82,9 @@ extension S3Operations {
                 throw S3APIError(.lengthRequired, "MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length")
             }
             length = decoded
-            let trailer = header("x-amz-trailer")
             decoder = S3.AWSChunkedDecoder(
                 signing: signature.payload == .unsignedChunksWithTrailer ? nil : signature.chunkSigning,
-                signedTrailer: signature.payload == .signedChunksWithTrailer, announcedLength: decoded, trailer: trailer
+                signedTrailer: signature.payload == .signedChunksWithTrailer, announcedLength: decoded, trailer: header("x-amz-trailer")
             )
         } else {
             guard let text = header("content-length"), let declared = Int64(text), declared >= 0 else {
@@ -38,11 +96,9 @@ extension S3Operations {
         guard length <= limit else { throw S3APIError(.contentTooLarge, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size (\(limit) bytes).") }
         var checks = try UploadChecks(headers: received, trailerDeclared: decoder != nil ? header("x-amz-trailer") : nil)
         let expectedSHA256: String? = if case .sha256(let hex) = signature.payload { hex } else { nil }
-        let contentType = header("content-type") ?? "binary/octet-stream"
-        let attributes = try ObjectHeaders(received, chunked: decoder != nil)
         let body = request.body
         var trailers: [(name: String, value: String)] = []
-        let manifest = try await agent.writer.store(
+        return try await agent.writer.store(
             maxLength: length, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
             object: { try checks.finish(trailers: trailers, attributes: attributes) }
         ) { session in
@@ -61,14 +117,8 @@ extension S3Operations {
                 }
             }
             if var chunked = decoder { trailers = try chunked.finish() }
-            return Self.fileKey(bucket, key)
+            return file
         }
-        agent.logger.info("object stored", metadata: ["bucket": "\(bucket.name)", "size": "\(manifest.size)", "chunks": "\(manifest.chunks.count)"])
-        var headers: HTTPFields = [.eTag: "\"\(manifest.object?.etag ?? manifest.sha256)\""]
-        for (algorithm, value) in manifest.object?.checksums ?? [:] {
-            if let field = HTTPField.Name("x-amz-checksum-\(algorithm)") { headers[field] = value }
-        }
-        return Response(status: .ok, headers: headers)
     }
 
     func objectKey() throws -> String {
@@ -86,6 +136,8 @@ extension S3Operations {
         let etag = manifest.object?.etag ?? manifest.sha256
         var headers: HTTPFields = [
             .eTag: "\"\(etag)\"", .lastModified: S3Dates.http(milliseconds: manifest.createdAt), .acceptRanges: "bytes", .contentType: manifest.contentType,
+            // The S3 port is the same site as the dashboard: a browser must not guess a type and run an object as a page.
+            .xContentTypeOptions: "nosniff",
         ]
         // Names come from a manifest, which a peer sent: only valid ones are answered with.
         for (name, value) in manifest.object?.headers ?? [:] where ObjectAttributes.contentHeaders.contains(name) {
@@ -119,7 +171,7 @@ extension S3Operations {
         // A checksum is of the whole object: a client checks it against what it received, so a range gets none.
         if range == nil, header("x-amz-checksum-mode")?.lowercased() == "enabled" {
             for (algorithm, value) in manifest.object?.checksums ?? [:] {
-                if let field = HTTPField.Name("x-amz-checksum-\(algorithm)") { headers[field] = value }
+                if let known = S3.ChecksumAlgorithm(rawValue: algorithm), let field = HTTPField.Name(known.headerName) { headers[field] = value }
             }
         }
         guard manifest.size > 0 else {
@@ -156,11 +208,7 @@ extension S3Operations {
         case "url"?: urlEncoded = true
         default: throw S3APIError.invalidArgument("Invalid Encoding Method specified in Request")
         }
-        var maxKeys = 1000
-        if let text = query("max-keys") {
-            guard let value = Int(text), value >= 0 else { throw S3APIError.invalidArgument("max-keys must be a number from 0") }
-            maxKeys = min(value, 1000)
-        }
+        let maxKeys = try count("max-keys", default: 1000, upTo: 1000)
         let marker: String?
         var token: String?
         if version == 2 {
@@ -181,11 +229,22 @@ extension S3Operations {
         // Start listing at the later of the marker and the prefix.
         var after: String? = marker.flatMap { $0.utf8.lexicographicallyPrecedes(prefix.utf8) ? nil : $0 }
         let base = bucket.name.utf8.count + 1
+        // A page may cost at most this many scatter-gathers (a delimiter listing seeks once per
+        // common prefix); past them it ends early, truncated, and the client asks for the rest.
+        var rounds = 0
+        var lastSeen: String?
+        var cutShort: String?
         paging: while maxKeys > 0 {
-            let page = try await listing(bucket, prefix: prefix, after: after, limit: min(1000, maxKeys + 1))
+            rounds += 1
+            guard rounds <= Self.maxListingRounds else {
+                cutShort = lastSeen ?? after
+                break
+            }
+            let page = try await listing(bucket, prefix: prefix, after: after, limit: min(1000, maxKeys - grouper.entries.count + 1))
             var skipping: String?
             for file in page.files {
                 let key = String(decoding: file.path.utf8.dropFirst(base), as: UTF8.self)
+                lastSeen = key
                 if let skip = skipping, key.utf8.starts(with: skip.utf8) { continue }
                 skipping = nil
                 switch grouper.add(key) {
@@ -198,6 +257,8 @@ extension S3Operations {
             // Seek past a rolled-up prefix rather than read all its keys.
             if let skip = skipping { after = Self.after(every: skip) } else { after = String(decoding: next.utf8.dropFirst(base), as: UTF8.self) }
         }
+        let truncated = grouper.isTruncated || cutShort != nil
+        let nextMarker = grouper.isTruncated ? grouper.nextMarker : cutShort
         func encode(_ text: String) -> String { urlEncoded ? PercentEncoding.encode(text, keepSlash: true) : text }
         var xml = S3.XMLWriter()
         xml.within("ListBucketResult", namespaced: true) { xml in
@@ -209,13 +270,13 @@ extension S3Operations {
                 xml.element("KeyCount", grouper.entries.count)
             } else {
                 xml.element("Marker", encode(marker ?? ""))
-                if grouper.isTruncated, delimiter != nil, let next = grouper.nextMarker { xml.element("NextMarker", encode(next)) }
+                if truncated, delimiter != nil || cutShort != nil, let next = nextMarker { xml.element("NextMarker", encode(next)) }
             }
             xml.element("MaxKeys", maxKeys)
             if let delimiter { xml.element("Delimiter", encode(delimiter)) }
             if urlEncoded { xml.element("EncodingType", "url") }
-            xml.element("IsTruncated", grouper.isTruncated)
-            if version == 2, grouper.isTruncated, let next = grouper.nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
+            xml.element("IsTruncated", truncated)
+            if version == 2, truncated, let next = nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
             for entry in grouper.entries {
                 switch entry {
                 case .key(let key):

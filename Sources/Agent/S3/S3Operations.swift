@@ -34,8 +34,13 @@ struct S3Operations {
         case .getObject: return try await getObject(head: false)
         case .headObject: return try await getObject(head: true)
         case .deleteObject: return try await deleteObject()
-        case .listObjectVersions, .listMultipartUploads, .deleteObjects, .copyObject, .createMultipartUpload, .uploadPart, .uploadPartCopy,
-            .completeMultipartUpload, .abortMultipartUpload, .listParts:
+        case .createMultipartUpload: return try await createMultipartUpload()
+        case .uploadPart: return try await uploadPart()
+        case .completeMultipartUpload: return try await completeMultipartUpload()
+        case .abortMultipartUpload: return try await abortMultipartUpload()
+        case .listParts: return try await listParts()
+        case .listMultipartUploads: return try await listMultipartUploads()
+        case .listObjectVersions, .deleteObjects, .copyObject, .uploadPartCopy:
             throw S3APIError(.notImplemented, "NotImplemented", "\(addressed.operation) is not implemented yet")
         }
     }
@@ -45,6 +50,13 @@ struct S3Operations {
     func header(_ name: String) -> String? { received.values(of: name).first }
 
     func query(_ name: String) -> String? { received.query.first { $0.name == name }?.value }
+
+    /// A count the query gives (`max-keys`, a marker number): a number from 0, at most `limit`.
+    func count(_ name: String, default value: Int, upTo limit: Int) throws -> Int {
+        guard let text = query(name) else { return value }
+        guard let number = Int(text), number >= 0 else { throw S3APIError.invalidArgument("\(name) must be a number from 0") }
+        return min(number, limit)
+    }
 
     static func xml(_ writer: S3.XMLWriter, status: HTTPResponse.Status = .ok) -> Response {
         var writer = writer

@@ -22,6 +22,12 @@ struct UploadChecks {
         } else {
             contentMD5 = nil
         }
+        for field in headers.headers {
+            let name = field.name.lowercased()
+            if name.hasPrefix("x-amz-checksum-"), !["x-amz-checksum-mode", "x-amz-checksum-type", "x-amz-checksum-algorithm"].contains(name), S3.ChecksumAlgorithm(headerName: name) == nil {
+                throw S3APIError(.badRequest, "InvalidRequest", "\(name.prefix(60)) is not a checksum this server knows (crc32, crc32c, crc64nvme, sha1, sha256)")
+            }
+        }
         let sent = headers.headers.compactMap { field -> (S3.ChecksumAlgorithm, String)? in
             S3.ChecksumAlgorithm(headerName: field.name.lowercased()).map { ($0, field.value) }
         }
@@ -74,9 +80,14 @@ struct ObjectHeaders: Sendable {
 
     /// S3's limit on user metadata (names and values of `x-amz-meta-*`).
     static let maxMetadataBytes = 2048
+    /// What the kept content headers (`Cache-Control`, `Content-Disposition`, …) may hold.
+    static let maxContentHeaderBytes = 4096
+
+    /// None (a part of a multipart upload: the upload's record holds them).
+    init() {}
 
     init(_ request: S3.SigV4.ReceivedRequest, chunked: Bool) throws {
-        var bytes = 0
+        var bytes = 0, headerBytes = 0
         for field in request.headers {
             let name = field.name.lowercased()
             if name.hasPrefix("x-amz-meta-") {
@@ -91,12 +102,15 @@ struct ObjectHeaders: Sendable {
                     value = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { $0.lowercased() != "aws-chunked" }.joined(separator: ",")
                     if value.isEmpty { continue }
                 }
-                bytes += name.utf8.count + value.utf8.count
+                headerBytes += name.utf8.count + value.utf8.count
                 headers[name] = value
             }
         }
         guard bytes <= Self.maxMetadataBytes else {
             throw S3APIError(.badRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size (\(Self.maxMetadataBytes) bytes).")
+        }
+        guard headerBytes <= Self.maxContentHeaderBytes else {
+            throw S3APIError(.badRequest, "InvalidArgument", "The content headers kept with an object are at most \(Self.maxContentHeaderBytes) bytes.")
         }
     }
 }

@@ -64,6 +64,8 @@ extension S3 {
                 case ">": escaped += "&gt;"
                 case "\"": escaped += "&quot;"
                 case "'": escaped += "&apos;"
+                // Parsers turn a raw CR (and CRLF) into LF: a key holding one would read back as another.
+                case "\r": escaped += "&#xD;"
                 default:
                     let allowed = scalar == "\t" || scalar == "\n" || scalar == "\r" || (scalar.value >= 0x20 && scalar.value != 0x7F && !(0xFFFE...0xFFFF).contains(scalar.value))
                     if !allowed {

@@ -6,7 +6,7 @@ usage: s3_tools_test.py S3_URL_NODE1 S3_URL_NODE2 REST_URLS ADMIN_PASSWORD WORK_
 REST_URLS: every node's REST URL, comma-separated (the first one is used for the API).
 
 Makes a user and an access key through the REST API, then uses boto3 (with its default
-checksums) and the aws cli as their users do. Exits non-zero at the first failed check.
+checksums), the aws cli, rclone, restic and s3cmd as their users do. Exits non-zero at the first failed check.
 """
 import base64
 import hashlib
@@ -210,6 +210,40 @@ try:
 except urllib.error.HTTPError as error:
     check(error.code == 400 and b"MalformedXML" in error.read(), "a body with a DOCTYPE or entities is refused (MalformedXML)")
 
+# Copies are manifests over the same chunks: no byte moves, and no node writes a chunk.
+before = chunk_writes()
+copied = s3.copy_object(Bucket="tools", Key="copies/a.bin", CopySource={"Bucket": "tools", "Key": "dir/a.bin"})
+check(copied["CopyObjectResult"]["ETag"] == put["ETag"], "CopyObject keeps the ETag")
+got = other.get_object(Bucket="tools", Key="copies/a.bin")
+check(got["Body"].read() == data and got["Metadata"] == {"color": "blue"}, "the copy reads back with the source's metadata (COPY)")
+s3.copy_object(Bucket="tools", Key="copies/replaced.bin", CopySource="tools/dir/a.bin", MetadataDirective="REPLACE", Metadata={"new": "yes"}, ContentType="text/x-new")
+got = s3.head_object(Bucket="tools", Key="copies/replaced.bin")
+check(got["Metadata"] == {"new": "yes"} and got["ContentType"] == "text/x-new", "MetadataDirective REPLACE takes the request's metadata")
+expect_error("InvalidRequest", lambda: s3.copy_object(Bucket="tools", Key="dir/a.bin", CopySource="tools/dir/a.bin"))
+expect_error("PreconditionFailed", lambda: s3.copy_object(Bucket="tools", Key="copies/no", CopySource="tools/dir/a.bin", CopySourceIfMatch='"0000"'))
+large_copy = s3.copy_object(Bucket="tools", Key="copies/1GiB.bin", CopySource="tools/large/1GiB.bin")
+check(chunk_writes() == before, "copying 1 GiB wrote no chunk anywhere")
+check(s3.head_object(Bucket="tools", Key="copies/1GiB.bin")["ContentLength"] == 1 << 30, "the 1 GiB copy is whole")
+started = s3.create_multipart_upload(Bucket="tools", Key="copies/assembled.bin")["UploadId"]
+whole = s3.upload_part_copy(Bucket="tools", Key="copies/assembled.bin", UploadId=started, PartNumber=1, CopySource="tools/mp/parts.bin")
+ranged = s3.upload_part_copy(Bucket="tools", Key="copies/assembled.bin", UploadId=started, PartNumber=2, CopySource="tools/dir/a.bin", CopySourceRange="bytes=100-199")
+s3.complete_multipart_upload(Bucket="tools", Key="copies/assembled.bin", UploadId=started, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": whole["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": ranged["CopyPartResult"]["ETag"]}]})
+check(s3.get_object(Bucket="tools", Key="copies/assembled.bin")["Body"].read() == b"a" * (5 << 20) + b"tail" + data[100:200], "UploadPartCopy, whole and ranged, assembles the right bytes")
+expect_error("InvalidRange", lambda: s3.upload_part_copy(Bucket="tools", Key="copies/x", UploadId=s3.create_multipart_upload(Bucket="tools", Key="copies/x")["UploadId"],
+             PartNumber=1, CopySource="tools/dir/a.bin", CopySourceRange=f"bytes=0-{len(data)}"))
+
+# DeleteObjects, verbose and quiet; ListObjectVersions of an unversioned bucket.
+answer = s3.delete_objects(Bucket="tools", Delete={"Objects": [{"Key": "copies/a.bin"}, {"Key": "copies/never-was"}, {"Key": "copies/replaced.bin", "VersionId": "v1"}]})
+check(sorted(d["Key"] for d in answer.get("Deleted", [])) == ["copies/a.bin", "copies/never-was"] and [e["Code"] for e in answer.get("Errors", [])] == ["NoSuchVersion"],
+      "DeleteObjects deletes each key and names the ones it could not")
+quiet = s3.delete_objects(Bucket="tools", Delete={"Objects": [{"Key": "copies/replaced.bin"}, {"Key": "copies/1GiB.bin"}], "Quiet": True})
+check("Deleted" not in quiet and "Errors" not in quiet, "a quiet DeleteObjects answers nothing when all went well")
+expect_error("NoSuchKey", lambda: s3.get_object(Bucket="tools", Key="copies/1GiB.bin"))
+versions = s3.list_object_versions(Bucket="tools", Prefix="dir/")
+check([v["VersionId"] for v in versions["Versions"]] == ["null"] * len(versions["Versions"]) and all(v["IsLatest"] for v in versions["Versions"])
+      and "dir/a.bin" in [v["Key"] for v in versions["Versions"]], "ListObjectVersions lists each object once, as version null")
+
 # Authentication failures.
 expect_error("SignatureDoesNotMatch", lambda: client(s3_url, secret="x" * 40).list_buckets())
 expect_error("InvalidAccessKeyId", lambda: client(s3_url, access="FSAAAAAAAAAAAAAAAAAA").list_buckets())
@@ -279,6 +313,50 @@ check(all(open(os.path.join(back, name), "rb").read() == content for name, conte
 aws("s3", "rm", "--only-show-errors", "--recursive", "s3://cli-bucket")
 aws("s3", "rb", "s3://cli-bucket")
 check("cli-bucket" not in aws("s3", "ls"), "the removed bucket is gone")
+
+def run(what, command, env=None, timeout=600):
+    result = subprocess.run(command, env=env or environment, capture_output=True, text=True, timeout=timeout)
+    check(result.returncode == 0, what + ("" if result.returncode == 0 else f": {result.stdout[-1500:]} {result.stderr[-2500:]}"))
+    return result
+
+
+# rclone: sync, check (MD5s compared), and a second sync that moves nothing.
+endpoint_port = s3_url.rsplit(":", 1)[1]
+# rclone's AWS SDK refuses to start when AWS_CA_BUNDLE is set with a plain-http endpoint.
+plain = {name: value for name, value in environment.items() if name != "AWS_CA_BUNDLE"}
+rclone_env = dict(plain, RCLONE_CONFIG_FS_TYPE="s3", RCLONE_CONFIG_FS_PROVIDER="Other", RCLONE_CONFIG_FS_ENDPOINT=s3_url,
+                  RCLONE_CONFIG_FS_ACCESS_KEY_ID=key["access_key_id"], RCLONE_CONFIG_FS_SECRET_ACCESS_KEY=key["secret_access_key"],
+                  RCLONE_CONFIG_FS_REGION="us-east-1", RCLONE_CONFIG=os.path.join(work, "rclone.conf"))
+with open(os.path.join(tree, "sub/large.bin"), "wb") as handle:
+    handle.write(os.urandom(12 << 20))
+run("rclone sync", ["rclone", "sync", "-v", tree, "fs:rclone-bucket/tree"], env=rclone_env)
+checked = run("rclone check (MD5s compared)", ["rclone", "check", tree, "fs:rclone-bucket/tree"], env=rclone_env)
+check("0 differences found" in checked.stderr and "hashes could not be checked" not in checked.stderr, "rclone check compared every file's MD5: " + checked.stderr.strip().splitlines()[-1])
+again = run("rclone sync again", ["rclone", "sync", "-v", tree, "fs:rclone-bucket/tree"], env=rclone_env)
+check("Copied" not in again.stderr, "a second rclone sync copies nothing")
+os.remove(os.path.join(tree, "sub/large.bin"))
+
+# restic: init, backup, check --read-data, restore byte-identical.
+restic_env = dict(plain, RESTIC_REPOSITORY=f"s3:{s3_url}/restic-bucket", RESTIC_PASSWORD="restic-test-password", RESTIC_CACHE_DIR=os.path.join(work, "restic-cache"))
+s3.create_bucket(Bucket="restic-bucket")
+run("restic init", ["restic", "init"], env=restic_env)
+run("restic backup", ["restic", "backup", tree], env=restic_env)
+run("restic check --read-data", ["restic", "check", "--read-data"], env=restic_env)
+restored = os.path.join(work, "restored")
+run("restic restore", ["restic", "restore", "latest", "--target", restored], env=restic_env)
+check(all(open(os.path.join(restored, tree.lstrip("/"), name), "rb").read() == content for name, content in files.items()), "restic restores the tree byte-identical")
+
+# s3cmd: put, get, ls (path-style, SigV4).
+s3cfg = os.path.join(work, "s3cfg")
+with open(s3cfg, "w") as handle:
+    handle.write(f"[default]\naccess_key = {key['access_key_id']}\nsecret_key = {key['secret_access_key']}\nhost_base = 127.0.0.1:{endpoint_port}\n"
+                 f"host_bucket = 127.0.0.1:{endpoint_port}\nuse_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n")
+run("s3cmd mb", ["s3cmd", "-c", s3cfg, "mb", "s3://s3cmd-bucket"])
+run("s3cmd put", ["s3cmd", "-c", s3cfg, "put", os.path.join(tree, "sub/b.bin"), "s3://s3cmd-bucket/b.bin"])
+run("s3cmd get", ["s3cmd", "-c", s3cfg, "get", "s3://s3cmd-bucket/b.bin", os.path.join(work, "s3cmd-back.bin")])
+check(open(os.path.join(work, "s3cmd-back.bin"), "rb").read() == files["sub/b.bin"], "s3cmd gets back the same bytes")
+check("s3://s3cmd-bucket/b.bin" in run("s3cmd ls", ["s3cmd", "-c", s3cfg, "ls", "s3://s3cmd-bucket"]).stdout, "s3cmd ls lists it")
+
 os.remove(large)
 os.remove(big)
 print("ALL S3 TOOL CHECKS PASSED")

@@ -42,7 +42,7 @@ struct S3Listener: HTTPResponder {
             } }
         } catch {
             let failure = S3APIError.from(error)
-            if failure.status.code >= 500 {
+            if failure.status.code >= 500, failure.status != .notImplemented {
                 context.logger.warning("S3 request failed", metadata: ["operation": "\(operation)", "error": "\(error)", "request": "\(requestID)"])
             }
             response = Self.errorResponse(failure, resource: request.uri.path, requestID: requestID, head: request.method == .head)

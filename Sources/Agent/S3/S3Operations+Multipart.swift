@@ -69,12 +69,18 @@ extension S3Operations {
         return Self.xml(xml)
     }
 
-    func uploadPart() async throws -> Response {
-        let bucket = try await ownedBucket()
-        let key = try objectKey()
+    /// The `partNumber` a part upload names: 1 to 10,000.
+    func partNumber() throws -> Int {
         guard let text = query("partNumber"), let number = Int(text), (1...Self.maxParts).contains(number) else {
             throw S3APIError.invalidArgument("Part number must be an integer between 1 and \(Self.maxParts), inclusive")
         }
+        return number
+    }
+
+    func uploadPart() async throws -> Response {
+        let bucket = try await ownedBucket()
+        let key = try objectKey()
+        let number = try partNumber()
         let (id, _) = try await upload(bucket, key: key)
         let manifest = try await storeBody(as: Self.partKey(bucket, id, number), contentType: "application/octet-stream", attributes: ObjectHeaders())
         return Response(status: .ok, headers: Self.uploadHeaders(manifest))
@@ -289,7 +295,7 @@ extension S3Operations {
     static func people(_ xml: inout S3.XMLWriter, _ bucket: BucketRecord) {
         for role in ["Initiator", "Owner"] {
             xml.within(role) { xml in
-                xml.element("ID", bucket.ownerID)
+                xml.element("ID", bucket.owner)
                 xml.element("DisplayName", bucket.owner)
             }
         }

@@ -7,9 +7,6 @@ import NIOCore
 import S3
 
 extension S3Operations {
-    /// How many scatter-gathers one ListObjects page may cost.
-    static let maxListingRounds = 16
-
     /// The largest single PutObject S3 takes (larger objects are multipart uploads).
     static let maxPutBytes: Int64 = 5 << 30
 
@@ -192,119 +189,5 @@ extension S3Operations {
             _ = try await agent.writer.delete(file)
         }
         return Response(status: .noContent)
-    }
-
-    // MARK: List
-
-    /// ListObjects (v1) and ListObjectsV2: keys in byte order under the prefix, common prefixes
-    /// rolled up at the delimiter, at most `max-keys` (1000) entries a page.
-    func listObjects(version: Int) async throws -> Response {
-        let bucket = try await ownedBucket()
-        let prefix = query("prefix") ?? ""
-        let delimiter = query("delimiter")
-        let urlEncoded: Bool
-        switch query("encoding-type") {
-        case nil: urlEncoded = false
-        case "url"?: urlEncoded = true
-        default: throw S3APIError.invalidArgument("Invalid Encoding Method specified in Request")
-        }
-        let maxKeys = try count("max-keys", default: 1000, upTo: 1000)
-        let marker: String?
-        var token: String?
-        if version == 2 {
-            if let text = query("continuation-token") {
-                guard let data = Data(base64Encoded: text), let decoded = String(data: data, encoding: .utf8) else {
-                    throw S3APIError.invalidArgument("The continuation token provided is incorrect")
-                }
-                token = text
-                marker = decoded
-            } else {
-                marker = query("start-after")
-            }
-        } else {
-            marker = query("marker")
-        }
-        var grouper = S3.ListingGrouper(prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: marker)
-        var summaries: [String: FileSummary] = [:]
-        // Start listing at the later of the marker and the prefix.
-        var after: String? = marker.flatMap { $0.utf8.lexicographicallyPrecedes(prefix.utf8) ? nil : $0 }
-        let base = bucket.name.utf8.count + 1
-        // A page may cost at most this many scatter-gathers (a delimiter listing seeks once per
-        // common prefix); past them it ends early, truncated, and the client asks for the rest.
-        var rounds = 0
-        var lastSeen: String?
-        var cutShort: String?
-        paging: while maxKeys > 0 {
-            rounds += 1
-            guard rounds <= Self.maxListingRounds else {
-                cutShort = lastSeen ?? after
-                break
-            }
-            let page = try await listing(bucket, prefix: prefix, after: after, limit: min(1000, maxKeys - grouper.entries.count + 1))
-            var skipping: String?
-            for file in page.files {
-                let key = String(decoding: file.path.utf8.dropFirst(base), as: UTF8.self)
-                lastSeen = key
-                if let skip = skipping, key.utf8.starts(with: skip.utf8) { continue }
-                skipping = nil
-                switch grouper.add(key) {
-                case .more: summaries[key] = file
-                case .skipKeys(let rolled): skipping = rolled
-                case .done: break paging
-                }
-            }
-            guard let next = page.next else { break }
-            // Seek past a rolled-up prefix rather than read all its keys.
-            if let skip = skipping { after = Self.after(every: skip) } else { after = String(decoding: next.utf8.dropFirst(base), as: UTF8.self) }
-        }
-        let truncated = grouper.isTruncated || cutShort != nil
-        let nextMarker = grouper.isTruncated ? grouper.nextMarker : cutShort
-        func encode(_ text: String) -> String { urlEncoded ? PercentEncoding.encode(text, keepSlash: true) : text }
-        var xml = S3.XMLWriter()
-        xml.within("ListBucketResult", namespaced: true) { xml in
-            xml.element("Name", bucket.name)
-            xml.element("Prefix", encode(prefix))
-            if version == 2 {
-                if let token { xml.element("ContinuationToken", token) }
-                if let start = query("start-after") { xml.element("StartAfter", encode(start)) }
-                xml.element("KeyCount", grouper.entries.count)
-            } else {
-                xml.element("Marker", encode(marker ?? ""))
-                if truncated, delimiter != nil || cutShort != nil, let next = nextMarker { xml.element("NextMarker", encode(next)) }
-            }
-            xml.element("MaxKeys", maxKeys)
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
-            if urlEncoded { xml.element("EncodingType", "url") }
-            xml.element("IsTruncated", truncated)
-            if version == 2, truncated, let next = nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
-            for entry in grouper.entries {
-                switch entry {
-                case .key(let key):
-                    guard let file = summaries[key] else { continue }
-                    xml.within("Contents") { xml in
-                        xml.element("Key", encode(key))
-                        xml.element("LastModified", S3Dates.iso8601(milliseconds: file.createdAt))
-                        xml.element("ETag", "\"\(file.etag ?? file.sha256)\"")
-                        xml.element("Size", file.size)
-                        if version == 1 || query("fetch-owner") == "true" {
-                            xml.within("Owner") { xml in
-                                xml.element("ID", bucket.ownerID)
-                                xml.element("DisplayName", bucket.owner)
-                            }
-                        }
-                        xml.element("StorageClass", "STANDARD")
-                    }
-                case .commonPrefix(let rolled):
-                    xml.within("CommonPrefixes") { xml in xml.element("Prefix", encode(rolled)) }
-                }
-            }
-        }
-        return Self.xml(xml)
-    }
-
-    /// A cursor after every key that starts with `prefix` (keys are at most 1024 bytes; U+10FFFF
-    /// is the largest character), so a listing seeks past them.
-    static func after(every prefix: String) -> String {
-        prefix + String(repeating: "\u{10FFFF}", count: max(1, (1025 - prefix.utf8.count) / 4 + 1))
     }
 }

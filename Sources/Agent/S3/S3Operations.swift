@@ -40,8 +40,10 @@ struct S3Operations {
         case .abortMultipartUpload: return try await abortMultipartUpload()
         case .listParts: return try await listParts()
         case .listMultipartUploads: return try await listMultipartUploads()
-        case .listObjectVersions, .deleteObjects, .copyObject, .uploadPartCopy:
-            throw S3APIError(.notImplemented, "NotImplemented", "\(addressed.operation) is not implemented yet")
+        case .listObjectVersions: return try await listObjectVersions()
+        case .deleteObjects: return try await deleteObjects()
+        case .copyObject: return try await copyObject()
+        case .uploadPartCopy: return try await uploadPartCopy()
         }
     }
 
@@ -88,7 +90,7 @@ struct S3Operations {
         var xml = S3.XMLWriter()
         xml.within("ListAllMyBucketsResult", namespaced: true) { xml in
             xml.within("Owner") { xml in
-                xml.element("ID", caller.user.id)
+                xml.element("ID", caller.user.name)
                 xml.element("DisplayName", caller.user.name)
             }
             xml.within("Buckets") { xml in

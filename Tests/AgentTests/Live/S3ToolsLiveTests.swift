@@ -4,11 +4,12 @@ import Testing
 import TestSupport
 
 /// Real S3 clients against a live cluster's S3 listeners (Tests/s3tools): boto3 with its
-/// default checksums, and the aws cli as its users use it; the same objects through REST.
+/// default checksums, the aws cli, rclone, restic and s3cmd as their users use them; the same
+/// objects through REST.
 @Suite("S3 API with real clients", .serialized)
 struct S3ToolsLiveTests {
     static var available: Bool {
-        Executables.find("aws") != nil && (try? Executables.run("python3", ["-c", "import boto3"])) != nil
+        ["aws", "rclone", "restic", "s3cmd"].allSatisfy { Executables.find($0) != nil } && (try? Executables.run("python3", ["-c", "import boto3"])) != nil
     }
 
     struct ToolFailure: Error, CustomStringConvertible {
@@ -16,10 +17,10 @@ struct S3ToolsLiveTests {
         var description: String { "the S3 tools test failed:\n\(output.suffix(6000))" }
     }
 
-    @Test func boto3AndTheAWSCLIWorkUnmodified() async throws {
+    @Test func realS3ClientsWorkUnmodified() async throws {
         guard Self.available else {
-            #expect(Bool(!TestEnvironment.requiresAllTools), "the aws cli and boto3 are required for the S3 tool tests")
-            print("SKIPPED: aws cli or boto3 missing; S3 tool tests did not run")
+            #expect(Bool(!TestEnvironment.requiresAllTools), "the aws cli, boto3, rclone, restic and s3cmd are required for the S3 tool tests")
+            print("SKIPPED: aws cli, boto3, rclone, restic or s3cmd missing; S3 tool tests did not run")
             return
         }
         try await LiveCluster.run { cluster, _ in

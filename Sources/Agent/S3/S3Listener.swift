@@ -37,7 +37,14 @@ struct S3Listener: HTTPResponder {
                     domain: agent.cluster.s3Domain, hasCopySource: !received.values(of: "x-amz-copy-source").isEmpty
                 )
                 operation = "\(addressed.operation)"
-                let caller = try await authenticate(received)
+                let caller: Caller
+                do {
+                    caller = try await authenticate(received)
+                } catch let error as S3.SigV4.VerificationError where error.code == .accessDenied {
+                    // As S3 answers an unsigned request for a bucket that does not exist.
+                    if let bucket = addressed.bucket, try await agent.local.metadata.bucket(bucket).map({ !$0.deleted }) != true { throw S3APIError.noSuchBucket(bucket) }
+                    throw error
+                }
                 return try await S3Operations(agent: agent, request: request, received: received, addressed: addressed, caller: caller, requestID: requestID).run()
             } }
         } catch {

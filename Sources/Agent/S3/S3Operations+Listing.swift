@@ -98,7 +98,8 @@ extension S3Operations {
         var xml = S3.XMLWriter()
         xml.within("ListBucketResult", namespaced: true) { xml in
             xml.element("Name", bucket.name)
-            xml.element("Prefix", encode(prefix))
+            // v1's Prefix is answered as sent: clients decode it only in v2 (botocore, as S3-compatible servers answer).
+            xml.element("Prefix", version == 2 ? encode(prefix) : prefix)
             if version == 2 {
                 if let token { xml.element("ContinuationToken", token) }
                 if let start = query("start-after") { xml.element("StartAfter", encode(start)) }
@@ -108,7 +109,7 @@ extension S3Operations {
                 if result.truncated, delimiter != nil || result.cutShort, let next = result.nextMarker { xml.element("NextMarker", encode(next)) }
             }
             xml.element("MaxKeys", maxKeys)
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+            if let delimiter, !delimiter.isEmpty { xml.element("Delimiter", encode(delimiter)) }
             if urlEncoded { xml.element("EncodingType", "url") }
             xml.element("IsTruncated", result.truncated)
             if version == 2, result.truncated, let next = result.nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
@@ -150,7 +151,7 @@ extension S3Operations {
                 xml.element("NextVersionIdMarker", "null")
             }
             xml.element("MaxKeys", maxKeys)
-            if let delimiter { xml.element("Delimiter", encode(delimiter)) }
+            if let delimiter, !delimiter.isEmpty { xml.element("Delimiter", encode(delimiter)) }
             if urlEncoded { xml.element("EncodingType", "url") }
             xml.element("IsTruncated", result.truncated)
             for entry in result.entries {

@@ -73,7 +73,7 @@ extension S3Operations {
     func storeBody(as file: FileKey, contentType: String, attributes: ObjectHeaders) async throws -> Manifest {
         let signature = caller.signature
         var decoder: S3.AWSChunkedDecoder?
-        let length: Int64
+        let length: Int64?
         if signature.payload.isChunked {
             guard let text = header("x-amz-decoded-content-length"), let decoded = Int64(text), decoded >= 0 else {
                 throw S3APIError(.lengthRequired, "MissingContentLength", "an aws-chunked body needs x-amz-decoded-content-length")
@@ -84,19 +84,25 @@ extension S3Operations {
                 signedTrailer: signature.payload == .signedChunksWithTrailer, announcedLength: decoded, trailer: header("x-amz-trailer")
             )
         } else {
-            guard let text = header("content-length"), let declared = Int64(text), declared >= 0 else {
-                throw S3APIError(.lengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+            if let text = header("content-length") {
+                guard let declared = Int64(text), declared >= 0 else { throw S3APIError.invalidArgument("Content-Length is not a number") }
+                length = declared
+            } else {
+                // A body sent with Transfer-Encoding: chunked, its length known at its end.
+                guard header("transfer-encoding")?.lowercased().contains("chunked") == true else {
+                    throw S3APIError(.lengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+                }
+                length = nil
             }
-            length = declared
         }
         let limit = min(Self.maxPutBytes, agent.maxUploadBytes)
-        guard length <= limit else { throw S3APIError(.contentTooLarge, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size (\(limit) bytes).") }
+        guard (length ?? 0) <= limit else { throw S3APIError(.contentTooLarge, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size (\(limit) bytes).") }
         var checks = try UploadChecks(headers: received, trailerDeclared: decoder != nil ? header("x-amz-trailer") : nil)
         let expectedSHA256: String? = if case .sha256(let hex) = signature.payload { hex } else { nil }
         let body = request.body
         var trailers: [(name: String, value: String)] = []
         return try await agent.writer.store(
-            maxLength: length, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
+            maxLength: length ?? limit, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
             object: { try checks.finish(trailers: trailers, attributes: attributes) }
         ) { session in
             for try await buffer in body {

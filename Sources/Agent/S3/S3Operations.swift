@@ -111,9 +111,8 @@ struct S3Operations {
         var request = request
         _ = try await request.collectBody(upTo: 64 << 10)
         if let existing = try await agent.local.metadata.bucket(name), !existing.deleted {
-            if existing.isOwned(by: caller.user) {
-                throw S3APIError(.conflict, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.")
-            }
+            // As S3's us-east-1 does: creating a bucket one already owns succeeds and changes nothing.
+            if existing.isOwned(by: caller.user) { return Response(status: .ok, headers: [.location: "/\(name)"]) }
             throw S3APIError(.conflict, "BucketAlreadyExists", "The requested bucket name is not available. Please select a different name and try again.")
         }
         let owned = try await agent.local.metadata.globalRecords().buckets.filter { $0.isOwned(by: caller.user) }.count

@@ -97,8 +97,8 @@ struct ObjectHeaders: Sendable {
                 metadata[short] = metadata[short].map { $0 + "," + field.value } ?? field.value
             } else if ObjectAttributes.contentHeaders.contains(name) {
                 var value = field.value
-                // aws-chunked is how this body was framed, not how the object is encoded.
-                if name == "content-encoding", chunked {
+                // aws-chunked is how a body is framed, not how the object is encoded (S3 drops it too).
+                if name == "content-encoding" {
                     value = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { $0.lowercased() != "aws-chunked" }.joined(separator: ",")
                     if value.isEmpty { continue }
                 }

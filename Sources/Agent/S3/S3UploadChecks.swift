@@ -98,8 +98,8 @@ struct ObjectHeaders: Sendable {
             } else if ObjectAttributes.contentHeaders.contains(name) {
                 var value = field.value
                 // aws-chunked is how a body is framed, not how the object is encoded (S3 drops it too).
-                if name == "content-encoding" {
-                    value = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { $0.lowercased() != "aws-chunked" }.joined(separator: ",")
+                if name == "content-encoding", value.lowercased().contains("aws-chunked") {
+                    value = value.split(separator: ",").map { $0.trimmingSpaces() }.filter { $0.lowercased() != "aws-chunked" }.joined(separator: ", ")
                     if value.isEmpty { continue }
                 }
                 headerBytes += name.utf8.count + value.utf8.count

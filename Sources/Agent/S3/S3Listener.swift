@@ -74,7 +74,7 @@ struct S3Listener: HTTPResponder {
     /// The user whose access key signed the request.
     private func authenticate(_ received: S3.SigV4.ReceivedRequest) async throws -> Caller {
         let claimed = S3.SigV4.Verifier.claimedAccessKeyID(received)
-        let credentials = try await claimed.asyncMap { try await agent.accessKeys.credentials(forAccessKey: $0) } ?? nil
+        let credentials = if let claimed { try await agent.accessKeys.credentials(forAccessKey: claimed) } else { (user: UserRecord, secret: String)?.none }
         let now = Int64(HybridClock.systemMilliseconds() / 1000)
         let authenticated = try verifier.verify(received, now: now) { id in id == claimed ? credentials?.secret : nil }
         guard let credentials else { throw S3APIError(.forbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.") }
@@ -104,11 +104,4 @@ struct Caller: Sendable {
 
     /// The owner key of this user's files.
     var namespaceKey: String { UserRecord.namespaceKey(id: user.id, name: user.name) }
-}
-
-extension Optional {
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
 }

@@ -184,30 +184,18 @@ extension S3Operations {
         }
         enum Outcome: Sendable { case deleted(String), failed(String, code: String, message: String) }
         let snapshot = agent.view.snapshot()
-        let outcomes = try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
-            var results = [Outcome?](repeating: nil, count: body.objects.count)
-            var next = 0
-            func start(_ index: Int) {
-                let object = body.objects[index]
-                group.addTask {
-                    guard !object.key.isEmpty, object.key.utf8.count <= 1024 else { return (index, .failed(object.key, code: "InvalidArgument", message: "an object key is 1 to 1024 bytes")) }
-                    if let version = object.versionID, version != "null" { return (index, .failed(object.key, code: "NoSuchVersion", message: "The specified version does not exist.")) }
-                    let file = Self.fileKey(bucket, object.key)
-                    do {
-                        if let manifest = try await agent.reader.latestManifest(file, snapshot), !manifest.deleted { _ = try await agent.writer.delete(file) }
-                        return (index, .deleted(object.key))
-                    } catch {
-                        let failure = S3APIError.from(error)
-                        return (index, .failed(object.key, code: failure.code, message: failure.message))
-                    }
-                }
+        let (reader, writer) = (agent.reader, agent.writer)
+        let outcomes = try await Self.eachConcurrently(body.objects) { object -> Outcome in
+            guard !object.key.isEmpty, object.key.utf8.count <= 1024 else { return .failed(object.key, code: "InvalidArgument", message: "an object key is 1 to 1024 bytes") }
+            if let version = object.versionID, version != "null" { return .failed(object.key, code: "NoSuchVersion", message: "The specified version does not exist.") }
+            let file = Self.fileKey(bucket, object.key)
+            do {
+                if let manifest = try await reader.latestManifest(file, snapshot), !manifest.deleted { _ = try await writer.delete(file) }
+                return .deleted(object.key)
+            } catch {
+                let failure = S3APIError.from(error)
+                return .failed(object.key, code: failure.code, message: failure.message)
             }
-            while next < min(8, body.objects.count) { start(next); next += 1 }
-            while let (index, outcome) = try await group.next() {
-                results[index] = outcome
-                if next < body.objects.count { start(next); next += 1 }
-            }
-            return results.compactMap { $0 }
         }
         var xml = S3.XMLWriter()
         xml.within("DeleteResult", namespaced: true) { xml in

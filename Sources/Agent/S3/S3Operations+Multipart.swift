@@ -135,20 +135,8 @@ extension S3Operations {
         }
         // Each chosen part's manifest, with its chunks: eight read at a time.
         let snapshot = agent.view.snapshot()
-        let manifests = try await withThrowingTaskGroup(of: (Int, Manifest?).self) { group in
-            var results = [Manifest?](repeating: nil, count: chosen.count)
-            var next = 0
-            func start(_ index: Int) {
-                let file = chosen[index]
-                group.addTask { (index, try await agent.reader.latestManifest(file.key, snapshot)) }
-            }
-            while next < min(8, chosen.count) { start(next); next += 1 }
-            while let (index, manifest) = try await group.next() {
-                results[index] = manifest
-                if next < chosen.count { start(next); next += 1 }
-            }
-            return results
-        }
+        let reader = agent.reader
+        let manifests = try await Self.eachConcurrently(chosen) { file in try await reader.latestManifest(file.key, snapshot) }
         var chunks: [ChunkReference] = []
         var size: Int64 = 0
         var md5s = Data()
@@ -192,14 +180,8 @@ extension S3Operations {
 
     /// Tombstones an upload's record and parts (completed or aborted): chunks no live file names are then GC's.
     func forget(_ bucket: BucketRecord, _ id: String, parts: [FileSummary]) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { _ = try await agent.writer.delete(Self.uploadRecordKey(bucket, id)) }
-            for (index, part) in parts.enumerated() {
-                if index >= 8 { try await group.next() }
-                group.addTask { _ = try await agent.writer.delete(part.key) }
-            }
-            try await group.waitForAll()
-        }
+        let writer = agent.writer
+        _ = try await Self.eachConcurrently([Self.uploadRecordKey(bucket, id)] + parts.map(\.key)) { key in _ = try await writer.delete(key) }
     }
 
     func abortMultipartUpload() async throws -> Response {

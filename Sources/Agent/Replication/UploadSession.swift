@@ -1,4 +1,5 @@
 import Basics
+import ByteStreams
 import Crypto
 import Foundation
 import NIOCore
@@ -7,6 +8,10 @@ import Synchronization
 /// One upload in progress: bytes go in with `append` as they arrive from the client; full chunks
 /// go out to their targets while more bytes arrive, at most `window` at a time, so memory stays
 /// at `window + 1` chunks whatever the file size. Use from one task; call `abort` on any failure.
+///
+/// The task that reads the body only copies bytes into the chunk buffer: each chunk is hashed by
+/// its own transfer task (chunks in parallel), and the whole file's SHA-256 by a pipelined digest
+/// that follows one chunk behind, so the hashing runs on the other cores while the body streams.
 public struct UploadSession {
     /// What was stored: the chunk list and the whole-file size and SHA-256.
     public struct Content: Sendable {
@@ -20,11 +25,11 @@ public struct UploadSession {
     let coordinator: WriteCoordinator
     let snapshot: ClusterSnapshot
     let maxLength: Int64
-    private var fileHasher = SHA256()
-    private var chunkHasher = SHA256()
+    private var fileDigest = PipelinedDigest(SHA256(), depth: 2) { $0.update(bufferPointer: $1) }
     private var current = ByteBuffer()
     private var references: [ChunkReference] = []
-    private var inFlight: [Task<Void, any Error>] = []
+    /// Chunk transfers in order, each answering with its chunk's reference once stored.
+    private var inFlight: [Task<ChunkReference, any Error>] = []
     /// This upload's entry in the registry of uploads in progress.
     let id = UUID()
     /// Bytes received so far.
@@ -34,6 +39,7 @@ public struct UploadSession {
         self.coordinator = coordinator
         self.snapshot = snapshot
         self.maxLength = maxLength
+        coordinator.uploads.begin(id)
     }
 
     /// Takes the next bytes of the body; may wait while the window of chunks in flight is full.
@@ -43,10 +49,6 @@ public struct UploadSession {
         guard size <= maxLength else { throw ReplicationError(.tooLarge, "the upload is larger than \(maxLength) bytes") }
         let chunkSize = coordinator.chunkSize
         while buffer.readableBytes > 0, let slice = buffer.readSlice(length: min(chunkSize - current.readableBytes, buffer.readableBytes)) {
-            slice.withUnsafeReadableBytes { bytes in
-                fileHasher.update(bufferPointer: bytes)
-                chunkHasher.update(bufferPointer: bytes)
-            }
             if current.capacity == 0 { current.reserveCapacity(chunkSize) }
             current.writeImmutableBuffer(slice)
             if current.readableBytes == chunkSize { try await dispatch() }
@@ -56,8 +58,8 @@ public struct UploadSession {
     /// Sends the last partial chunk and waits until every chunk is stored.
     public mutating func finish() async throws -> Content {
         if current.readableBytes > 0 { try await dispatch() }
-        while !inFlight.isEmpty { try await inFlight.removeFirst().value }
-        return Content(size: size, sha256: Hex.encode(fileHasher.finalize()), chunks: references, snapshot: snapshot, upload: id)
+        while !inFlight.isEmpty { references.append(try await inFlight.removeFirst().value) }
+        return Content(size: size, sha256: Hex.encode(await fileDigest.result().finalize()), chunks: references, snapshot: snapshot, upload: id)
     }
 
     /// Stops chunk transfers still running (the upload failed; what was written is garbage for GC).
@@ -67,16 +69,20 @@ public struct UploadSession {
     }
 
     private mutating func dispatch() async throws {
-        let id = ChunkID(digest: chunkHasher.finalize())
         let bytes = current
-        references.append(ChunkReference(id: id, size: Int64(bytes.readableBytes)))
-        coordinator.uploads.add(id, to: self.id)
         current = ByteBuffer()
-        chunkHasher = SHA256()
-        if inFlight.count >= coordinator.window { try await inFlight.removeFirst().value }
+        await fileDigest.feed([bytes])
+        if inFlight.count >= coordinator.window { references.append(try await inFlight.removeFirst().value) }
         let coordinator = self.coordinator
         let snapshot = self.snapshot
-        inFlight.append(Task { try await coordinator.storeChunk(id, bytes, snapshot) })
+        let upload = self.id
+        inFlight.append(Task {
+            let id = bytes.withUnsafeReadableBytes { ChunkID(digest: SHA256.hash(data: $0)) }
+            // Known to GC before the first copy is written: it has no manifest yet.
+            coordinator.uploads.add(id, to: upload)
+            try await coordinator.storeChunk(id, bytes, snapshot)
+            return ChunkReference(id: id, size: Int64(bytes.readableBytes))
+        })
     }
 }
 
@@ -87,7 +93,11 @@ public final class UploadRegistry: Sendable {
 
     public init() {}
 
-    func add(_ chunk: ChunkID, to upload: UUID) { uploads.withLock { $0[upload, default: []].append(chunk) } }
+    func begin(_ upload: UUID) { uploads.withLock { $0[upload] = [] } }
+
+    /// Records a chunk of `upload` before it is written; a no-op once the upload has finished (a
+    /// transfer that outlived its aborted upload writes only garbage, which GC may take).
+    func add(_ chunk: ChunkID, to upload: UUID) { uploads.withLock { $0[upload]?.append(chunk) } }
 
     func finish(_ upload: UUID) { _ = uploads.withLock { $0.removeValue(forKey: upload) } }
 

@@ -35,14 +35,14 @@ public struct WriteCoordinator: Sendable {
     /// and throw to store nothing).
     public func store(
         maxLength: Int64 = .max, expectedLength: Int64? = nil, expectedSHA256: String? = nil,
-        contentType: (FileKey) -> String, object: () throws -> ObjectAttributes? = { nil }, body feed: (inout UploadSession) async throws -> FileKey
+        contentType: (FileKey) -> String, object: () async throws -> ObjectAttributes? = { nil }, body feed: (inout UploadSession) async throws -> FileKey
     ) async throws -> Manifest {
         var session = try begin(maxLength: maxLength)
         do {
             let key = try await feed(&session)
             let content = try await session.finish()
             return try await commit(
-                content, as: key, contentType: contentType(key), object: try object(), expectedLength: expectedLength, expectedSHA256: expectedSHA256
+                content, as: key, contentType: contentType(key), object: try await object(), expectedLength: expectedLength, expectedSHA256: expectedSHA256
             )
         } catch {
             session.abort()

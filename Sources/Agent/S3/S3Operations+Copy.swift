@@ -168,8 +168,8 @@ extension S3Operations {
         var request = request
         let bytes = try await request.collectBody(upTo: 4 << 20)
         var checks = try UploadChecks(headers: received, trailerDeclared: nil)
-        checks.update(bytes)
-        _ = try checks.finish(trailers: [], attributes: ObjectHeaders())
+        await checks.update(bytes)
+        _ = try await checks.finish(trailers: [], attributes: ObjectHeaders())
         if case .sha256(let expected) = caller.signature.payload, Hex.encode(SHA256.hash(data: Data(bytes.readableBytesView))) != expected {
             throw S3APIError(.badRequest, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
         }

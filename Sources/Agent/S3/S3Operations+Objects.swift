@@ -103,7 +103,7 @@ extension S3Operations {
         var trailers: [(name: String, value: String)] = []
         return try await agent.writer.store(
             maxLength: length ?? limit, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
-            object: { try checks.finish(trailers: trailers, attributes: attributes) }
+            object: { try await checks.finish(trailers: trailers, attributes: attributes) }
         ) { session in
             for try await buffer in body {
                 if var chunked = decoder {
@@ -111,11 +111,11 @@ extension S3Operations {
                     try chunked.feed(buffer) { decoded.append($0) }
                     decoder = chunked
                     for piece in decoded {
-                        checks.update(piece)
+                        await checks.update(piece)
                         try await session.append(piece)
                     }
                 } else {
-                    checks.update(buffer)
+                    await checks.update(buffer)
                     try await session.append(buffer)
                 }
             }

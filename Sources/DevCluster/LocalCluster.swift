@@ -29,6 +29,8 @@ public final class LocalCluster: Sendable {
         public var repairInterval: String?
         public var gcGrace: String?
         public var scrubPeriod: String?
+        /// `cluster.s3_upload_expiry` (nil: the agents' default).
+        public var s3UploadExpiry: String?
         public var clusterName = "dev"
         public var adminPassword: String
         /// The `filestore` executable (default: this process's own executable).
@@ -119,7 +121,7 @@ public final class LocalCluster: Sendable {
               dead_grace: \(options.deadGrace)
 
             """
-        for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod)] {
+        for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod), ("s3_upload_expiry", options.s3UploadExpiry)] {
             if let value { yaml += "  \(key): \(value)\n" }
         }
         if options.tls {

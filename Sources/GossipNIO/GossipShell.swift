@@ -21,6 +21,8 @@ extension Gossip {
         public var seeds: [Address] = []
         /// The internal API's own address, when it has one (gossiped as `Metadata.peer`).
         public var peer = ""
+        /// The agent's S3 listener URL, when it has one (gossiped as `Metadata.s3`).
+        public var s3 = ""
         public var clusterName: String
         public var secret: String
         public var previousSecret: String?
@@ -85,7 +87,7 @@ public actor GossipShell: Service {
         let advertise = configuration.advertise ?? configuration.bind
         self.membership = Gossip.Membership(
             selfID: configuration.id,
-            metadata: Gossip.Metadata(gossip: advertise, http: configuration.http, peer: configuration.peer, zone: configuration.zone, weight: configuration.weight),
+            metadata: Gossip.Metadata(gossip: advertise, http: configuration.http, peer: configuration.peer, s3: configuration.s3, zone: configuration.zone, weight: configuration.weight),
             incarnation: configuration.incarnation + 1, settings: configuration.settings, seed: UInt64.random(in: 0...UInt64.max)
         )
     }

@@ -34,6 +34,8 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
         public var status: String
         public var zone: String
         public var http: String
+        /// The node's S3 endpoint (`http://host:3900`); nil when it has no S3 listener.
+        public var s3: String?
         public var gossip: String
         public var incarnation: UInt64
         /// `active | draining | removed | left`.
@@ -43,11 +45,15 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
         public var load: Load
         public var storage: Storage
 
-        public init(id: String, status: String, zone: String, http: String, gossip: String, incarnation: UInt64, ringState: String, ringShare: Double, load: Load, storage: Storage) {
+        public init(
+            id: String, status: String, zone: String, http: String, s3: String? = nil, gossip: String, incarnation: UInt64, ringState: String, ringShare: Double, load: Load,
+            storage: Storage
+        ) {
             self.id = id
             self.status = status
             self.zone = zone
             self.http = http
+            self.s3 = s3
             self.gossip = gossip
             self.incarnation = incarnation
             self.ringState = ringState
@@ -57,7 +63,7 @@ public struct ClusterStatus: Codable, Equatable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, status, zone, http, gossip, incarnation, load, storage
+            case id, status, zone, http, s3, gossip, incarnation, load, storage
             case ringState = "ring_state"
             case ringShare = "ring_share"
         }

@@ -34,7 +34,7 @@ struct RandomMessages {
     mutating func member() -> Gossip.Member {
         Gossip.Member(
             id: nodeID(), incarnation: u64(), status: Gossip.Status(rawValue: UInt8(int(0...3)))!,
-            metadata: Gossip.Metadata(gossip: address(), http: "host-\(int(0...999)):8080", peer: ["", "10.1.0.\(int(0...255)):9080"][int(0...1)], zone: ["", "a", "zone-b"][int(0...2)], weight: [0.5, 1, 2][int(0...2)], ringState: Gossip.RingState(rawValue: UInt8(int(0...2)))!),
+            metadata: Gossip.Metadata(gossip: address(), http: "host-\(int(0...999)):8080", peer: ["", "10.1.0.\(int(0...255)):9080"][int(0...1)], s3: ["", "https://10.1.0.\(int(0...255)):3900"][int(0...1)], zone: ["", "a", "zone-b"][int(0...2)], weight: [0.5, 1, 2][int(0...2)], ringState: Gossip.RingState(rawValue: UInt8(int(0...2)))!),
             load: load(), loadVersion: u64()
         )
     }

@@ -93,7 +93,11 @@ struct AWSChunkedTests {
         #expect(throws: S3.AWSChunkedDecoder.DecodingError.self, "a signed chunk over 16 MiB") {
             try huge.feed(ByteBuffer(string: "1000001;chunk-signature=" + String(repeating: "0", count: 64) + "\r\n")) { _ in }
         }
-        for hostile in ["zz;chunk-signature=00\r\n", "10000000000000000;chunk-signature=00\r\n", "-1\r\n", "10\n", String(repeating: "1", count: 5000)] {
+        // Only the last signed chunk may be short: tiny chunks would multiply the HMACs per byte.
+        let data = (0..<20_000).map { UInt8(truncatingIfNeeded: $0) }
+        #expect(failure(Self.encode(data, chunkSizes: [100, 19_900], signing: signing, trailers: nil, signedTrailer: false), announced: 20_000) == .malformed)
+        #expect(failure(Self.encode(data, chunkSizes: [8192, 8192, 3616], signing: signing, trailers: nil, signedTrailer: false), announced: 20_000) == nil)
+        for hostile in ["zz;chunk-signature=00\r\n", "1;" + String(repeating: "x", count: 300) + "\r\n", "10000000000000000;chunk-signature=00\r\n", "-1\r\n", "10\n", String(repeating: "1", count: 5000)] {
             var decoder = S3.AWSChunkedDecoder(signing: nil, announcedLength: 1 << 40)
             #expect(throws: S3.AWSChunkedDecoder.DecodingError.self, "\(hostile.prefix(30))") {
                 try decoder.feed(ByteBuffer(string: hostile)) { _ in }
@@ -143,8 +147,9 @@ struct AWSChunkedTests {
             scope: "20261202/us-east-1/s3/aws4_request", key: SymmetricKey(size: .bits256)
         )
         let data = (0..<Int.random(in: 0...200_000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-        let sizes = (0..<50).map { _ in Int.random(in: 1...70_000, using: &random) }
         let mode = seed % 3
+        // Signed chunks but the last hold at least 8 KiB; unsigned ones may be any size.
+        let sizes = (0..<50).map { _ in Int.random(in: (mode == 2 ? 1 : 8192)...70_000, using: &random) }
         let algorithm = S3.ChecksumAlgorithm.allCases.randomElement(using: &random)!
         var checksum = algorithm.makeChecksummer()
         checksum.update(data)

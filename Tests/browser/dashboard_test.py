@@ -74,6 +74,8 @@ try:
     login("admin", password)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#nodes .node[data-status=alive]")) == 3)
     wait.until(lambda d: d.find_element(By.ID, "ring").find_elements(By.TAG_NAME, "path"))
+    # Every node card names the node's S3 endpoint, which gossip carries.
+    wait.until(lambda d: len([e for e in d.find_elements(By.CSS_SELECTOR, "#nodes [data-role=s3]") if e.text.startswith("S3 http")]) == 3)
     shot("dashboard")
 
     step("upload a file through the form and watch its progress bar")
@@ -184,6 +186,37 @@ try:
     wait.until(EC.presence_of_element_located((By.ID, "file-rows")))
     wait.until(lambda d: d.find_element(By.ID, "file-count").text != "")
     assert driver.execute_script(listed) == [], "another user's file is listed"
+
+    step("S3 keys page: a key made on the page signs S3 requests until it is deleted on the page")
+    cluster = json.load(urllib.request.urlopen(urllib.request.Request(base + "/api/v1/cluster", headers={"Authorization": "Basic " + base64.b64encode(b"plain:plain-password-1").decode()})))
+    s3_url = cluster["nodes"][0].get("s3")
+    assert s3_url and s3_url.startswith("http"), f"the cluster status names no S3 endpoint: {cluster['nodes'][0]}"
+    driver.get(base + "/ui/keys")
+    wait.until(EC.presence_of_element_located((By.ID, "key-rows")))
+    assert driver.find_element(By.ID, "key-user").get_attribute("readonly") is not None, "a plain user may pick another user's keys"
+    driver.find_element(By.ID, "create-key").click()
+    wait.until(lambda d: d.find_element(By.ID, "new-key").is_displayed() and len(d.find_elements(By.CSS_SELECTOR, "#key-rows tr")) == 1)
+    key_id, key_secret = driver.find_element(By.ID, "new-key-id").text, driver.find_element(By.ID, "new-key-secret").text
+    assert len(key_id) >= 16 and len(key_secret) >= 30, f"the page shows no usable key: {key_id!r}"
+    shot("keys")
+    import botocore.session
+    from botocore.config import Config
+    s3 = botocore.session.get_session().create_client(
+        "s3", endpoint_url=s3_url, aws_access_key_id=key_id, aws_secret_access_key=key_secret, region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    s3.create_bucket(Bucket="keys-page")
+    assert "keys-page" in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]], "the bucket made with the page's key is not listed"
+    driver.refresh()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#key-rows tr")) == 1)
+    assert key_secret not in driver.page_source, "the secret is shown again after a reload"
+    driver.find_element(By.CSS_SELECTOR, f"#key-rows tr[data-key='{key_id}'] button").click()
+    driver.switch_to.alert.accept()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#key-rows tr")) == 0)
+    try:
+        s3.list_buckets()
+        raise AssertionError("a key deleted on the keys page still signs S3 requests")
+    except s3.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "InvalidAccessKeyId", f"a deleted key answered {error.response['Error']}"
 
     step("tokens page: the session and a CLI token; revoking the CLI token from the page")
     plain_basic = "Basic " + base64.b64encode(b"plain:plain-password-1").decode()

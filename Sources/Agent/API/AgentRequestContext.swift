@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// The request context of every agent route: Hummingbird's core context plus who is asking,
 /// which `AuthenticationMiddleware` fills in before any public handler runs.
@@ -12,10 +13,13 @@ struct AgentRequestContext: RequestContext {
 
     /// The caller's IP address: whose connection and failed-sign-in budgets the request spends.
     let client: String
+    /// The connection: where the S3 listener sends `100 Continue` once a request is authenticated.
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         client = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        channel = source.channel
     }
 
     /// The caller, for handlers registered behind `AuthenticationMiddleware` (always set there).

@@ -81,7 +81,7 @@ struct ClusterRoutes {
         let shares = snapshot.ring.ownership(replication: snapshot.replication)
         let nodes = snapshot.nodes.values.sorted { $0.id < $1.id }.map { info in
             ClusterStatus.Node(
-                id: info.id.rawValue, status: Self.statusText(info, snapshot), zone: info.zone, http: info.http, gossip: info.gossip,
+                id: info.id.rawValue, status: Self.statusText(info, snapshot), zone: info.zone, http: info.http, s3: info.s3.isEmpty ? nil : info.s3, gossip: info.gossip,
                 incarnation: info.incarnation, ringState: "\(info.ringState)", ringShare: shares[info.id]?.stored ?? 0,
                 load: ClusterStatus.Load(
                     inFlightRequests: info.load.inFlightRequests, bytesInPerSecond: info.load.bytesInPerSecond,

@@ -9,6 +9,8 @@ public struct NodeInfo: Sendable, Equatable {
     public var http: String
     /// The internal API's own address; empty when it is served on `http`.
     public var peer: String
+    /// The S3 listener's URL; empty when it has none (or gossip has not told yet).
+    public var s3: String
     public var gossip: String
     public var zone: String
     public var weight: Double
@@ -22,12 +24,13 @@ public struct NodeInfo: Sendable, Equatable {
     public var deadSince: ContinuousClock.Instant? = nil
 
     public init(
-        id: NodeID, http: String, peer: String = "", gossip: String, zone: String, weight: Double, status: Gossip.Status?, incarnation: UInt64,
+        id: NodeID, http: String, peer: String = "", s3: String = "", gossip: String, zone: String, weight: Double, status: Gossip.Status?, incarnation: UInt64,
         ringState: Gossip.RingState, load: Gossip.LoadReport
     ) {
         self.id = id
         self.http = http
         self.peer = peer
+        self.s3 = s3
         self.gossip = gossip
         self.zone = zone
         self.weight = weight
@@ -170,7 +173,7 @@ public final class ClusterView: Sendable {
         state.withLock { state in
             let previous = state.snapshot.nodes[member.id]
             var info = NodeInfo(
-                id: member.id, http: member.metadata.http, peer: member.metadata.peer, gossip: member.metadata.gossip.description, zone: member.metadata.zone,
+                id: member.id, http: member.metadata.http, peer: member.metadata.peer, s3: member.metadata.s3, gossip: member.metadata.gossip.description, zone: member.metadata.zone,
                 weight: member.metadata.weight, status: member.status, incarnation: member.incarnation, ringState: member.metadata.ringState, load: member.load
             )
             if member.id == state.snapshot.selfID { info.status = .alive }

@@ -36,6 +36,8 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var limits = Limits()
     /// The domain of virtual-hosted S3 addressing (`bucket.<domain>`); path-style only when nil.
     public var s3Domain: String?
+    /// How long a multipart upload may stay neither completed nor aborted before it is aborted.
+    public var s3UploadExpiry: Duration = .seconds(7 * 24 * 3600)
     /// TLS on every listener and for calls between agents (the `tls:` section); nil for plain HTTP.
     public var tls: TLS?
 
@@ -148,7 +150,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew", "s3_domain"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew", "s3_domain", "s3_upload_expiry"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -179,6 +181,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         configuration.scrubPeriod = try cluster.duration("scrub_period", default: configuration.scrubPeriod, minimum: .seconds(1))
         configuration.gcGrace = try cluster.duration("gc_grace", default: configuration.gcGrace, minimum: .seconds(1))
         configuration.tombstoneTTL = try cluster.duration("tombstone_ttl", default: configuration.tombstoneTTL, minimum: .seconds(1))
+        configuration.s3UploadExpiry = try cluster.duration("s3_upload_expiry", default: configuration.s3UploadExpiry, minimum: .seconds(1))
         configuration.maxClockSkew = try cluster.duration("max_clock_skew", default: configuration.maxClockSkew, minimum: .seconds(1))
         guard configuration.maxClockSkew <= .seconds(3600) else { throw Error(field: "cluster.max_clock_skew", problem: "must be at most 1h (clocks further apart need fixing, not tolerating)") }
         configuration.repairBandwidth = try cluster.size("repair_bandwidth", default: configuration.repairBandwidth, minimum: 64 << 10)

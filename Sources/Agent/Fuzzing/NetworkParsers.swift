@@ -243,7 +243,7 @@ extension NetworkParsers {
         let address = Gossip.Address(host: "127.0.0.11", port: 7946)
         let member = Gossip.Member(
             id: "node1", incarnation: 3, status: .alive,
-            metadata: Gossip.Metadata(gossip: address, http: "http://127.0.0.11:8080", peer: "127.0.0.11:9080", zone: "a", weight: 1.5)
+            metadata: Gossip.Metadata(gossip: address, http: "http://127.0.0.11:8080", peer: "127.0.0.11:9080", s3: "http://127.0.0.11:3900", zone: "a", weight: 1.5)
         )
         return [
             .ping(sequence: 1, target: "node2", from: "node1"), .ack(sequence: 1, from: "node2"), .nack(sequence: 2, from: "node3"),

@@ -63,12 +63,13 @@ public enum AgentNode {
         shellConfiguration.incarnation = incarnation
         shellConfiguration.settings = options.gossipSettings
         shellConfiguration.peer = options.node.peer ?? ""
+        shellConfiguration.s3 = options.s3URL ?? ""
         shellConfiguration.seeds = options.cluster.nodes.filter { $0.id != selfID }.map(\.gossip) + options.join
         let gossip = GossipShell(configuration: shellConfiguration, logger: logger)
 
         let selfInfo = NodeInfo(
-            id: selfID, http: options.node.http, peer: options.node.peer ?? "", gossip: options.node.gossip.description, zone: options.node.zone, weight: options.node.weight,
-            status: .alive, incarnation: incarnation + 1, ringState: .member, load: .init()
+            id: selfID, http: options.node.http, peer: options.node.peer ?? "", s3: options.s3URL ?? "", gossip: options.node.gossip.description, zone: options.node.zone,
+            weight: options.node.weight, status: .alive, incarnation: incarnation + 1, ringState: .member, load: .init()
         )
         let view = try ClusterView(selfID: selfID, configuration: options.cluster, selfInfo: selfInfo)
         let metrics = AgentMetrics.bootstrap()
@@ -121,7 +122,11 @@ public enum AgentNode {
             guard let s3Bind = AgentOptions.bindAddress(for: options.s3Bind ?? s3) else {
                 throw ClusterConfiguration.Error(field: "s3", problem: "\(options.s3Bind ?? s3) is not host:port")
             }
-            let s3App = try server(responder: S3Listener(agent: agent, traffic: traffic, inFlight: inFlight), bind: s3Bind, tls: tls?.server(requireClientCertificate: false), options: options, logger: logger) { port in
+            // 100 Continue only once the signature holds: no unauthenticated body is ever invited.
+            let s3App = try server(
+                responder: S3Listener(agent: agent, traffic: traffic, inFlight: inFlight), bind: s3Bind, tls: tls?.server(requireClientCertificate: false),
+                options: options, logger: logger, continueMode: .whenAsked
+            ) { port in
                 logger.info("S3 listening", metadata: ["port": "\(port)"])
             }
             app.addServices(s3App)
@@ -156,14 +161,15 @@ extension AgentNode {
         try server(responder: router.buildResponder(), bind: bind, tls: tls, options: options, logger: logger, onRunning: onRunning)
     }
 
+    /// `continueMode` is when an `Expect: 100-continue` is answered (`ExpectContinueHandler`).
     static func server<Responder: HTTPResponder>(
         responder: Responder, bind: Gossip.Address, tls: TLSConfiguration?, options: AgentOptions, logger: Logger,
-        onRunning: @escaping @Sendable (Int) -> Void
+        continueMode: ExpectContinueHandler.Mode = .atOnce, onRunning: @escaping @Sendable (Int) -> Void
     ) throws -> Application<Responder> where Responder.Context == AgentRequestContext {
         let limits = options.cluster.limits
         let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
         let http1 = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [connections.handler(), ExpectContinueHandler()], idleTimeout: TimeAmount(limits.idleTimeout)
+            additionalChannelHandlers: [connections.handler(), ExpectContinueHandler(mode: continueMode), UnreadBodyGuard()], idleTimeout: TimeAmount(limits.idleTimeout)
         ))
         return Application(
             responder: responder,

@@ -29,6 +29,9 @@ public struct AgentOptions: Sendable {
         self.dataDirectory = dataDirectory
     }
 
+    /// The S3 listener's URL as clients reach it (what gossip tells the others, and status shows).
+    public var s3URL: String? { node.s3.map { (cluster.tls != nil ? "https://" : "http://") + $0 } }
+
     /// The address to bind for a configured `host:port`: IP literals and localhost as given,
     /// other host names (a container's own name) on all interfaces.
     static func bindAddress(for text: String) -> Gossip.Address? {

@@ -42,7 +42,8 @@ struct BackgroundLoops: Service {
         }
     }
 
-    /// Convergence, scrub and GC (DESIGN.md §9), after the chunk index is brought in line with
+    /// Convergence, scrub, GC (DESIGN.md §9) and the expiry of abandoned multipart uploads (§16),
+    /// after the chunk index is brought in line with
     /// the blob store (a lost disk, or a crash between a blob write and its index row).
     private func selfHealing() async {
         do {
@@ -60,10 +61,12 @@ struct BackgroundLoops: Service {
         )
         let scrub = ScrubService(agent: agent, throttle: Throttle(bytesPerSecond: cluster.scrubRate.bytes), period: cluster.scrubPeriod, counters: scrubCounters)
         let gc = GCService(agent: agent, interval: max(cluster.repairInterval, min(cluster.gcGrace / 4, .seconds(900))), grace: cluster.gcGrace)
+        let uploadExpiry = S3UploadExpiry(agent: agent, expiry: cluster.s3UploadExpiry)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await convergence.run() }
             group.addTask { await scrub.run() }
             group.addTask { await gc.run() }
+            group.addTask { await uploadExpiry.run() }
             await group.waitForAll()
         }
     }

@@ -45,7 +45,8 @@ struct S3Listener: HTTPResponder {
                     if let bucket = addressed.bucket, try await agent.local.metadata.bucket(bucket).map({ !$0.deleted }) != true { throw S3APIError.noSuchBucket(bucket) }
                     throw error
                 }
-                return try await S3Operations(agent: agent, request: request, received: received, addressed: addressed, caller: caller, requestID: requestID).run()
+                await ExpectContinueHandler.sendContinue(on: context.channel)
+                return try await S3Operations(agent: agent, request: request, received: received, addressed: addressed, caller: caller).run()
             } }
         } catch {
             let failure = S3APIError.from(error)

@@ -120,15 +120,22 @@ extension S3Operations {
         guard !body.parts.isEmpty, body.parts.count <= Self.maxParts else {
             throw S3APIError(.badRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema (1 to \(Self.maxParts) parts)")
         }
-        guard zip(body.parts, body.parts.dropFirst()).allSatisfy({ $0.partNumber < $1.partNumber }) else {
+        guard zip(body.parts, body.parts.dropFirst()).allSatisfy({ $0.partNumber <= $1.partNumber }) else {
             throw S3APIError(.badRequest, "InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+        }
+        // A part number listed twice (a client that resent a part and listed both answers) counts
+        // once, with its last entry: the ETag of the upload that finished last, which is the one kept.
+        var listed: [S3.CompleteMultipartUploadBody.Part] = []
+        for part in body.parts {
+            if listed.last?.partNumber == part.partNumber { listed.removeLast() }
+            listed.append(part)
         }
         let stored = try await parts(bucket, id)
         let invalidPart = S3APIError(.badRequest, "InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
         var chosen: [FileSummary] = []
-        for (index, part) in body.parts.enumerated() {
+        for (index, part) in listed.enumerated() {
             guard let file = stored[part.partNumber], S3Conditions.matches(part.etag, etag: file.etag ?? "") else { throw invalidPart }
-            if index < body.parts.count - 1, file.size < Self.minPartBytes {
+            if index < listed.count - 1, file.size < Self.minPartBytes {
                 throw S3APIError(.badRequest, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size (each part but the last at least 5 MiB).")
             }
             chosen.append(file)

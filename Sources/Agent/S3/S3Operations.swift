@@ -13,7 +13,6 @@ struct S3Operations {
     let received: S3.SigV4.ReceivedRequest
     let addressed: S3.Addressed
     let caller: Caller
-    let requestID: String
 
     func run() async throws -> Response {
         switch addressed.operation {

@@ -25,6 +25,7 @@ struct WebRoutes {
             return try await protected(request, "file", title: path, flag: "isFiles", extra: ["path": path])
         }
         router.get("/ui/tokens") { request, _ in try await protected(request, "tokens", title: "Tokens", flag: "isTokens") }
+        router.get("/ui/keys") { request, _ in try await protected(request, "keys", title: "S3 keys", flag: "isKeys") }
         router.get("/ui/admin") { request, _ in try await protected(request, "admin", title: "Administration", flag: "isAdminPage", adminOnly: true) }
         router.get("/ui/static/:name") { _, context in
             guard let file = assets.files[try context.parameters.require("name")] else { throw APIError.notFound("no such file") }

@@ -46,14 +46,17 @@ extension Gossip {
         /// Where other agents call its internal API when that has a listener of its own
         /// (`host:port`); empty when it is served on `http`.
         public var peer: String
+        /// The agent's S3 listener (a URL, `http://host:3900`); empty when it has none.
+        public var s3: String
         public var zone: String
         public var weight: Double
         public var ringState: RingState
 
-        public init(gossip: Address, http: String, peer: String = "", zone: String = "", weight: Double = 1, ringState: RingState = .member) {
+        public init(gossip: Address, http: String, peer: String = "", s3: String = "", zone: String = "", weight: Double = 1, ringState: RingState = .member) {
             self.gossip = gossip
             self.http = http
             self.peer = peer
+            self.s3 = s3
             self.zone = zone
             self.weight = weight
             self.ringState = ringState

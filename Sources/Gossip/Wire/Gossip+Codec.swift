@@ -5,7 +5,7 @@ extension Gossip {
     /// Length prefixes bound every read and let newer message types be skipped by older nodes.
     public enum Codec {
         /// The wire version this code speaks.
-        public static let version: UInt8 = 1
+        public static let version: UInt8 = 2
 
         /// Packs `messages` into as few packets as fit in `limit` bytes each (in order). A single
         /// message larger than a packet is split when it is a `state`, dropped otherwise (never sent).
@@ -162,6 +162,7 @@ extension Gossip {
             writeAddress(member.metadata.gossip, &writer)
             writer.string(member.metadata.http)
             writer.string(member.metadata.peer)
+            writer.string(member.metadata.s3)
             writer.string(member.metadata.zone)
             writer.f64(member.metadata.weight)
             writer.u8(member.metadata.ringState.rawValue)
@@ -176,13 +177,14 @@ extension Gossip {
             let gossip = try readAddress(&reader)
             let http = try reader.string()
             let peer = try reader.string()
+            let s3 = try reader.string()
             let zone = try reader.string()
             let weight = try reader.f64()
             guard weight.isFinite, weight > 0, weight <= Ring.maxWeight else { throw .malformed("bad weight") }
             guard let ringState = RingState(rawValue: try reader.u8()) else { throw .malformed("bad ring state") }
             let loadVersion = try reader.u64()
             let load = try readLoad(&reader)
-            return Member(id: id, incarnation: incarnation, status: status, metadata: Metadata(gossip: gossip, http: http, peer: peer, zone: zone, weight: weight, ringState: ringState), load: load, loadVersion: loadVersion)
+            return Member(id: id, incarnation: incarnation, status: status, metadata: Metadata(gossip: gossip, http: http, peer: peer, s3: s3, zone: zone, weight: weight, ringState: ringState), load: load, loadVersion: loadVersion)
         }
     }
 }

@@ -36,9 +36,14 @@ extension S3 {
             public var description: String { message }
         }
 
-        public static let maxLineBytes = 4096
+        /// The longest chunk header or trailer line: a signed chunk's header is about 100 bytes,
+        /// a checksum trailer under 80. Short lines bound what framing costs per byte of data.
+        public static let maxLineBytes = 256
         /// The largest signed chunk (SDKs send 8 KiB to 1 MiB): what one upload may hold in memory.
         public static let maxSignedChunkBytes: Int64 = 16 << 20
+        /// The smallest signed chunk but the last, as S3 requires: every chunk costs two HMACs
+        /// and a SHA-256 finalisation, which tiny chunks would multiply thousands of times.
+        public static let minSignedChunkBytes: Int64 = 8 << 10
         /// At most this many trailer lines.
         public static let maxTrailers = 16
 
@@ -63,6 +68,8 @@ extension S3 {
         private var chunkHash = SHA256()
         private var trailerLines: [String] = []
         private var trailerSignature: String?
+        /// A signed data chunk under `minSignedChunkBytes` was read: it must have been the last.
+        private var shortChunkRead = false
         /// Decoded bytes handed on so far.
         public private(set) var decodedLength: Int64 = 0
 
@@ -165,6 +172,10 @@ extension S3 {
             }
             if signing != nil, size > Self.maxSignedChunkBytes {
                 throw DecodingError(.malformed, "a signed aws-chunked chunk is at most \(Self.maxSignedChunkBytes) bytes")
+            }
+            if signing != nil, size > 0 {
+                guard !shortChunkRead else { throw DecodingError(.malformed, "a signed aws-chunked chunk but the last must hold at least \(Self.minSignedChunkBytes) bytes") }
+                shortChunkRead = size < Self.minSignedChunkBytes
             }
             chunkSignature = nil
             for extensionText in parts.dropFirst() {

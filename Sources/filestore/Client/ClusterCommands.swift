@@ -24,14 +24,14 @@ struct StatusCommand: AsyncParsableCommand {
                 return
             }
             say("cluster \(cluster.name) (answered by \(cluster.answeredBy)), replication \(cluster.replication)")
-            let header = ["node", "status", "zone", "ring", "share", "in-flight", "used / capacity", "chunks"]
+            let header = ["node", "status", "zone", "ring", "share", "in-flight", "used / capacity", "chunks", "s3"]
             var rows = [header]
             for node in cluster.nodes {
                 let used = ProgressBar.size(Int64(clamping: node.storage.usedBytes))
                 let capacity = node.storage.capacityBytes > 0 ? ProgressBar.size(Int64(clamping: node.storage.capacityBytes)) : "?"
                 rows.append([
                     node.id, node.status, node.zone.isEmpty ? "-" : node.zone, node.ringState, String(format: "%.1f%%", node.ringShare * 100),
-                    String(node.load.inFlightRequests), "\(used) / \(capacity)", String(node.storage.chunks),
+                    String(node.load.inFlightRequests), "\(used) / \(capacity)", String(node.storage.chunks), node.s3 ?? "-",
                 ])
             }
             let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

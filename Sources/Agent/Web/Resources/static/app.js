@@ -64,7 +64,8 @@ function renderCluster(cluster) {
       el("div", {}, `${size(used)} of ${capacity > 0 ? size(capacity) : "?"}`),
       el("div", { class: "bar" }, el("span", { style: `width:${percent.toFixed(1)}%;background:${palette[index % palette.length]}` })),
       el("div", { class: "muted" }, `${node.storage.chunks} chunks · ring ${(100 * node.ring_share).toFixed(1)}% · ${node.load.in_flight_requests} in flight`),
-      el("div", { class: "muted" }, `${node.http} · incarnation ${node.incarnation}`));
+      el("div", { class: "muted" }, `${node.http} · incarnation ${node.incarnation}`),
+      node.s3 ? el("div", { class: "muted", "data-role": "s3" }, `S3 ${node.s3}`) : "");
   });
   $("#nodes").replaceChildren(...cards);
   renderRing(cluster.nodes.filter((node) => node.ring_state !== "left"));
@@ -249,8 +250,42 @@ async function revokeToken(token) {
   await loadTokens();
 }
 
+// --- S3 access keys --------------------------------------------------------------------------
+const keysPath = () => `/api/v1/users/${encodeURIComponent($("#key-user").value)}/keys`;
+
+async function loadKeys() {
+  const list = await api("GET", keysPath());
+  $("#key-rows").replaceChildren(...list.keys.map((key) => el("tr", { "data-key": key.access_key_id },
+    el("td", {}, el("code", {}, key.access_key_id)), el("td", {}, key.user), el("td", {}, new Date(key.created_at).toLocaleString()),
+    el("td", { class: "actions" }, el("button", { class: "danger", onclick: () => deleteKey(key) }, "delete")))));
+}
+
+async function keyAction(action, done) {
+  try { await action(); $("#key-message").textContent = done; $("#key-message").className = "muted"; }
+  catch (error) { $("#key-message").textContent = error.message; $("#key-message").className = "error"; }
+  await loadKeys().catch((error) => { $("#key-message").textContent = error.message; $("#key-message").className = "error"; });
+}
+
+function deleteKey(key) {
+  if (!confirm(`Delete access key ${key.access_key_id} of ${key.user}? Tools that use it stop working.`)) return;
+  $("#new-key").hidden = true;
+  keyAction(() => api("DELETE", `${keysPath()}/${encodeURIComponent(key.access_key_id)}`), `key ${key.access_key_id} deleted`);
+}
+
+function setUpKeys() {
+  $("#key-user-form").addEventListener("submit", (event) => { event.preventDefault(); $("#new-key").hidden = true; keyAction(async () => {}, ""); });
+  $("#create-key").addEventListener("click", () => keyAction(async () => {
+    const grant = await api("POST", keysPath());
+    $("#new-key-id").textContent = grant.access_key_id;
+    $("#new-key-secret").textContent = grant.secret_access_key;
+    $("#new-key").hidden = false;
+  }, "key created"));
+  loadKeys().catch((error) => { $("#key-message").textContent = error.message; $("#key-message").className = "error"; });
+}
+
 if (page === "dashboard") pollCluster();
 if (page === "files") setUpFiles();
 if (page === "file") loadFile().catch((error) => { $("#file-info").prepend(el("p", { class: "error" }, error.message)); });
 if (page === "admin") setUpAdmin();
+if (page === "keys") setUpKeys();
 if (page === "tokens") loadTokens().catch((error) => { $("#token-message").textContent = error.message; $("#token-message").className = "error"; });

@@ -178,6 +178,15 @@ struct AccountsTests {
         // During a rotation the previous secret still opens what it sealed.
         let rotated = AccessKeySealer(clusterName: "test", secret: "cluster secret two, long enough", previousSecret: "cluster secret one, long enough")
         #expect(rotated.open(stored.sealedSecret, id: record.id, userID: alice.id) == secret)
+        // And it is sealed again under the new secret, so it outlives the end of the rotation.
+        #expect(try await keys.resealedUnderCurrentSecret().isEmpty, "no rotation: nothing to re-seal")
+        let rotatedKeys = AccessKeys(metadata: metadata, clock: clock, sealer: rotated)
+        let resealed = try await rotatedKeys.resealedUnderCurrentSecret()
+        #expect(resealed.map(\.id) == [record.id] && resealed[0].version > stored.version)
+        _ = try await metadata.merge(GlobalRecords(accessKeys: resealed))
+        #expect(try await rotatedKeys.resealedUnderCurrentSecret().isEmpty, "a re-sealed key is not sealed again")
+        let afterRotation = AccessKeys(metadata: metadata, clock: clock, sealer: AccessKeySealer(clusterName: "test", secret: "cluster secret two, long enough"))
+        #expect(try await afterRotation.credentials(forAccessKey: record.id)?.secret == secret)
 
         // Deleted, then created again under the same name: the old key does not sign for the new user.
         alice.deleted = true

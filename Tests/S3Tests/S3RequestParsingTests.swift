@@ -91,15 +91,28 @@ struct S3RequestParsingTests {
 
     @Test("XML text is escaped; error bodies carry code, message, resource and request id")
     func xml() {
-        #expect(S3.XMLWriter.escape("a<b>&\"'\u{1}é\t") == "a&lt;b&gt;&amp;&quot;&apos;&#x1;é\t")
-        #expect(S3.XMLWriter.escape("a\rb\nc") == "a&#xD;b\nc", "a CR survives parsing only as a reference")
-        #expect(S3.errorXML(code: "InvalidBucketName", message: "m", resource: "/\u{1}b", requestID: "r").contains("<Resource>/\u{FFFD}b</Resource>"), "error bodies stay well-formed XML 1.0")
-        let body = S3.errorXML(code: "NoSuchKey", message: "The specified key does not exist.", resource: "/b/<k>", requestID: "r1")
-        #expect(body == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/&lt;k&gt;</Resource><RequestId>r1</RequestId></Error>")
-        var writer = S3.XMLWriter()
-        writer.start("ListAllMyBucketsResult", namespaced: true)
-        writer.within("Buckets") { $0.element("Count", 3) }
-        #expect(writer.finish().hasSuffix("<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Buckets><Count>3</Count></Buckets></ListAllMyBucketsResult>"))
+        #expect(S3.XMLEscaping.escape("a<b>&\"'\u{1}é\t") == "a&lt;b&gt;&amp;&quot;&apos;&#x1;é\t")
+        #expect(S3.XMLEscaping.escape("a\rb\nc") == "a&#xD;b\nc", "a CR survives parsing only as a reference")
+        func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+        #expect(text(S3.errorXML(code: "InvalidBucketName", message: "m", resource: "/\u{1}b", requestID: "r")).contains("<Resource>/\u{FFFD}b</Resource>"), "error bodies stay well-formed XML 1.0")
+        let body = text(S3.errorXML(code: "NoSuchKey", message: "The specified key does not exist.", resource: "/b/<k>", requestID: "r1"))
+        #expect(body.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"))
+        #expect(body.hasSuffix("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Resource>/b/&lt;k&gt;</Resource><RequestId>r1</RequestId></Error>"))
+        // A listing: S3's namespace on the root, fields in S3's order, nil fields left out, lists as repeated elements.
+        var listing = S3.XMLListing(name: "bucket", prefix: "", maxKeys: 1000, isTruncated: false)
+        listing.keyCount = 2
+        listing.contents = [
+            S3.XMLListedObject(key: "a&b\rc", lastModified: "2026-12-02T00:00:00.000Z", etag: "\"e\"", size: 3, owner: nil),
+            S3.XMLListedObject(key: "\u{1}", lastModified: "2026-12-02T00:00:00.000Z", etag: "\"f\"", size: 0, owner: "alice"),
+        ]
+        listing.commonPrefixes = [S3.XMLCommonPrefix("p/")]
+        let xml = text(S3.xmlDocument(listing, root: "ListBucketResult"))
+        #expect(xml.contains("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bucket</Name><Prefix></Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>a&amp;b&#xD;c</Key><LastModified>"), "\(xml)")
+        #expect(xml.contains("<ETag>&quot;e&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents><Contents><Key>&#x1;</Key>"), "\(xml)")
+        #expect(xml.contains("<Owner><ID>alice</ID><DisplayName>alice</DisplayName></Owner>") && xml.hasSuffix("<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes></ListBucketResult>"), "\(xml)")
+        #expect(!xml.contains("Marker") && !xml.contains("Version"), "nil fields are left out")
+        let empty = text(S3.xmlDocument(S3.XMLFields([:]), root: "LocationConstraint"))
+        #expect(empty.contains("<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""), "\(empty)")
     }
 
     /// Every entry of a listing, the obvious way: what paging must add up to.

@@ -48,6 +48,20 @@ public struct AccessKeys: Sendable {
         else { return nil }
         return (user, secret)
     }
+
+    /// The live keys still sealed under the previous cluster secret, sealed again under the
+    /// current one (new versions, to publish): run while a rotation rolls out, so that keys made
+    /// before it keep working once `previous_secret` is removed. Empty when there is no rotation.
+    public func resealedUnderCurrentSecret() async throws -> [AccessKeyRecord] {
+        guard sealer.isRotating else { return [] }
+        return try await metadata.globalRecords().accessKeys.filter { !$0.deleted }.compactMap { key in
+            guard let sealed = try sealer.reseal(key.sealedSecret, id: key.id, userID: key.userID) else { return nil }
+            var record = key
+            record.sealedSecret = sealed
+            record.version = clock.now()
+            return record
+        }
+    }
 }
 
 /// Seals access key secrets with AES-256-GCM under a key derived (HKDF) from the cluster
@@ -66,6 +80,20 @@ public struct AccessKeySealer: Sendable {
     /// base64 of nonce, ciphertext and tag.
     public func seal(_ secret: String, id: String, userID: String) throws -> String {
         try AES.GCM.seal(Data(secret.utf8), using: keys.current, authenticating: Self.context(id: id, userID: userID)).combined!.base64EncodedString()
+    }
+
+    /// Whether a previous cluster secret is still accepted (a rotation is rolling out).
+    var isRotating: Bool { keys.previous != nil }
+
+    /// The secret sealed anew under the current cluster secret when it opens only under the
+    /// previous one; nil when it is sealed under the current one already, or does not open.
+    func reseal(_ sealed: String, id: String, userID: String) throws -> String? {
+        guard let previous = keys.previous, let data = Data(base64Encoded: sealed), let box = try? AES.GCM.SealedBox(combined: data) else { return nil }
+        let context = Self.context(id: id, userID: userID)
+        guard (try? AES.GCM.open(box, using: keys.current, authenticating: context)) == nil,
+            let plain = try? AES.GCM.open(box, using: previous, authenticating: context), let secret = String(data: plain, encoding: .utf8)
+        else { return nil }
+        return try seal(secret, id: id, userID: userID)
     }
 
     /// The secret, or nil when the box is not one this cluster sealed for this key.

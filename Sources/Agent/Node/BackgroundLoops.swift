@@ -30,6 +30,7 @@ struct BackgroundLoops: Service {
                     group.addTask { await followMembership() }
                     group.addTask { await reportLoad() }
                     group.addTask { await syncGlobalRecords() }
+                    group.addTask { await resealAccessKeys() }
                     group.addTask { await bootstrapAdmin() }
                     group.addTask { await followRingDecisions() }
                     group.addTask { await selfHealing() }
@@ -155,6 +156,22 @@ struct BackgroundLoops: Service {
             }
             globalSync.pulledFromPeer()
             return Self.globalSyncInterval
+        }
+    }
+
+    /// While a secret rotation rolls out (`previous_secret` set), seals S3 access keys made under
+    /// the previous secret again under the current one, once a minute, and publishes them: keys
+    /// keep working after the previous secret is removed. Any node may do it; copies made by two
+    /// nodes at once are equally valid, and the newest wins the merge.
+    private func resealAccessKeys() async {
+        guard agent.cluster.previousSecret != nil else { return }
+        await runPeriodically("access key re-sealing", logger: agent.logger, retryAfter: .seconds(60)) {
+            let resealed = try await agent.accessKeys.resealedUnderCurrentSecret()
+            if !resealed.isEmpty {
+                try await agent.publish(GlobalRecords(accessKeys: resealed))
+                agent.logger.notice("access keys sealed under the new cluster secret", metadata: ["keys": "\(resealed.count)"])
+            }
+            return .seconds(60)
         }
     }
 

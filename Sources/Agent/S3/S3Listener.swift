@@ -88,7 +88,7 @@ struct S3Listener: HTTPResponder {
         // A HEAD answer has no body, so clients read the code from the status alone.
         guard !head else { return Response(status: error.status, headers: headers) }
         let xml = S3.errorXML(code: error.code, message: error.message, resource: PercentEncoding.decodeLeniently(resource[...]), requestID: requestID)
-        return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: xml)))
+        return Response(status: error.status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: xml)))
     }
 
     /// 16 random upper-case hex digits, as S3's request ids look.

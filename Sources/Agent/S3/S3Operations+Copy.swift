@@ -69,12 +69,7 @@ extension S3Operations {
             contentType = header("content-type") ?? source.manifest.contentType
         }
         let written = try await writeCopy(of: source.manifest, as: file, contentType: contentType, object: object)
-        var xml = S3.XMLWriter()
-        xml.within("CopyObjectResult", namespaced: true) { xml in
-            xml.element("LastModified", S3Dates.iso8601(milliseconds: written.createdAt))
-            xml.element("ETag", "\"\(object.etag)\"")
-        }
-        return Self.xml(xml)
+        return Self.xml(S3.XMLFields(["LastModified": S3Dates.iso8601(milliseconds: written.createdAt), "ETag": "\"\(object.etag)\""]), root: "CopyObjectResult")
     }
 
     /// A new version of `file` over the source's chunks (the chunks stay where they are).
@@ -153,12 +148,8 @@ extension S3Operations {
             }
             written = try await writeCopy(of: source.manifest, as: part, contentType: "application/octet-stream", object: ObjectAttributes(md5: md5!))
         }
-        var xml = S3.XMLWriter()
-        xml.within("CopyPartResult", namespaced: true) { xml in
-            xml.element("LastModified", S3Dates.iso8601(milliseconds: written.createdAt))
-            xml.element("ETag", "\"\(written.object?.etag ?? "")\"")
-        }
-        return Self.xml(xml)
+        let result = S3.XMLFields(["LastModified": S3Dates.iso8601(milliseconds: written.createdAt), "ETag": "\"\(written.object?.etag ?? "")\""])
+        return Self.xml(result, root: "CopyPartResult")
     }
 
     /// DeleteObjects: up to 1,000 keys in an XML body (its Content-MD5 or checksum checked),
@@ -197,22 +188,13 @@ extension S3Operations {
                 return .failed(object.key, code: failure.code, message: failure.message)
             }
         }
-        var xml = S3.XMLWriter()
-        xml.within("DeleteResult", namespaced: true) { xml in
-            for outcome in outcomes {
-                switch outcome {
-                case .deleted(let key):
-                    guard !body.quiet else { continue }
-                    xml.within("Deleted") { xml in xml.element("Key", key) }
-                case .failed(let key, let code, let message):
-                    xml.within("Error") { xml in
-                        xml.element("Key", key)
-                        xml.element("Code", code)
-                        xml.element("Message", message)
-                    }
-                }
+        var result = S3.XMLDeleteResult()
+        for outcome in outcomes {
+            switch outcome {
+            case .deleted(let key): if !body.quiet { result.deleted(key) }
+            case .failed(let key, let code, let message): result.failed(key, code: code, message: message)
             }
         }
-        return Self.xml(xml)
+        return Self.xml(result, root: "DeleteResult")
     }
 }

@@ -95,38 +95,30 @@ extension S3Operations {
         }
         let result = try await collect(bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: marker)
         func encode(_ text: String) -> String { urlEncoded ? PercentEncoding.encode(text, keepSlash: true) : text }
-        var xml = S3.XMLWriter()
-        xml.within("ListBucketResult", namespaced: true) { xml in
-            xml.element("Name", bucket.name)
-            // v1's Prefix is answered as sent: clients decode it only in v2 (botocore, as S3-compatible servers answer).
-            xml.element("Prefix", version == 2 ? encode(prefix) : prefix)
-            if version == 2 {
-                if let token { xml.element("ContinuationToken", token) }
-                if let start = query("start-after") { xml.element("StartAfter", encode(start)) }
-                xml.element("KeyCount", result.entries.count)
-            } else {
-                xml.element("Marker", encode(marker ?? ""))
-                if result.truncated, delimiter != nil || result.cutShort, let next = result.nextMarker { xml.element("NextMarker", encode(next)) }
-            }
-            xml.element("MaxKeys", maxKeys)
-            if let delimiter, !delimiter.isEmpty { xml.element("Delimiter", encode(delimiter)) }
-            if urlEncoded { xml.element("EncodingType", "url") }
-            xml.element("IsTruncated", result.truncated)
-            if version == 2, result.truncated, let next = result.nextMarker { xml.element("NextContinuationToken", Data(next.utf8).base64EncodedString()) }
-            for entry in result.entries {
-                switch entry {
-                case .key(let key):
-                    guard let file = result.summaries[key] else { continue }
-                    xml.within("Contents") { xml in
-                        xml.element("Key", encode(key))
-                        Self.describe(&xml, file, owner: version == 1 || query("fetch-owner") == "true" ? bucket : nil)
-                    }
-                case .commonPrefix(let rolled):
-                    xml.within("CommonPrefixes") { xml in xml.element("Prefix", encode(rolled)) }
-                }
+        // v1's Prefix is answered as sent: clients decode it only in v2 (botocore, as S3-compatible servers answer).
+        var listing = S3.XMLListing(name: bucket.name, prefix: version == 2 ? encode(prefix) : prefix, maxKeys: maxKeys, isTruncated: result.truncated)
+        if version == 2 {
+            listing.continuationToken = token.map { S3.XMLText($0) }
+            listing.startAfter = query("start-after").map { S3.XMLText(encode($0)) }
+            listing.keyCount = result.entries.count
+            if result.truncated, let next = result.nextMarker { listing.nextContinuationToken = S3.XMLText(Data(next.utf8).base64EncodedString()) }
+        } else {
+            listing.marker = S3.XMLText(encode(marker ?? ""))
+            if result.truncated, delimiter != nil || result.cutShort, let next = result.nextMarker { listing.nextMarker = S3.XMLText(encode(next)) }
+        }
+        if let delimiter, !delimiter.isEmpty { listing.delimiter = S3.XMLText(encode(delimiter)) }
+        if urlEncoded { listing.encodingType = "url" }
+        let owner = version == 1 || query("fetch-owner") == "true" ? bucket : nil
+        for entry in result.entries {
+            switch entry {
+            case .key(let key):
+                guard let file = result.summaries[key] else { continue }
+                listing.contents.append(Self.listed(encode(key), file, owner: owner))
+            case .commonPrefix(let rolled):
+                listing.commonPrefixes.append(S3.XMLCommonPrefix(encode(rolled)))
             }
         }
-        return Self.xml(xml)
+        return Self.xml(listing, root: "ListBucketResult")
     }
 
     /// ListObjectVersions of an unversioned bucket: each object once, as version `null`, the latest.
@@ -140,50 +132,34 @@ extension S3Operations {
         if let id = query("version-id-marker"), !id.isEmpty, id != "null" { throw S3APIError.invalidArgument("Invalid version id specified") }
         let result = try await collect(bucket, prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, marker: keyMarker)
         func encode(_ text: String) -> String { urlEncoded ? PercentEncoding.encode(text, keepSlash: true) : text }
-        var xml = S3.XMLWriter()
-        xml.within("ListVersionsResult", namespaced: true) { xml in
-            xml.element("Name", bucket.name)
-            xml.element("Prefix", encode(prefix))
-            xml.element("KeyMarker", encode(keyMarker ?? ""))
-            xml.element("VersionIdMarker", query("version-id-marker") ?? "")
-            if result.truncated, let next = result.nextMarker {
-                xml.element("NextKeyMarker", encode(next))
-                xml.element("NextVersionIdMarker", "null")
-            }
-            xml.element("MaxKeys", maxKeys)
-            if let delimiter, !delimiter.isEmpty { xml.element("Delimiter", encode(delimiter)) }
-            if urlEncoded { xml.element("EncodingType", "url") }
-            xml.element("IsTruncated", result.truncated)
-            for entry in result.entries {
-                switch entry {
-                case .key(let key):
-                    guard let file = result.summaries[key] else { continue }
-                    xml.within("Version") { xml in
-                        xml.element("Key", encode(key))
-                        xml.element("VersionId", "null")
-                        xml.element("IsLatest", true)
-                        Self.describe(&xml, file, owner: bucket)
-                    }
-                case .commonPrefix(let rolled):
-                    xml.within("CommonPrefixes") { xml in xml.element("Prefix", encode(rolled)) }
-                }
+        var listing = S3.XMLListing(name: bucket.name, prefix: encode(prefix), maxKeys: maxKeys, isTruncated: result.truncated)
+        listing.keyMarker = S3.XMLText(encode(keyMarker ?? ""))
+        listing.versionIDMarker = S3.XMLText(query("version-id-marker") ?? "")
+        if result.truncated, let next = result.nextMarker {
+            listing.nextKeyMarker = S3.XMLText(encode(next))
+            listing.nextVersionIDMarker = "null"
+        }
+        if let delimiter, !delimiter.isEmpty { listing.delimiter = S3.XMLText(encode(delimiter)) }
+        if urlEncoded { listing.encodingType = "url" }
+        for entry in result.entries {
+            switch entry {
+            case .key(let key):
+                guard let file = result.summaries[key] else { continue }
+                listing.versions.append(Self.listed(encode(key), file, owner: bucket, version: "null"))
+            case .commonPrefix(let rolled):
+                listing.commonPrefixes.append(S3.XMLCommonPrefix(encode(rolled)))
             }
         }
-        return Self.xml(xml)
+        return Self.xml(listing, root: "ListVersionsResult")
     }
 
-    /// An object's date, ETag, size, owner (when asked) and storage class in a listing.
-    static func describe(_ xml: inout S3.XMLWriter, _ file: FileSummary, owner bucket: BucketRecord?) {
-        xml.element("LastModified", S3Dates.iso8601(milliseconds: file.createdAt))
-        xml.element("ETag", "\"\(file.etag ?? file.sha256)\"")
-        xml.element("Size", file.size)
-        if let bucket {
-            xml.within("Owner") { xml in
-                xml.element("ID", bucket.owner)
-                xml.element("DisplayName", bucket.owner)
-            }
-        }
-        xml.element("StorageClass", "STANDARD")
+    /// An object in a listing: its key (as the listing encodes keys), date, ETag, size, owner
+    /// (when asked) and, in ListObjectVersions, its version (the latest).
+    static func listed(_ key: String, _ file: FileSummary, owner bucket: BucketRecord?, version: String? = nil) -> S3.XMLListedObject {
+        S3.XMLListedObject(
+            key: key, versionID: version, isLatest: version.map { _ in true }, lastModified: S3Dates.iso8601(milliseconds: file.createdAt),
+            etag: "\"\(file.etag ?? file.sha256)\"", size: file.size, owner: bucket?.owner
+        )
     }
 
     /// A cursor after every key that starts with `prefix` (keys are at most 1024 bytes; U+10FFFF

@@ -60,13 +60,7 @@ extension S3Operations {
                 contentType: contentType, createdAt: createdAt, version: version, object: object
             )
         }
-        var xml = S3.XMLWriter()
-        xml.within("InitiateMultipartUploadResult", namespaced: true) { xml in
-            xml.element("Bucket", bucket.name)
-            xml.element("Key", key)
-            xml.element("UploadId", id)
-        }
-        return Self.xml(xml)
+        return Self.xml(S3.XMLFields(["Bucket": bucket.name, "Key": key, "UploadId": id]), root: "InitiateMultipartUploadResult")
     }
 
     /// The `partNumber` a part upload names: 1 to 10,000.
@@ -175,14 +169,10 @@ extension S3Operations {
         }
         try await forget(bucket, id, parts: Array(stored.values))
         agent.logger.info("multipart upload completed", metadata: ["bucket": "\(bucket.name)", "parts": "\(chosen.count)", "size": "\(size)"])
-        var xml = S3.XMLWriter()
-        xml.within("CompleteMultipartUploadResult", namespaced: true) { xml in
-            xml.element("Location", "/\(bucket.name)/\(PercentEncoding.encode(key, keepSlash: true))")
-            xml.element("Bucket", bucket.name)
-            xml.element("Key", key)
-            xml.element("ETag", "\"\(written.object?.etag ?? "")\"")
-        }
-        return Self.xml(xml)
+        let result = S3.XMLFields([
+            "Location": "/\(bucket.name)/\(PercentEncoding.encode(key, keepSlash: true))", "Bucket": bucket.name, "Key": key, "ETag": "\"\(written.object?.etag ?? "")\"",
+        ])
+        return Self.xml(result, root: "CompleteMultipartUploadResult")
     }
 
     /// Tombstones an upload's record and parts (completed or aborted): chunks no live file names are then GC's.
@@ -206,27 +196,13 @@ extension S3Operations {
         let marker = try count("part-number-marker", default: 0, upTo: Self.maxParts)
         let all = try await parts(bucket, id).filter { $0.key > marker }.sorted { $0.key < $1.key }
         let page = Array(all.prefix(maxParts))
-        var xml = S3.XMLWriter()
-        xml.within("ListPartsResult", namespaced: true) { xml in
-            xml.element("Bucket", bucket.name)
-            xml.element("Key", key)
-            xml.element("UploadId", id)
-            xml.element("PartNumberMarker", marker)
-            if let last = page.last { xml.element("NextPartNumberMarker", last.key) }
-            xml.element("MaxParts", maxParts)
-            xml.element("IsTruncated", all.count > page.count)
-            Self.people(&xml, bucket)
-            xml.element("StorageClass", "STANDARD")
-            for (number, file) in page {
-                xml.within("Part") { xml in
-                    xml.element("PartNumber", number)
-                    xml.element("LastModified", S3Dates.iso8601(milliseconds: file.createdAt))
-                    xml.element("ETag", "\"\(file.etag ?? "")\"")
-                    xml.element("Size", file.size)
-                }
-            }
-        }
-        return Self.xml(xml)
+        // An upload's initiator and owner are the bucket's owner, the only one who may upload to it.
+        let list = S3.XMLPartList(
+            bucket: bucket.name, key: key, uploadID: id, owner: bucket.owner, partNumberMarker: marker, nextPartNumberMarker: page.last?.key, maxParts: maxParts,
+            isTruncated: all.count > page.count,
+            parts: page.map { number, file in .init(partNumber: number, lastModified: S3Dates.iso8601(milliseconds: file.createdAt), etag: "\"\(file.etag ?? "")\"", size: file.size) }
+        )
+        return Self.xml(list, root: "ListPartsResult")
     }
 
     /// The bucket's uploads in progress, by key then upload id (at most `max-uploads`, 1,000).
@@ -255,38 +231,12 @@ extension S3Operations {
         }
         uploads.sort { ($0.key.utf8.lexicographicallyPrecedes($1.key.utf8)) || ($0.key == $1.key && $0.id < $1.id) }
         let page = Array(uploads.prefix(maxUploads))
-        var xml = S3.XMLWriter()
-        xml.within("ListMultipartUploadsResult", namespaced: true) { xml in
-            xml.element("Bucket", bucket.name)
-            xml.element("KeyMarker", keyMarker)
-            xml.element("UploadIdMarker", idMarker)
-            if let last = page.last, uploads.count > page.count {
-                xml.element("NextKeyMarker", last.key)
-                xml.element("NextUploadIdMarker", last.id)
-            }
-            xml.element("Prefix", prefix)
-            xml.element("MaxUploads", maxUploads)
-            xml.element("IsTruncated", uploads.count > page.count)
-            for upload in page {
-                xml.within("Upload") { xml in
-                    xml.element("Key", upload.key)
-                    xml.element("UploadId", upload.id)
-                    Self.people(&xml, bucket)
-                    xml.element("StorageClass", "STANDARD")
-                    xml.element("Initiated", S3Dates.iso8601(milliseconds: upload.initiated))
-                }
-            }
-        }
-        return Self.xml(xml)
-    }
-
-    /// An upload's initiator and owner: the bucket's owner, the only one who may upload to it.
-    static func people(_ xml: inout S3.XMLWriter, _ bucket: BucketRecord) {
-        for role in ["Initiator", "Owner"] {
-            xml.within(role) { xml in
-                xml.element("ID", bucket.owner)
-                xml.element("DisplayName", bucket.owner)
-            }
-        }
+        let truncated = uploads.count > page.count
+        let list = S3.XMLUploadList(
+            bucket: bucket.name, keyMarker: keyMarker, uploadIDMarker: idMarker, next: truncated ? page.last.map { ($0.key, $0.id) } : nil, prefix: prefix,
+            maxUploads: maxUploads, isTruncated: truncated,
+            uploads: page.map { .init(key: $0.key, uploadID: $0.id, owner: bucket.owner, initiated: S3Dates.iso8601(milliseconds: $0.initiated)) }
+        )
+        return Self.xml(list, root: "ListMultipartUploadsResult")
     }
 }

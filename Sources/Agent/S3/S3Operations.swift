@@ -24,9 +24,7 @@ struct S3Operations {
         case .deleteBucket: return try await deleteBucket()
         case .getBucketLocation:
             _ = try await ownedBucket()
-            var xml = S3.XMLWriter()
-            xml.within("LocationConstraint", namespaced: true) { _ in }
-            return Self.xml(xml)
+            return Self.xml(S3.XMLFields([:]), root: "LocationConstraint")
         case .listObjects: return try await listObjects(version: 1)
         case .listObjectsV2: return try await listObjects(version: 2)
         case .putObject: return try await putObject()
@@ -81,9 +79,9 @@ struct S3Operations {
         }
     }
 
-    static func xml(_ writer: S3.XMLWriter, status: HTTPResponse.Status = .ok) -> Response {
-        var writer = writer
-        return Response(status: status, headers: [.contentType: "application/xml"], body: ResponseBody(byteBuffer: ByteBuffer(string: writer.finish())))
+    /// An XML answer: `value` encoded by XMLCoder under the root element `root`.
+    static func xml(_ value: some Encodable, root: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/xml"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: S3.xmlDocument(value, root: root))))
     }
 
     /// The bucket the request names, when it exists and belongs to the caller.
@@ -108,22 +106,8 @@ struct S3Operations {
 
     private func listBuckets() async throws -> Response {
         let buckets = try await agent.local.metadata.globalRecords().buckets.filter { $0.isOwned(by: caller.user) }
-        var xml = S3.XMLWriter()
-        xml.within("ListAllMyBucketsResult", namespaced: true) { xml in
-            xml.within("Owner") { xml in
-                xml.element("ID", caller.user.name)
-                xml.element("DisplayName", caller.user.name)
-            }
-            xml.within("Buckets") { xml in
-                for bucket in buckets {
-                    xml.within("Bucket") { xml in
-                        xml.element("Name", bucket.name)
-                        xml.element("CreationDate", S3Dates.iso8601(milliseconds: bucket.createdAt))
-                    }
-                }
-            }
-        }
-        return Self.xml(xml)
+        let list = S3.XMLBucketList(owner: caller.user.name, buckets: buckets.map { .init(name: $0.name, creationDate: S3Dates.iso8601(milliseconds: $0.createdAt)) })
+        return Self.xml(list, root: "ListAllMyBucketsResult")
     }
 
     private func createBucket() async throws -> Response {

@@ -47,6 +47,8 @@ extension Gossip {
         public var droppedMalformed = 0
         public var droppedReplayed = 0
         public var droppedOversized = 0
+        /// Packets sealed under the previous secret (senders not yet moved in a rotation).
+        public var underPreviousSecret = 0
     }
 }
 
@@ -78,6 +80,8 @@ public actor GossipShell: Service {
     private var readyWaiters: [CheckedContinuation<Int, Never>] = []
     /// What crossed the socket, and what was dropped and why.
     public private(set) var counters = Gossip.ShellCounters()
+    /// When the last packet sealed under the previous secret arrived.
+    private var lastUnderPreviousSecret: ContinuousClock.Instant?
 
     public init(configuration: Gossip.ShellConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -94,6 +98,15 @@ public actor GossipShell: Service {
 
     /// Every member as this node sees it.
     public var members: [Gossip.Member] { Array(membership.members.values) }
+
+    /// Whether every peer heard from during the last `window` seals with this node's current
+    /// secret: no packet under the previous one came in that long, and this shell has listened
+    /// for at least that long. During a secret rotation, it tells a node that the peers it hears
+    /// have all moved to the secret it signs with.
+    public func peersSignWithCurrentSecret(for window: Duration) -> Bool {
+        guard elapsed >= window else { return false }
+        return lastUnderPreviousSecret.map { ContinuousClock.now - $0 >= window } ?? true
+    }
 
     /// This node's own entry (its incarnation is what to persist).
     public var me: Gossip.Member { membership.me }
@@ -185,7 +198,7 @@ public actor GossipShell: Service {
             counters.droppedOversized += 1
             return
         }
-        let opened: (wallMilliseconds: UInt64, nonce: [UInt8], packet: [UInt8])
+        let opened: (wallMilliseconds: UInt64, nonce: [UInt8], packet: [UInt8], underPreviousSecret: Bool)
         do {
             opened = try sealer.open(bytes)
         } catch {
@@ -204,6 +217,10 @@ public actor GossipShell: Service {
             counters.droppedMalformed += 1
             logger.debug("dropped malformed packet", metadata: ["peer": "\(envelope.remoteAddress)", "error": "\(error)"])
             return
+        }
+        if opened.underPreviousSecret {
+            counters.underPreviousSecret += 1
+            lastUnderPreviousSecret = .now
         }
         guard let host = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
         execute(membership.onPacket(messages, from: Gossip.Address(host: host, port: port), now: elapsed))

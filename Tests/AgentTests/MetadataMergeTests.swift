@@ -40,6 +40,27 @@ struct MetadataMergeTests {
         }
     }
 
+    static func randomAccessKey(_ random: inout SeededGenerator) -> AccessKeyRecord {
+        let deleted = Bool.random(using: &random)
+        return AccessKeyRecord(
+            id: "FSKEY", user: "alice", userID: "u1", sealedSecret: deleted ? "" : ["s1", "s2"].randomElement(using: &random)!, createdAt: 0,
+            version: randomTimestamp(&random), deleted: deleted
+        )
+    }
+
+    @Test("an access key's delete stands against any later copy, and the merge still converges", arguments: 0..<20)
+    func deletedAccessKeysStayDeleted(seed: UInt64) {
+        var random = SeededGenerator(seed: 7_000 + seed)
+        for _ in 0..<200 {
+            let (a, b, c) = (Self.randomAccessKey(&random), Self.randomAccessKey(&random), Self.randomAccessKey(&random))
+            #expect(a.merged(with: b) == b.merged(with: a))
+            #expect(a.merged(with: b).merged(with: c) == a.merged(with: b.merged(with: c)))
+            #expect(a.merged(with: a) == a)
+            // A re-sealed copy stamped after a delete it had not seen still loses to it.
+            if a.deleted != b.deleted { #expect(a.merged(with: b).deleted) }
+        }
+    }
+
     @Test(arguments: 0..<20)
     func anyDeliveryOrderConvergesToTheSameRecords(seed: UInt64) {
         var random = SeededGenerator(seed: seed)

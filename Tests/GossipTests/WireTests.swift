@@ -51,6 +51,8 @@ struct WireTests {
         // Rotation: a node with the new secret still opens packets sealed under the old one.
         let rotated = Gossip.Sealer(clusterName: "demo", secret: "new", previousSecret: "s3cret")
         #expect(try rotated.open(sealed).packet == packet)
+        #expect(try rotated.open(sealed).underPreviousSecret && !(try sealer.open(sealed).underPreviousSecret))
+        #expect(try !rotated.open(rotated.seal(packet, wallMilliseconds: 6)).underPreviousSecret)
         // ...while a node that knows only the old secret cannot read the new key: rotate by adding the
         // new secret as the second key everywhere first, then making it primary.
         #expect(throws: Gossip.WireError.unauthenticated) { try sealer.open(rotated.seal(packet, wallMilliseconds: 5)) }

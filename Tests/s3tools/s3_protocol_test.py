@@ -8,13 +8,18 @@ usage: s3_protocol_test.py S3_URL REST_URL ADMIN_PASSWORD
   unsigned PUT gets its 403 at once, marked `Connection: close`, and the connection is closed
   although the client never sends the body.
 - An answer sent before the body was read (REST with bad credentials, a huge Content-Length)
-  closes the connection within seconds: the agent does not drain a body without end.
+  closes the connection within seconds: the agent does not drain a body without end, and the
+  client reads the answer and an orderly end (FIN) before the connection is reset.
+- Pipelined requests are answered in order on one connection: an answer to a request whose body
+  has ended is not an early one (no `Connection: close`), and a pipelined request's
+  `100 Continue` comes after the answer before it, never inside it.
 - A part number listed twice in CompleteMultipartUpload counts once, with its last entry.
 - A multipart upload neither completed nor aborted is aborted once s3_upload_expiry passes.
 Exits non-zero at the first failed check; every socket has a timeout, every loop a deadline.
 """
 import base64
 import json
+import select
 import socket
 import sys
 import time
@@ -81,6 +86,43 @@ def closed_within(connection, seconds):
     return False
 
 
+def read_answers(connection, count, seconds=15):
+    """`count` answers read off one connection, interim ones included: (status, headers, body)."""
+    deadline, data, answers = time.monotonic() + seconds, b"", []
+    def more():
+        connection.settimeout(max(0.1, deadline - time.monotonic()))
+        piece = connection.recv(65536)
+        if not piece:
+            raise EOFError("the connection closed")
+        return piece
+    while len(answers) < count and time.monotonic() < deadline:
+        while b"\r\n\r\n" not in data:
+            data += more()
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip() for line in lines[1:] if ":" in line}
+        status = int(lines[0].split(" ")[1])
+        body = b""
+        if status >= 200 and "chunked" in headers.get("transfer-encoding", ""):
+            while True:
+                while b"\r\n" not in data:
+                    data += more()
+                size_line, _, data = data.partition(b"\r\n")
+                size = int(size_line.split(b";")[0], 16)
+                while len(data) < size + 2:
+                    data += more()
+                body, data = body + data[:size], data[size + 2:]
+                if size == 0:
+                    break
+        elif status >= 200:
+            length = int(headers.get("content-length", "0"))
+            while len(data) < length:
+                data += more()
+            body, data = data[:length], data[length:]
+        answers.append((status, headers, body))
+    return answers
+
+
 rest("POST", "/api/v1/users", json.dumps({"name": "proto", "password": "proto-password", "role": "user"}).encode())
 request = urllib.request.Request(rest_url + "/api/v1/users/proto/keys", method="POST", data=b"")
 request.add_header("Authorization", "Basic " + base64.b64encode(b"proto:proto-password").decode())
@@ -120,20 +162,43 @@ s3.delete_object(Bucket="proto", Key="invited")
 connection, host = connect(rest_url)
 bad = base64.b64encode(b"admin:not-the-password").decode()
 connection.sendall(f"PUT /api/v1/files/endless HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {bad}\r\nContent-Length: {100 << 30}\r\n\r\n".encode())
-connection.settimeout(1)
-started, sent, closed = time.monotonic(), 0, False
+connection.setblocking(False)
+started, sent, closed, received, ended = time.monotonic(), 0, False, b"", False
 block = b"\0" * 65536
-while time.monotonic() - started < 20:
+while time.monotonic() - started < 20 and not closed:
+    readable, writable, _ = select.select([] if ended else [connection], [connection], [], 1)
     try:
-        sent += connection.send(block)
-    except socket.timeout:
+        if readable:
+            piece = connection.recv(65536)
+            ended = not piece
+            received += piece
+        if writable:
+            sent += connection.send(block)
+    except BlockingIOError:
         continue
     except (BrokenPipeError, ConnectionResetError):
         closed = True
-        break
 elapsed = time.monotonic() - started
 connection.close()
 check(closed and elapsed < 10, f"a refused upload's connection is closed after {elapsed:.1f} s and {sent >> 20} MiB sent, not drained for 100 GiB")
+check(received.startswith(b"HTTP/1.1 401"), f"the client read its answer first ({received[:40]!r})")
+check(ended, "and an orderly end of the answers (FIN) before the connection was reset")
+
+# 3b. Pipelined requests are answered in order, none taken for an early answer.
+connection, host = connect(rest_url)
+auth = "Basic " + base64.b64encode(f"admin:{admin_password}".encode()).decode()
+get = f"GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\r\n"
+connection.sendall((get * 3).encode())
+answers = read_answers(connection, 3)
+check([a[0] for a in answers] == [200, 200, 200], f"three pipelined GETs get three answers ({[a[0] for a in answers]})")
+check(all(a[1].get("connection", "").lower() != "close" for a in answers), "none of them closes the connection")
+payload = b"pipelined body"
+put = f"PUT /api/v1/files/pipelined.txt HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nX-Requested-With: s3-protocol-test\r\nContent-Length: {len(payload)}\r\nExpect: 100-continue\r\n\r\n"
+connection.sendall(get.encode() + put.encode() + payload)
+answers = read_answers(connection, 3)
+check([a[0] for a in answers] == [200, 100, 201], f"a pipelined PUT's 100 Continue follows the answer before it ({[a[0] for a in answers]})")
+connection.close()
+rest("DELETE", "/api/v1/files/pipelined.txt")
 
 # 4. A part number listed twice counts once, with its last entry.
 upload = s3.create_multipart_upload(Bucket="proto", Key="twice")["UploadId"]

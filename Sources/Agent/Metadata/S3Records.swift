@@ -38,6 +38,9 @@ public struct AccessKeyRecord: Codable, Hashable, Sendable, LastWriterWins {
 
     public var key: String { id }
     public var tieBreak: String { "\(deleted ? 1 : 0)\(user)\(userID)\(sealedSecret)" }
+    /// Key ids are random and never reused, and no operation undeletes a key: a delete stands
+    /// against any copy, also one a re-seal stamped later on a node that had not seen it.
+    public var isFinal: Bool { deleted }
 }
 
 /// An S3 bucket (DESIGN.md §16), held by every node: names are global, and the bucket's

@@ -21,6 +21,8 @@ struct BackgroundLoops: Service {
     let scrubCounters = ScrubCounters()
     let globalSync = GlobalSyncState()
     static let globalSyncInterval: Duration = .seconds(5)
+    /// How long no peer must have gossiped under the previous secret before keys are re-sealed.
+    static let resealQuiet: Duration = .seconds(120)
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -161,11 +163,15 @@ struct BackgroundLoops: Service {
 
     /// While a secret rotation rolls out (`previous_secret` set), seals S3 access keys made under
     /// the previous secret again under the current one, once a minute, and publishes them: keys
-    /// keep working after the previous secret is removed. Any node may do it; copies made by two
-    /// nodes at once are equally valid, and the newest wins the merge.
+    /// keep working after the previous secret is removed. Only once no peer has gossiped under
+    /// the previous secret for `resealQuiet`: in the middle step of a rotation, nodes not yet
+    /// moved have the two secrets the other way round, and would seal the keys back. Any node
+    /// may do it; copies made by two nodes at once are equally valid, the newest wins the merge,
+    /// and a key's delete wins over any re-sealed copy (`AccessKeyRecord.isFinal`).
     private func resealAccessKeys() async {
         guard agent.cluster.previousSecret != nil else { return }
         await runPeriodically("access key re-sealing", logger: agent.logger, retryAfter: .seconds(60)) {
+            guard await gossip.peersSignWithCurrentSecret(for: Self.resealQuiet) else { return .seconds(60) }
             let resealed = try await agent.accessKeys.resealedUnderCurrentSecret()
             if !resealed.isEmpty {
                 try await agent.publish(GlobalRecords(accessKeys: resealed))

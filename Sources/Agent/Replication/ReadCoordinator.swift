@@ -72,10 +72,11 @@ public struct ReadCoordinator: Sendable {
         return newest
     }
 
-    /// The nodes that hold a chunk, sorted: asks every available node of its preference list
-    /// (a node that does not answer counts as not holding it).
-    public func holders(of id: ChunkID, _ snapshot: ClusterSnapshot) async -> [NodeID] {
-        let candidates = snapshot.ring.preferenceList(for: id.position).filter(snapshot.isAvailable)
+    /// The nodes that hold a chunk, sorted: asks every available node of its preference list, or
+    /// of `among` (a node that does not answer counts as not holding it). Asking pins the chunk
+    /// on each holder against the GC round under way there.
+    public func holders(of id: ChunkID, among: [NodeID]? = nil, _ snapshot: ClusterSnapshot) async -> [NodeID] {
+        let candidates = (among ?? snapshot.ring.preferenceList(for: id.position)).filter(snapshot.isAvailable)
         return await withTaskGroup(of: NodeID?.self) { group in
             for node in candidates {
                 group.addTask { (try? await calls.chunkSize(id, on: node, snapshot)) != nil ? node : nil }

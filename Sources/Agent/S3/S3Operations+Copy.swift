@@ -75,12 +75,16 @@ extension S3Operations {
     /// A new version of `file` over the source's chunks (the chunks stay where they are).
     func writeCopy(of source: Manifest, as file: FileKey, contentType: String, object: ObjectAttributes) async throws -> Manifest {
         let createdAt = Int64(HybridClock.systemMilliseconds())
-        return try await agent.writer.storeNewVersion(agent.view.snapshot()) { version in
+        let snapshot = agent.view.snapshot()
+        let written = try await agent.storeOverStoredChunks(source.chunks, snapshot) { version in
             Manifest(
                 owner: file.owner, path: file.path, size: source.size, sha256: source.sha256, chunkSize: source.chunkSize, chunks: source.chunks,
                 contentType: contentType, createdAt: createdAt, version: version, object: object
             )
         }
+        // The source was deleted, and its chunks collected, since it was read.
+        guard let written else { throw S3APIError.noSuchKey() }
+        return written
     }
 
     /// The source's MD5 as its ETag has it (the parts' MD5 for a multipart object), read and
@@ -176,7 +180,7 @@ extension S3Operations {
         enum Outcome: Sendable { case deleted(String), failed(String, code: String, message: String) }
         let snapshot = agent.view.snapshot()
         let (reader, writer) = (agent.reader, agent.writer)
-        let outcomes = try await Self.eachConcurrently(body.objects) { object -> Outcome in
+        let outcomes = try await mapConcurrently(body.objects) { object -> Outcome in
             guard !object.key.isEmpty, object.key.utf8.count <= 1024 else { return .failed(object.key, code: "InvalidArgument", message: "an object key is 1 to 1024 bytes") }
             if let version = object.versionID, version != "null" { return .failed(object.key, code: "NoSuchVersion", message: "The specified version does not exist.") }
             let file = Self.fileKey(bucket, object.key)

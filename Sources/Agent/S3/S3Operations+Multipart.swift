@@ -137,7 +137,7 @@ extension S3Operations {
         // Each chosen part's manifest, with its chunks: eight read at a time.
         let snapshot = agent.view.snapshot()
         let reader = agent.reader
-        let manifests = try await Self.eachConcurrently(chosen) { file in try await reader.latestManifest(file.key, snapshot) }
+        let manifests = try await mapConcurrently(chosen) { file in try await reader.latestManifest(file.key, snapshot) }
         var chunks: [ChunkReference] = []
         var size: Int64 = 0
         var md5s = Data()
@@ -161,12 +161,14 @@ extension S3Operations {
         // No single hash of the whole object is known without reading it: the file's sha256 is
         // a composite of the parts' (docs/s3.md); every chunk is still checked by its own.
         let sha256 = Hex.encode(composite.finalize())
-        let written = try await agent.writer.storeNewVersion(snapshot) { version in
+        let completed = try await agent.storeOverStoredChunks(chunks, snapshot) { version in
             Manifest(
                 owner: file.owner, path: file.path, size: size, sha256: sha256, chunkSize: Int64(agent.writer.chunkSize), chunks: chunks,
                 contentType: record.contentType, createdAt: createdAt, version: version, object: object
             )
         }
+        // The upload was aborted or expired, and its parts' chunks collected, since they were read.
+        guard let written = completed else { throw invalidPart }
         try await forget(bucket, id, parts: Array(stored.values))
         agent.logger.info("multipart upload completed", metadata: ["bucket": "\(bucket.name)", "parts": "\(chosen.count)", "size": "\(size)"])
         let result = S3.XMLFields([
@@ -178,7 +180,7 @@ extension S3Operations {
     /// Tombstones an upload's record and parts (completed or aborted): chunks no live file names are then GC's.
     func forget(_ bucket: BucketRecord, _ id: String, parts: [FileSummary]) async throws {
         let writer = agent.writer
-        _ = try await Self.eachConcurrently([Self.uploadRecordKey(bucket, id)] + parts.map(\.key)) { key in _ = try await writer.delete(key) }
+        _ = try await mapConcurrently([Self.uploadRecordKey(bucket, id)] + parts.map(\.key)) { key in _ = try await writer.delete(key) }
     }
 
     func abortMultipartUpload() async throws -> Response {

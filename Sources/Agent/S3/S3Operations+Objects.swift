@@ -106,7 +106,8 @@ extension S3Operations {
             object: { try await checks.finish(trailers: trailers, attributes: attributes) }
         ) { session in
             for try await buffer in body {
-                if var chunked = decoder {
+                // Taken out while it decodes, so the chunk it holds is never shared (and copied).
+                if var chunked = decoder.take() {
                     var decoded: [ByteBuffer] = []
                     try chunked.feed(buffer) { decoded.append($0) }
                     decoder = chunked

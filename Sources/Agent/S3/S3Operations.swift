@@ -57,28 +57,6 @@ struct S3Operations {
         return min(number, limit)
     }
 
-    /// `work` applied to every item, at most `width` at a time, the results in the items' order:
-    /// how an operation over many keys or parts reaches their owners without a storm of calls.
-    static func eachConcurrently<Item: Sendable, Result: Sendable>(
-        _ items: [Item], width: Int = 8, _ work: @escaping @Sendable (Item) async throws -> Result
-    ) async throws -> [Result] {
-        try await withThrowingTaskGroup(of: (Int, Result).self) { group in
-            var results = [Result?](repeating: nil, count: items.count)
-            var next = 0
-            func start() {
-                let index = next, item = items[index]
-                group.addTask { (index, try await work(item)) }
-                next += 1
-            }
-            while next < min(width, items.count) { start() }
-            while let (index, result) = try await group.next() {
-                results[index] = result
-                if next < items.count { start() }
-            }
-            return results.map { $0! }
-        }
-    }
-
     /// An XML answer: `value` encoded by XMLCoder under the root element `root`.
     static func xml(_ value: some Encodable, root: String) -> Response {
         Response(status: .ok, headers: [.contentType: "application/xml"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: S3.xmlDocument(value, root: root))))

@@ -61,7 +61,7 @@ struct S3UploadExpiry: Sendable {
             after = last.key
         }
         let writer = agent.writer
-        _ = try await S3Operations.eachConcurrently(expired) { key in _ = try await writer.delete(key) }
+        _ = try await mapConcurrently(expired) { key in _ = try await writer.delete(key) }
         return expired.count
     }
 }

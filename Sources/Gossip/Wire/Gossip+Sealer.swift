@@ -39,18 +39,19 @@ extension Gossip {
             return [Sealer.marker] + Array(box.nonce) + Array(box.ciphertext) + Array(box.tag)
         }
 
-        /// Opens a sealed packet: its sender timestamp, nonce and the packet inside.
-        public func open(_ sealed: [UInt8]) throws(WireError) -> (wallMilliseconds: UInt64, nonce: [UInt8], packet: [UInt8]) {
+        /// Opens a sealed packet: its sender timestamp, nonce and the packet inside, and whether it
+        /// was sealed under the previous secret (its sender has not moved to the current one).
+        public func open(_ sealed: [UInt8]) throws(WireError) -> (wallMilliseconds: UInt64, nonce: [UInt8], packet: [UInt8], underPreviousSecret: Bool) {
             guard sealed.count >= Sealer.overhead, sealed[0] == Sealer.marker else { throw .unauthenticated }
             let nonceBytes = Array(sealed[1..<13])
             guard let nonce = try? AES.GCM.Nonce(data: nonceBytes),
                   let box = try? AES.GCM.SealedBox(nonce: nonce, ciphertext: sealed[13..<(sealed.count - 16)], tag: sealed[(sealed.count - 16)...])
             else { throw .unauthenticated }
-            for candidate in [key, previousKey].compactMap({ $0 }) {
+            for (candidate, isPrevious) in [(key, false), previousKey.map { ($0, true) }].compactMap({ $0 }) {
                 if let plaintext = try? AES.GCM.open(box, using: candidate, authenticating: clusterName) {
                     var reader = WireReader(Array(plaintext))
                     let stamp = try reader.u64()
-                    return (stamp, nonceBytes, Array(plaintext.dropFirst(8)))
+                    return (stamp, nonceBytes, Array(plaintext.dropFirst(8)), isPrevious)
                 }
             }
             throw .unauthenticated

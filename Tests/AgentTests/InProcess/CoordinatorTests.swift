@@ -213,6 +213,20 @@ extension CoordinatorTests {
         for node in cluster.ids { #expect(try await cluster.download("again", via: node) == content) }
     }
 
+    /// Runs `body` while every node's GC round has read what it would delete and waits, with
+    /// `gc_grace` zero; then lets the rounds finish.
+    static func whileGCRoundsWaitToDelete(_ cluster: InProcessCluster, _ body: () async throws -> Void) async throws {
+        let gate = Gate()
+        let rounds = cluster.ids.map { node in
+            let service = GCService(agent: cluster[node].agent, interval: .seconds(3600), grace: .zero, beforeDeleting: { await gate.pass() })
+            return Task { try await service.round() }
+        }
+        await gate.waitForArrivals(cluster.ids.count)
+        try await body()
+        await gate.open()
+        for round in rounds { _ = try await round.value }
+    }
+
     /// The race DESIGN.md §18 closes: a GC round has read which chunks nobody references and is
     /// about to delete them when an upload of the same content checks its targets, hears "held"
     /// and sends nothing. The round must not delete them, even with `gc_grace` zero.
@@ -225,17 +239,9 @@ extension CoordinatorTests {
         try await cluster.delete("old", via: cluster.ids.randomElement(using: &random)!)
         try await cluster.convergeFully()
 
-        // Every node's round reads what it would delete (old's chunks), then waits at the gate.
-        let gate = Gate()
-        let rounds = cluster.ids.map { node in
-            let service = GCService(agent: cluster[node].agent, interval: .seconds(3600), grace: .zero, beforeDeleting: { await gate.pass() })
-            return Task { try await service.round() }
-        }
-        await gate.waitForArrivals(cluster.ids.count)
         // The same content again: every target already holds each chunk, so none is sent.
-        try await cluster.upload(content, as: "new", via: cluster.ids.randomElement(using: &random)!)
-        await gate.open()
-        for round in rounds { _ = try await round.value }
+        let via = cluster.ids.randomElement(using: &random)!
+        try await Self.whileGCRoundsWaitToDelete(cluster) { try await cluster.upload(content, as: "new", via: via) }
         for node in cluster.ids { #expect(try await cluster.download("new", via: node) == content, "read through \(node)") }
         // And the chunks a later round finds unreferenced still go: pins last one round.
         try await cluster.delete("new", via: cluster.ids.randomElement(using: &random)!)
@@ -243,6 +249,43 @@ extension CoordinatorTests {
         for node in cluster.ids { _ = try await cluster.collectGarbage(on: node) }
         #expect(stored.chunks.count > 1)
         for reference in stored.chunks { #expect(cluster.holders(of: reference.id).isEmpty, "unreferenced chunk \(reference.id) survived GC") }
+    }
+
+    /// The same race for a manifest over chunks stored already (S3's CopyObject, a completed
+    /// multipart upload): the file that named them is deleted, a GC round has found them
+    /// unreferenced and waits to delete them, and the copy is written meanwhile. The copy's
+    /// chunks must survive; and a copy of chunks already collected writes nothing.
+    @Test("a GC round cannot delete the chunks a copy is written over", arguments: 0..<8)
+    func gcCannotRaceACopy(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 3600 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...4, using: &random))
+        let content = seededBytes(Int.random(in: 4_097...20_000, using: &random), &random)
+        let source = try await cluster.upload(content, as: "source", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.delete("source", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.convergeFully()
+
+        let via = cluster[cluster.ids.randomElement(using: &random)!].agent
+        @Sendable func copy(as path: String) async throws -> Manifest? {
+            try await via.storeOverStoredChunks(source.chunks, via.view.snapshot()) { version in
+                var manifest = source
+                manifest.path = path
+                manifest.version = version
+                return manifest
+            }
+        }
+        try await Self.whileGCRoundsWaitToDelete(cluster) {
+            let written = try await copy(as: "copy")
+            #expect(written != nil)
+        }
+        for node in cluster.ids { #expect(try await cluster.download("copy", via: node) == content, "read through \(node)") }
+
+        // Once the chunks are collected, a copy of them is refused rather than written broken.
+        try await cluster.delete("copy", via: cluster.ids.randomElement(using: &random)!)
+        try await cluster.convergeFully()
+        for node in cluster.ids { _ = try await cluster.collectGarbage(on: node) }
+        for reference in source.chunks { #expect(cluster.holders(of: reference.id).isEmpty) }
+        #expect(try await copy(as: "late") == nil)
+        for node in cluster.ids { #expect(try await cluster.download("late", via: node) == nil) }
     }
 
     /// Real-time order under skew (DESIGN.md §18): a node whose clock runs 30 s ahead writes a

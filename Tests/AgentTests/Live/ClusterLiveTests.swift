@@ -78,14 +78,15 @@ struct ClusterLiveTests {
         try await LiveCluster.run { cluster, api in
             let bytes = randomBytes(50 * Self.mib, seed: 99)
             try #require(try await api.upload("node1", "a.bin", bytes).status == 201)
-            let stored = storedChunkBytes(cluster)
+            let stored = try await settledChunkBytes(cluster, expected: Int64(2 * bytes.count))
             #expect(stored == Int64(2 * bytes.count), "two copies of every chunk: \(stored)")
             // The same bytes again, under another path, through another node, and by another user.
             try #require(try await api.upload("node2", "copy/b.bin", bytes).status == 201)
             let created = try await api.send(.POST, "node1", "/api/v1/users", body: ByteBuffer(string: #"{"name":"bob","password":"bob-password-1"}"#))
             try #require(created.status == 201, "\(created.text)")
             try #require(try await api.upload("node3", "mine.bin", bytes, authorization: API.basic("bob", "bob-password-1")).status == 201)
-            #expect(storedChunkBytes(cluster) == stored)
+            let again = try await settledChunkBytes(cluster, expected: stored)
+            #expect(again == stored, "no new copies for the same bytes: \(again)\n\(again == stored ? "" : cluster.logs())")
         }
     }
 

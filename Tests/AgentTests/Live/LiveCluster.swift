@@ -87,3 +87,17 @@ func storedChunkBytes(_ cluster: LocalCluster, only: String? = nil) -> Int64 {
     }
     return total
 }
+
+/// The chunk bytes stored once they reach `expected`, or the last figure when `within` passes
+/// first. A write whose owner was briefly unavailable (a suspect node on a loaded machine) puts a
+/// copy on a stand-in, which convergence drops once every owner holds the chunk: what the
+/// cluster keeps, not what it holds mid-handoff, is what dedup promises.
+func settledChunkBytes(_ cluster: LocalCluster, expected: Int64, within: Duration = .seconds(45)) async throws -> Int64 {
+    let deadline = ContinuousClock.now + within
+    var stored = storedChunkBytes(cluster)
+    while stored != expected, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(250))
+        stored = storedChunkBytes(cluster)
+    }
+    return stored
+}

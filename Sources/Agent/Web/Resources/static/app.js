@@ -251,7 +251,8 @@ async function revokeToken(token) {
 }
 
 // --- S3 access keys --------------------------------------------------------------------------
-const keysPath = () => `/api/v1/users/${encodeURIComponent($("#key-user").value)}/keys`;
+// The user named in the form; a key's delete names the key's own user (the form may have changed since).
+const keysPath = (user = $("#key-user").value) => `/api/v1/users/${encodeURIComponent(user)}/keys`;
 
 async function loadKeys() {
   const list = await api("GET", keysPath());
@@ -269,7 +270,7 @@ async function keyAction(action, done) {
 function deleteKey(key) {
   if (!confirm(`Delete access key ${key.access_key_id} of ${key.user}? Tools that use it stop working.`)) return;
   $("#new-key").hidden = true;
-  keyAction(() => api("DELETE", `${keysPath()}/${encodeURIComponent(key.access_key_id)}`), `key ${key.access_key_id} deleted`);
+  keyAction(() => api("DELETE", `${keysPath(key.user)}/${encodeURIComponent(key.access_key_id)}`), `key ${key.access_key_id} deleted`);
 }
 
 function setUpKeys() {

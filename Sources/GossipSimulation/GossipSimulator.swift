@@ -27,6 +27,9 @@ public struct GossipSimulator {
     public var network = Network()
     /// Every change every node reported, in time order.
     public private(set) var changes: [Change] = []
+    /// Positions in `changes` of the changes about each member, in time order (what the
+    /// measures read: a victim's changes, not all of them).
+    private(set) var changesAbout: [NodeID: [Int]] = [:]
     /// Packets sent, per node.
     public private(set) var packetsSent: [Int]
     public private(set) var crashed: Set<Int> = []
@@ -133,6 +136,7 @@ public struct GossipSimulator {
             case .schedule(let timer, let after):
                 queue.push(now + after, .timer(timer, node: node))
             case .memberChanged(let member):
+                changesAbout[member.id, default: []].append(changes.count)
                 changes.append(Change(time: now, observer: node, member: member))
             }
         }

@@ -7,12 +7,13 @@ import GossipSimulation
 struct GossipBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gossip", abstract: "Gossip detection, dissemination, false positives, load and partition figures (simulated).")
 
-    @Option(parsing: .upToNextOption, help: "Cluster sizes.") var nodes: [Int] = [3, 10, 100]
+    @Option(parsing: .upToNextOption, help: "Cluster sizes.") var nodes: [Int] = [3, 10, 100, 1_000]
     @Option(help: "Runs per figure (crash victims, partitions).") var seeds = 20
     @Option(help: "Simulated hours per loss rate for false positives.") var hours = 1.0
 
     func run() throws {
         for count in nodes {
+            let started = ContinuousClock.now
             var detections: [Double] = [], disseminations: [Double] = [], heals: [Double] = []
             var undetected = 0, unhealed = 0
             for seed in 0..<UInt64(seeds) {
@@ -43,6 +44,7 @@ struct GossipBench: ParsableCommand {
             print("gossip N=\(count): crash detection mean \(fixed(mean(detections), 2)) s p99 \(fixed(percentile(detections, 0.99), 2)) s (\(detections.count) runs, \(undetected) undetected)")
             print("gossip N=\(count): update dissemination p99 \(fixed(percentile(disseminations, 0.99), 2)) s (max \(fixed(disseminations.max() ?? .nan, 2)) s over \(disseminations.count) deliveries)")
             print("gossip N=\(count): partition heal to agreeing views mean \(fixed(mean(heals), 1)) s max \(fixed(heals.max() ?? .nan, 1)) s (\(unhealed) not healed in 120 s)")
+            print("gossip N=\(count): simulator wall time \(fixed((ContinuousClock.now - started).inSeconds, 1)) s for \(seeds) seeds of crash, restart and partition runs")
 
             // Steady state: packets per member per second, and false positives under uniform loss.
             var steady = GossipSimulator(count: count, seed: 42)
@@ -51,12 +53,13 @@ struct GossipBench: ParsableCommand {
             steady.run(for: .seconds(60))
             print("gossip N=\(count): steady load \(fixed(Double(steady.packetsSent.reduce(0, +) - before) / Double(count) / 60, 2)) packets/member/s")
             for loss in [0.05, 0.10] {
+                let lossStarted = ContinuousClock.now
                 var lossy = GossipSimulator(count: count, seed: 7)
                 lossy.run(until: .seconds(20))
                 lossy.network.loss = loss
                 lossy.run(for: .seconds(3600 * hours))
                 let falseDeaths = lossy.deathsOfRunningNodes(since: .seconds(20)).count
-                print("gossip N=\(count): \(Int(loss * 100))% loss, \(hours) h: \(falseDeaths) false 'dead' declarations (\(fixed(Double(falseDeaths) / (Double(count) * hours), 3)) per node-hour)")
+                print("gossip N=\(count): \(Int(loss * 100))% loss, \(hours) h: \(falseDeaths) false 'dead' declarations (\(fixed(Double(falseDeaths) / (Double(count) * hours), 3)) per node-hour; simulated in \(fixed((ContinuousClock.now - lossStarted).inSeconds, 1)) s)")
             }
         }
     }

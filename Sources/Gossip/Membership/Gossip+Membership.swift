@@ -7,6 +7,11 @@ extension Gossip {
     /// SWIM with Lifeguard as a pure state machine (DESIGN.md §5): events in (packets, timers,
     /// local changes), directives out (sends, timers, member changes), time passed in. It owns no
     /// sockets and no clocks; the shell and the simulator drive it the same way.
+    ///
+    /// No event scans the member table: the live peers are kept in an indexed list (a random
+    /// pick is O(1)), the live count is that list's size, recently dead members are a short list
+    /// pruned by age, and pending updates are queued by how often each was sent — so a
+    /// simulated hour of a thousand members takes minutes, not hours.
     public struct Membership: Sendable {
         public let settings: Settings
         /// This node's id.
@@ -21,8 +26,12 @@ extension Gossip {
         private var probe: Probe?
         private var relays: [UInt64: Relay] = [:]
         private var suspicions: [NodeID: Suspicion] = [:]
-        private var broadcasts: [Broadcast] = []
-        private var deadSince: [NodeID: Instant] = [:]
+        /// Other members that are alive or suspect: what probes and gossip pick from.
+        private var peers = IndexedIDs()
+        /// Members declared dead, oldest first, for as long as gossip still includes them.
+        private var recentlyDead: [(id: NodeID, since: Instant)] = []
+        /// Pending updates, by how many times each was sent (least-sent go out first).
+        private var queued = BroadcastQueue()
         /// The seeds given at start: contacted again until each is a known member.
         private var seeds: [Address] = []
         private var random: SeededGenerator
@@ -49,13 +58,6 @@ extension Gossip {
             var confirmations: Set<NodeID> = []
         }
 
-        struct Broadcast {
-            var subject: NodeID
-            var message: Message
-            /// Encoded size, computed once: packing runs on every send.
-            var size: Int
-            var transmits = 0
-        }
 
         /// A member table holding only this node, alive at `incarnation` (persist it and start above it after a restart).
         public init(selfID: NodeID, metadata: Metadata, incarnation: UInt64, settings: Settings = Settings(), seed: UInt64) {
@@ -69,7 +71,16 @@ extension Gossip {
         public var me: Member { members[selfID]! }
 
         /// Members that count toward cluster size (not dead, not left).
-        public var liveCount: Int { members.values.filter { $0.status == .alive || $0.status == .suspect }.count }
+        public var liveCount: Int { peers.count + (me.isLive ? 1 : 0) }
+
+        /// Puts a member's entry in the table, keeping the indexes in step.
+        private mutating func store(_ member: Member, now: Instant? = nil) {
+            let previous = members[member.id]?.status
+            members[member.id] = member
+            guard member.id != selfID, previous != member.status else { return }
+            if member.isLive { peers.insert(member.id) } else { peers.remove(member.id) }
+            if member.status == .dead, let now { recentlyDead.append((member.id, now)) }
+        }
 
         // MARK: Lifecycle
 
@@ -164,9 +175,9 @@ extension Gossip {
         private mutating func nextProbeTarget() -> Member? {
             for _ in 0..<2 {
                 while let id = probeQueue.popLast() {
-                    if let member = members[id], member.status == .alive || member.status == .suspect { return member }
+                    if let member = members[id], member.isLive { return member }
                 }
-                probeQueue = members.values.filter { $0.id != selfID && ($0.status == .alive || $0.status == .suspect) }.map(\.id).sorted().shuffled(using: &random)
+                probeQueue = peers.ids.shuffled(using: &random)
             }
             return nil
         }
@@ -187,7 +198,7 @@ extension Gossip {
             if current.acked { return [] }
             // Lifeguard: missing nacks mean the problem may be ours; no helpers at all counts as one miss.
             adjustHealth(current.expectedNacks > 0 ? current.expectedNacks - current.nacks : 1)
-            guard let target = members[current.target], target.status == .alive || target.status == .suspect else { return [] }
+            guard let target = members[current.target], target.isLive else { return [] }
             // Tell the target directly too: gossip alone may miss it, and it is the one who can refute.
             return suspect(target.id, incarnation: target.incarnation, by: selfID, now: now)
                 + [.send([.suspect(id: target.id, incarnation: target.incarnation, from: selfID)], to: target.metadata.gossip)]
@@ -199,8 +210,7 @@ extension Gossip {
             guard now >= deadline else { return [.schedule(.suspicionTimeout(id: id, incarnation: incarnation), after: deadline - now)] }
             suspicions[id] = nil
             member.status = .dead
-            members[id] = member
-            deadSince[id] = now
+            store(member, now: now)
             enqueue(.dead(id: id, incarnation: incarnation, from: selfID), about: id)
             return [.memberChanged(member)]
         }
@@ -323,10 +333,10 @@ extension Gossip {
                 if current.status == .dead, let other = members.values.filter({ $0.status == .dead && $0.id != remote.id }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
                     directives.append(.send([fullState(reply: false)], to: other.metadata.gossip))
                 }
+                if current.status == .dead { recentlyDead.removeAll { $0.id == remote.id } }
             }
-            members[remote.id] = updated
+            store(updated)
             suspicions[remote.id] = nil
-            deadSince[remote.id] = nil
             if announce { enqueue(.alive(updated), about: remote.id) }
             return [.memberChanged(updated)] + directives
         }
@@ -336,7 +346,7 @@ extension Gossip {
                 adjustHealth(1)  // Lifeguard: being suspected hints that we are the slow one
                 return incarnation >= me.incarnation ? refute(above: incarnation) : []
             }
-            guard var member = members[id], incarnation >= member.incarnation, member.status == .alive || member.status == .suspect else { return [] }
+            guard var member = members[id], incarnation >= member.incarnation, member.isLive else { return [] }
             if member.status == .suspect, incarnation == member.incarnation, var suspicion = suspicions[id] {
                 guard accuser != suspicion.accuser, suspicion.confirmations.insert(accuser).inserted else { return [] }
                 suspicions[id] = suspicion
@@ -346,7 +356,7 @@ extension Gossip {
             }
             member.status = .suspect
             member.incarnation = incarnation
-            members[id] = member
+            store(member)
             suspicions[id] = Suspicion(incarnation: incarnation, start: now, accuser: accuser)
             enqueue(.suspect(id: id, incarnation: incarnation, from: accuser), about: id)
             let timeout = suspicionTimeout(confirmations: suspicions[id]!.confirmations.count)
@@ -355,12 +365,11 @@ extension Gossip {
 
         private mutating func dead(_ id: NodeID, incarnation: UInt64, by accuser: NodeID, now: Instant) -> [Directive] {
             if id == selfID { return incarnation >= me.incarnation ? refute(above: incarnation) : [] }
-            guard var member = members[id], incarnation >= member.incarnation, member.status == .alive || member.status == .suspect else { return [] }
+            guard var member = members[id], incarnation >= member.incarnation, member.isLive else { return [] }
             member.status = .dead
             member.incarnation = incarnation
-            members[id] = member
+            store(member, now: now)
             suspicions[id] = nil
-            deadSince[id] = now
             enqueue(.dead(id: id, incarnation: incarnation, from: accuser), about: id)
             return [.memberChanged(member)]
         }
@@ -375,7 +384,7 @@ extension Gossip {
             guard var member = members[id], incarnation >= member.incarnation, member.status != .left else { return [] }
             member.status = .left
             member.incarnation = incarnation
-            members[id] = member
+            store(member)
             suspicions[id] = nil
             enqueue(.left(id: id, incarnation: incarnation), about: id)
             return [.memberChanged(member)]
@@ -403,49 +412,50 @@ extension Gossip {
 
         /// Queues an update; it replaces any older queued update about the same member.
         private mutating func enqueue(_ message: Message, about subject: NodeID) {
-            broadcasts.removeAll { $0.subject == subject }
-            broadcasts.append(Broadcast(subject: subject, message: message, size: Codec.encodedSize(message)))
+            queued.enqueue(message, about: subject, size: Codec.encodedSize(message))
         }
 
         /// Whether updates are waiting to be gossiped.
-        public var hasPendingBroadcasts: Bool { !broadcasts.isEmpty }
+        public var hasPendingBroadcasts: Bool { !queued.isEmpty }
 
         /// `messages` plus as many pending updates as fit in one packet, least-sent first.
         private mutating func send(_ messages: [Message], to address: Address) -> Directive {
-            var budget = settings.maxPacketSize - Sealer.overhead - 2 - messages.reduce(0) { $0 + Codec.encodedSize($1) }
-            var packet = messages
+            let budget = settings.maxPacketSize - Sealer.overhead - 2 - messages.reduce(0) { $0 + Codec.encodedSize($1) }
             let limit = settings.retransmitLimit(members: max(liveCount, 1))
-            for index in broadcasts.indices.sorted(by: { broadcasts[$0].transmits < broadcasts[$1].transmits }) {
-                let size = broadcasts[index].size
-                guard size <= budget else { continue }
-                budget -= size
-                packet.append(broadcasts[index].message)
-                broadcasts[index].transmits += 1
-            }
-            broadcasts.removeAll { $0.transmits >= limit }
-            return .send(packet, to: address)
+            return .send(messages + queued.take(fitting: budget, retransmitLimit: limit), to: address)
         }
 
         /// One gossip round: pending updates to `gossipFanout` random members (recently dead ones
         /// included, so a wrongly declared member hears it and can refute).
         private mutating func gossip(now: Instant) -> [Directive] {
-            guard !broadcasts.isEmpty else { return [] }
+            guard !queued.isEmpty else { return [] }
             return randomMembers(settings.gossipFanout, excluding: [], includeRecentlyDead: true, now: now).compactMap { member in
-                guard !broadcasts.isEmpty else { return nil }
+                guard !queued.isEmpty else { return nil }
                 return send([], to: member.metadata.gossip)
             }
         }
 
+        /// Up to `count` distinct random members other than this node and `excluding`: live ones,
+        /// and with `includeRecentlyDead` those declared dead within a push-pull interval. O(count)
+        /// picks from the indexed lists; the whole list, shuffled, when it is not much longer.
         private mutating func randomMembers(_ count: Int, excluding: Set<NodeID>, includeRecentlyDead: Bool, now: Instant) -> [Member] {
-            let candidates = members.values.filter { member in
-                guard member.id != selfID, !excluding.contains(member.id) else { return false }
-                switch member.status {
-                case .alive, .suspect: return true
-                case .dead: return includeRecentlyDead && (deadSince[member.id].map { now - $0 < settings.pushPullInterval } ?? false)
-                case .left: return false
+            let window = settings.pushPullInterval
+            while let oldest = recentlyDead.first, now - oldest.since >= window { recentlyDead.removeFirst() }
+            let dead = includeRecentlyDead ? recentlyDead.filter { members[$0.id]?.status == .dead && now - $0.since < window }.map(\.id) : []
+            let total = peers.count + dead.count
+            func candidate(_ index: Int) -> NodeID { index < peers.count ? peers.ids[index] : dead[index - peers.count] }
+            var chosen: [NodeID] = []
+            if total <= 2 * (count + excluding.count) {
+                chosen = (0..<total).map(candidate).filter { !excluding.contains($0) }.shuffled(using: &random)
+                chosen = Array(chosen.prefix(count))
+            } else {
+                var seen = excluding
+                while chosen.count < count {
+                    let id = candidate(Int.random(in: 0..<total, using: &random))
+                    if seen.insert(id).inserted { chosen.append(id) }
                 }
-            }.sorted { $0.id < $1.id }
-            return Array(candidates.shuffled(using: &random).prefix(count))
+            }
+            return chosen.compactMap { members[$0] }
         }
     }
 }

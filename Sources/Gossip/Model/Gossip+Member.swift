@@ -103,5 +103,8 @@ extension Gossip {
             self.load = load
             self.loadVersion = loadVersion
         }
+
+        /// Alive or suspect: counted in the cluster's size, probed, gossiped to.
+        public var isLive: Bool { status == .alive || status == .suspect }
     }
 }

@@ -14,6 +14,16 @@ extension GossipSimulator {
         return latest.inSeconds
     }
 
+    /// Seconds from `since` to the first suspicion of `victim` anywhere, the first death declared
+    /// and how many distinct members accused it before that death: what explains a slow detection.
+    public func detectionTimeline(of victim: Int, since: Duration) -> (firstSuspect: Double?, firstDead: Double?, accusers: Int) {
+        let id = nodes[victim].selfID
+        let suspects = firstChanges(about: id, since: since) { $0.status == .suspect }.values
+        let deaths = firstChanges(about: id, since: since) { $0.status == .dead }.values
+        let firstDead = deaths.min()
+        return (suspects.min().map { ($0 - since).inSeconds }, firstDead.map { ($0 - since).inSeconds }, suspects.filter { $0 <= firstDead ?? .seconds(1e9) }.count)
+    }
+
     /// Per other running node, seconds from `since` until it saw `subject` at `incarnation` or above.
     public func disseminationTimes(of subject: Int, incarnation: UInt64, since: Duration) -> [Double] {
         let firsts = firstChanges(about: nodes[subject].selfID, since: since) { $0.incarnation >= incarnation }

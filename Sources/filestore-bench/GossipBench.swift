@@ -9,6 +9,7 @@ struct GossipBench: ParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Cluster sizes.") var nodes: [Int] = [3, 10, 100, 1_000]
     @Option(help: "Runs per figure (crash victims, partitions).") var seeds = 20
+    @Flag(help: "Print each crash run's timeline (first suspicion, first death).") var verbose = false
     @Option(help: "Simulated hours per loss rate for false positives.") var hours = 1.0
 
     func run() throws {
@@ -31,6 +32,10 @@ struct GossipBench: ParsableCommand {
                 simulator.crash(victim)
                 simulator.run(for: .seconds(60))
                 if let time = simulator.detectionTime(of: victim, since: crashedAt) { detections.append(time) } else { undetected += 1 }
+                if verbose {
+                    let line = simulator.detectionTimeline(of: victim, since: crashedAt)
+                    print("  seed \(seed): all survivors \(fixed(detections.last ?? .nan, 1)) s, first suspicion \(fixed(line.firstSuspect ?? .nan, 1)) s, first death \(fixed(line.firstDead ?? .nan, 1)) s, \(line.accusers) members suspecting before it")
+                }
                 // Partition: split in two for a minute, heal, time until all views agree.
                 var healer = GossipSimulator(count: count, seed: seed &+ 1_000)
                 healer.run(until: .seconds(20))

@@ -358,6 +358,10 @@ extension Gossip {
             member.incarnation = incarnation
             store(member)
             suspicions[id] = Suspicion(incarnation: incarnation, start: now, accuser: accuser)
+            // Probe an accused member next: an independent failure confirms the suspicion sooner (the
+            // timeout shrinks to its minimum), a live one hears of it on the ping and refutes. Without
+            // this, confirmations wait for the random round-robin to reach it, which makes the tail.
+            if accuser != selfID { probeQueue.append(id) }
             enqueue(.suspect(id: id, incarnation: incarnation, from: accuser), about: id)
             let timeout = suspicionTimeout(confirmations: suspicions[id]!.confirmations.count)
             return [.memberChanged(member), .schedule(.suspicionTimeout(id: id, incarnation: incarnation), after: timeout)]

@@ -23,7 +23,22 @@ struct MembershipIndexTests {
                 model.remove(id)
             }
             #expect(indexed.count == model.count && Set(indexed.ids) == model)
+            let excluded = NodeID("n\(Int.random(in: 0..<60, using: &random))")!
+            let picked = indexed.randomElement(excluding: excluded, using: &random)
+            #expect(picked.map { model.contains($0) && $0 != excluded } ?? model.subtracting([excluded]).isEmpty, "a pick is a member other than the excluded one")
         }
+    }
+
+    @Test("a random pick that excludes one id still reaches every other id")
+    func randomPickCoversTheRest() {
+        var random = SeededGenerator(seed: 77)
+        var indexed = Gossip.IndexedIDs()
+        let ids = (0..<5).map { NodeID("n\($0)")! }
+        ids.forEach { indexed.insert($0) }
+        var seen: [NodeID: Int] = [:]
+        for _ in 0..<4_000 { if let id = indexed.randomElement(excluding: ids[2], using: &random) { seen[id, default: 0] += 1 } }
+        #expect(Set(seen.keys) == Set(ids).subtracting([ids[2]]))
+        #expect(seen.values.allSatisfy { (800...1_200).contains($0) }, "about uniform: \(seen)")
     }
 
     @Test("queued updates go least-sent first, each at most the retransmit limit, a newer one replacing the older", arguments: 0..<20)

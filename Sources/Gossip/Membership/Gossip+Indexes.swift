@@ -16,6 +16,16 @@ extension Gossip {
             ids.append(id)
         }
 
+        /// A uniformly random id other than `excluded`, nil when there is none.
+        func randomElement(excluding excluded: NodeID? = nil, using random: inout some RandomNumberGenerator) -> NodeID? {
+            let skipped = excluded.flatMap { positions[$0] }
+            let choices = ids.count - (skipped == nil ? 0 : 1)
+            guard choices > 0 else { return nil }
+            let index = Int.random(in: 0..<choices, using: &random)
+            if let skipped, index >= skipped { return ids[index + 1] }
+            return ids[index]
+        }
+
         mutating func remove(_ id: NodeID) {
             guard let position = positions.removeValue(forKey: id) else { return }
             let last = ids.removeLast()
@@ -39,63 +49,81 @@ extension Gossip {
     /// dropped; a newer update about the same member replaces the queued one. A send visits only
     /// what it packs (and a bounded number that do not fit), not every update queued.
     struct BroadcastQueue: Sendable {
-        private var levels: [[Broadcast]] = []
-        /// Where each subject's update is queued.
-        private var levelOf: [NodeID: Int] = [:]
+        /// A queued update and the stamp it was queued with: an entry whose stamp is no longer its
+        /// subject's current one was replaced and is skipped (and dropped) when reached.
+        private struct Entry: Sendable {
+            var broadcast: Broadcast
+            var stamp: UInt64
+        }
 
-        var isEmpty: Bool { levelOf.isEmpty }
-        var count: Int { levelOf.count }
+        /// `levels[t]`: updates sent `t` times, the newest last (taken first, as memberlist does).
+        private var levels: [[Entry]] = []
+        /// The stamp of each subject's current update.
+        private var current: [NodeID: UInt64] = [:]
+        private var nextStamp: UInt64 = 0
+        /// Replaced entries still in `levels`; compacted away once they outnumber the live ones.
+        private var stale = 0
+
+        var isEmpty: Bool { current.isEmpty }
+        var count: Int { current.count }
 
         mutating func enqueue(_ message: Message, about subject: NodeID, size: Int) {
-            if let level = levelOf[subject] { levels[level].removeAll { $0.subject == subject } }
+            nextStamp += 1
+            if current.updateValue(nextStamp, forKey: subject) != nil { stale += 1 }
             if levels.isEmpty { levels.append([]) }
-            levels[0].append(Broadcast(subject: subject, message: message, size: size))
-            levelOf[subject] = 0
+            levels[0].append(Entry(broadcast: Broadcast(subject: subject, message: message, size: size), stamp: nextStamp))
+            if stale > current.count + 64 { compact() }
         }
 
         /// Pending updates that fit in `budget` bytes, least-sent first, each counted as sent once more.
         mutating func take(fitting budget: Int, retransmitLimit: Int) -> [Message] {
             // A smaller cluster may lower the limit: what was sent often enough goes now.
             while levels.count > max(retransmitLimit, 1) {
-                for broadcast in levels.removeLast() { levelOf[broadcast.subject] = nil }
+                for entry in levels.removeLast() {
+                    if isCurrent(entry) { current[entry.broadcast.subject] = nil } else { stale -= 1 }
+                }
             }
             var budget = budget
             var taken: [Message] = []
-            var promoted: [(level: Int, broadcast: Broadcast)] = []
+            var promoted: [(level: Int, entry: Entry)] = []
             var misses = 0
             scan: for level in levels.indices {
-                var kept: [Broadcast] = []
-                var index = 0
-                while index < levels[level].count {
-                    let broadcast = levels[level][index]
-                    index += 1
-                    if broadcast.size <= budget {
-                        budget -= broadcast.size
-                        taken.append(broadcast.message)
-                        promoted.append((level + 1, broadcast))
+                var skipped: [Entry] = []
+                defer { levels[level].append(contentsOf: skipped.reversed()) }
+                while let entry = levels[level].popLast() {
+                    guard isCurrent(entry) else { stale -= 1; continue }
+                    if entry.broadcast.size <= budget {
+                        budget -= entry.broadcast.size
+                        taken.append(entry.broadcast.message)
+                        promoted.append((level + 1, entry))
                     } else {
-                        kept.append(broadcast)
+                        skipped.append(entry)
                         misses += 1
                     }
                     // A full packet, or enough that do not fit: the rest stays in order.
-                    if budget < Self.smallestUpdate || misses >= Self.maxMisses {
-                        levels[level] = kept + levels[level][index...]
-                        break scan
-                    }
+                    if budget < Self.smallestUpdate || misses >= Self.maxMisses { break scan }
                 }
-                levels[level] = kept
             }
-            for (level, broadcast) in promoted {
-                if level >= retransmitLimit {
-                    levelOf[broadcast.subject] = nil
+            for (level, entry) in promoted {
+                guard level < retransmitLimit else {
+                    current[entry.broadcast.subject] = nil
                     continue
                 }
                 while levels.count <= level { levels.append([]) }
-                levels[level].append(broadcast)
-                levelOf[broadcast.subject] = level
+                levels[level].append(entry)
             }
             while let last = levels.last, last.isEmpty { levels.removeLast() }
             return taken
+        }
+
+        private func isCurrent(_ entry: Entry) -> Bool { current[entry.broadcast.subject] == entry.stamp }
+
+        /// Drops replaced entries: O(queued), run only after as many replacements, so O(1) amortized.
+        private mutating func compact() {
+            let current = current
+            for level in levels.indices { levels[level].removeAll { current[$0.broadcast.subject] != $0.stamp } }
+            while let last = levels.last, last.isEmpty { levels.removeLast() }
+            stale = 0
         }
 
         /// No update encodes in fewer bytes than this (a `left` with a short id).

@@ -28,6 +28,13 @@ extension Gossip {
         private var suspicions: [NodeID: Suspicion] = [:]
         /// Other members that are alive or suspect: what probes and gossip pick from.
         private var peers = IndexedIDs()
+        /// Other members that are dead, and those that have not left: what a healed partition and
+        /// push-pull pick from.
+        private var deadPeers = IndexedIDs()
+        private var unleftPeers = IndexedIDs()
+        /// Every member's id, this node first, in the order first heard of: the order of a full
+        /// state, which must not depend on hashing and costs no sort.
+        private var order: [NodeID]
         /// Members declared dead, oldest first, for as long as gossip still includes them.
         private var recentlyDead: [(id: NodeID, since: Instant)] = []
         /// Pending updates, by how many times each was sent (least-sent go out first).
@@ -64,6 +71,7 @@ extension Gossip {
             self.settings = settings
             self.selfID = selfID
             self.members = [selfID: Member(id: selfID, incarnation: incarnation, status: .alive, metadata: metadata)]
+            self.order = [selfID]
             self.random = SeededGenerator(seed: seed)
         }
 
@@ -75,10 +83,12 @@ extension Gossip {
 
         /// Puts a member's entry in the table, keeping the indexes in step.
         private mutating func store(_ member: Member, now: Instant? = nil) {
-            let previous = members[member.id]?.status
-            members[member.id] = member
+            let previous = members.updateValue(member, forKey: member.id)?.status
+            if previous == nil { order.append(member.id) }
             guard member.id != selfID, previous != member.status else { return }
             if member.isLive { peers.insert(member.id) } else { peers.remove(member.id) }
+            if member.status == .dead { deadPeers.insert(member.id) } else { deadPeers.remove(member.id) }
+            if member.status != .left { unleftPeers.insert(member.id) } else { unleftPeers.remove(member.id) }
             if member.status == .dead, let now { recentlyDead.append((member.id, now)) }
         }
 
@@ -146,7 +156,7 @@ extension Gossip {
             case .pushPullTick:
                 var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval)]
                 // Dead members are candidates too: that is how the two sides of a healed partition find each other.
-                if let peer = members.values.filter({ $0.id != selfID && $0.status != .left }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
+                if let peer = unleftPeers.randomElement(using: &random).flatMap({ members[$0] }) {
                     directives.append(.send([fullState(reply: false)], to: peer.metadata.gossip))
                 }
                 return directives
@@ -330,7 +340,7 @@ extension Gossip {
                 if remote.loadVersion < current.loadVersion { updated.load = current.load; updated.loadVersion = current.loadVersion }
                 // A dead member came back: maybe a partition healed, so the others we hold dead may be alive too.
                 // Push our state to one of them now rather than at the next push-pull tick.
-                if current.status == .dead, let other = members.values.filter({ $0.status == .dead && $0.id != remote.id }).sorted(by: { $0.id < $1.id }).randomElement(using: &random) {
+                if current.status == .dead, let other = deadPeers.randomElement(excluding: remote.id, using: &random).flatMap({ members[$0] }) {
                     directives.append(.send([fullState(reply: false)], to: other.metadata.gossip))
                 }
                 if current.status == .dead { recentlyDead.removeAll { $0.id == remote.id } }
@@ -409,7 +419,7 @@ extension Gossip {
         /// Our whole table as a push-pull message, in id order (dictionary order differs per process;
         /// the simulator must be reproducible).
         private func fullState(reply: Bool) -> Message {
-            .state(members: members.values.sorted { $0.id < $1.id }, reply: reply, from: selfID)
+            .state(members: order.compactMap { members[$0] }, reply: reply, from: selfID)
         }
 
         private var ownLoad: Message { .load(id: selfID, version: me.loadVersion, report: me.load) }

@@ -7,7 +7,7 @@ import GossipSimulation
 struct GossipBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gossip", abstract: "Gossip detection, dissemination, false positives, load and partition figures (simulated).")
 
-    @Option(parsing: .upToNextOption, help: "Cluster sizes.") var nodes: [Int] = [3, 10, 100, 1_000]
+    @Option(parsing: .upToNextOption, help: "Cluster sizes (1000 is opt-in: not yet fast enough to simulate here).") var nodes: [Int] = [3, 10, 100]
     @Option(help: "Runs per figure (crash victims, partitions).") var seeds = 20
     @Flag(help: "Print each crash run's timeline (first suspicion, first death).") var verbose = false
     @Option(help: "Simulated hours per loss rate for false positives.") var hours = 1.0

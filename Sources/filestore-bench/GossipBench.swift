@@ -34,7 +34,7 @@ struct GossipBench: ParsableCommand {
                 if let time = simulator.detectionTime(of: victim, since: crashedAt) { detections.append(time) } else { undetected += 1 }
                 if verbose {
                     let line = simulator.detectionTimeline(of: victim, since: crashedAt)
-                    print("  seed \(seed): all survivors \(fixed(detections.last ?? .nan, 1)) s, first suspicion \(fixed(line.firstSuspect ?? .nan, 1)) s, first death \(fixed(line.firstDead ?? .nan, 1)) s, \(line.accusers) members suspecting before it")
+                    print("  seed \(seed): all survivors \(fixed(detections.last ?? .nan, 1)) s, first suspicion \(fixed(line.firstSuspect ?? .nan, 1)) s, first death \(fixed(line.firstDead ?? .nan, 1)) s, \(line.accusers) members that had heard the suspicion by then")
                 }
                 // Partition: split in two for a minute, heal, time until all views agree.
                 var healer = GossipSimulator(count: count, seed: seed &+ 1_000)

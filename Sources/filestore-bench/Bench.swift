@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "filestore-bench",
         abstract: "Print filestore performance figures.",
-        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self, CompareBench.self, S3OverheadBench.self]
+        subcommands: [RingBench.self, BlobBench.self, GossipBench.self, AgentBench.self, S3OverheadBench.self]
     )
 }
 

@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "filestore",
             dependencies: [
-                "Agent", "PublicAPI", "Basics", "Ring", "Gossip", "GossipNIO", "DevCluster",
+                "Agent", "PublicAPI", "Basics", "ByteStreams", "Ring", "Gossip", "GossipNIO", "DevCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

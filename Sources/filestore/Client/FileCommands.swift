@@ -1,6 +1,7 @@
 import Basics
 import ArgumentParser
 import AsyncHTTPClient
+import ByteStreams
 import Crypto
 import Foundation
 import NIOCore
@@ -50,13 +51,14 @@ struct PutCommand: AsyncParsableCommand {
     }
 }
 
-/// A file's bytes as an async sequence of 1 MiB buffers, hashed and counted as they are read.
+/// A file's bytes as an async sequence of 1 MiB buffers, read straight into each buffer and
+/// hashed on another core while the next is read and sent (`PipelinedDigest`), counted as they go.
 final class FileBytes: AsyncSequence, @unchecked Sendable {
     // Unchecked: read by one request body stream at a time (AsyncHTTPClient iterates it once).
     typealias Element = ByteBuffer
     let handle: FileHandle
     let progress: ProgressBar
-    private var hasher = SHA256()
+    private var hasher = PipelinedDigest(SHA256(), depth: 4) { $0.update(bufferPointer: $1) }
     private var finished: String?
 
     init(handle: FileHandle, progress: ProgressBar) {
@@ -69,19 +71,30 @@ final class FileBytes: AsyncSequence, @unchecked Sendable {
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let source: FileBytes
-        mutating func next() async throws -> ByteBuffer? { try source.read() }
+        mutating func next() async throws -> ByteBuffer? { try await source.read() }
     }
 
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(source: self) }
 
-    private func read() throws -> ByteBuffer? {
-        guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else {
-            if finished == nil { finished = SHA256Hex.hex(hasher.finalize()) }
+    private func read() async throws -> ByteBuffer? {
+        var buffer = ByteBufferAllocator().buffer(capacity: 1 << 20)
+        var (ended, failure): (Bool, Int32) = (false, 0)
+        while buffer.writableBytes > 0, !ended {
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
+                let count = Foundation.read(handle.fileDescriptor, space.baseAddress, space.count)
+                if count > 0 { return count }
+                if count == 0 { ended = true } else if errno != EINTR { failure = errno }
+                return 0
+            }
+            if failure != 0 { throw ClientError("reading the file failed: \(String(cString: strerror(failure)))") }
+        }
+        guard buffer.readableBytes > 0 else {
+            if finished == nil { finished = SHA256Hex.hex(await hasher.result().finalize()) }
             return nil
         }
-        hasher.update(data: data)
-        progress.advance(data.count)
-        return ByteBuffer(bytes: data)
+        await hasher.feed([buffer])
+        progress.advance(buffer.readableBytes)
+        return buffer
     }
 }
 
@@ -113,15 +126,16 @@ struct GetCommand: AsyncParsableCommand {
                 output = .standardOutput
             }
             let progress = ProgressBar(label: "get \(path)", total: total)
-            var hasher = SHA256()
+            // Hashed on another core while the next bytes arrive and are written.
+            var hasher = PipelinedDigest(SHA256(), depth: 8) { $0.update(bufferPointer: $1) }
             do {
                 for try await buffer in response.body {
-                    buffer.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                    try output.write(contentsOf: Data(buffer.readableBytesView))
+                    await hasher.feed([buffer])
+                    try Self.write(buffer, to: output.fileDescriptor)
                     progress.advance(buffer.readableBytes)
                 }
                 progress.finish()
-                let received = SHA256Hex.hex(hasher.finalize())
+                let received = SHA256Hex.hex(await hasher.result().finalize())
                 guard expected == nil || expected == received else { throw ClientError("the download's SHA-256 \(received) differs from the stored \(expected!)") }
                 if let temporary {
                     try output.close()
@@ -131,6 +145,23 @@ struct GetCommand: AsyncParsableCommand {
             } catch {
                 if let temporary { try? FileManager.default.removeItem(atPath: temporary) }
                 throw error
+            }
+        }
+    }
+}
+
+extension GetCommand {
+    /// Writes all of `buffer` to `descriptor` from its own memory (no copy into a `Data`).
+    static func write(_ buffer: ByteBuffer, to descriptor: Int32) throws {
+        try buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw ClientError("writing the download failed: \(String(cString: strerror(errno)))")
+                }
+                offset += written
             }
         }
     }

@@ -24,6 +24,8 @@ public final class LocalCluster: Sendable {
         public var storage = Storage.directory
         public var replication = 2
         public var chunkSize = "5MiB"
+        /// `cluster.inline_max` (nil: the agents' default).
+        public var inlineMax: String?
         public var deadGrace = "5m"
         /// Self-healing timings (cluster.yml keys); nil keeps the agent's defaults.
         public var repairInterval: String?
@@ -121,7 +123,7 @@ public final class LocalCluster: Sendable {
               dead_grace: \(options.deadGrace)
 
             """
-        for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod), ("s3_upload_expiry", options.s3UploadExpiry)] {
+        for (key, value) in [("repair_interval", options.repairInterval), ("gc_grace", options.gcGrace), ("scrub_period", options.scrubPeriod), ("s3_upload_expiry", options.s3UploadExpiry), ("inline_max", options.inlineMax)] {
             if let value { yaml += "  \(key): \(value)\n" }
         }
         if options.tls {

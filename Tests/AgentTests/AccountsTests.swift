@@ -132,6 +132,16 @@ struct AccountsTests {
         let (second, secondRecord) = accounts.makeToken(for: try await accounts.checkPassword(user: "alice", password: "second-password", client: "test"))
         _ = try await metadata.merge(GlobalRecords(tokens: [secondRecord]))
         #expect(await bearer(second) == "alice")
+        #expect(await bearer(second) == "alice", "a token checked before (and remembered) still works")
+
+        // Revoked: refused at once, remembered or not; a record that changes nothing leaves it refused.
+        var revoked = secondRecord
+        revoked.deleted = true
+        revoked.version = clock.now()
+        _ = try await metadata.merge(GlobalRecords(tokens: [revoked]))
+        #expect(await bearer(second) == nil)
+        _ = try await metadata.merge(GlobalRecords(tokens: [secondRecord]))
+        #expect(await bearer(second) == nil)
 
         // Deleted, then created again under the same name: another user; no old token works.
         alice = changed

@@ -1,4 +1,5 @@
 import Basics
+import Crypto
 import Foundation
 import Simulation
 import Testing
@@ -56,6 +57,39 @@ struct ManifestDecodingTests {
         for (what, forged) in forgeries {
             #expect(throws: DecodingError.self, "\(what) is refused") { try Self.roundTrip(forged) }
         }
+    }
+
+    /// A small file's manifest carries its content: it round-trips on the wire, and one whose
+    /// content cannot stand for the file (chunks beside it, more than a manifest may carry, a
+    /// tombstone with content) is refused; damaged content decodes but is not intact.
+    @Test(arguments: 0..<20)
+    func inlineManifestsRoundTripAndForgedOnesAreRefused(seed: UInt64) throws {
+        var random = SeededGenerator(seed: 500 + seed)
+        let bytes = Data((0..<Int.random(in: 1...4096, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var manifest = Self.valid(&random)
+        (manifest.chunks, manifest.size, manifest.inline) = ([], Int64(bytes.count), bytes)
+        manifest.sha256 = Hex.encode(SHA256.hash(data: bytes))
+        #expect(try Self.roundTrip(manifest) == manifest && manifest.inlineIsIntact && manifest.isInline)
+        var forgeries: [(String, Manifest)] = []
+        var withChunks = manifest
+        withChunks.chunks = [ChunkReference(id: ChunkID(manifest.sha256)!, size: manifest.size)]
+        forgeries.append(("inline content and chunks", withChunks))
+        var huge = manifest
+        huge.inline = Data(count: Manifest.maxInlineBytes + 1)
+        huge.size = Int64(Manifest.maxInlineBytes + 1)
+        forgeries.append(("more than a manifest may carry", huge))
+        var tombstone = manifest
+        tombstone.deleted = true
+        forgeries.append(("a tombstone with content", tombstone))
+        for (what, forged) in forgeries {
+            #expect(throws: DecodingError.self, "\(what) is refused") { try Self.roundTrip(forged) }
+        }
+        // Damage (a flipped byte, content of another length) decodes but is not intact: never served.
+        var flipped = manifest
+        flipped.inline![Int.random(in: 0..<bytes.count, using: &random)] ^= 0x01
+        var short = manifest
+        short.inline = bytes.dropLast()
+        for damaged in [flipped, short] { #expect(try Self.roundTrip(damaged).inlineIsIntact == false) }
     }
 
     /// A listing's shard page from a peer: summaries round-trip (the chunk count kept, the list

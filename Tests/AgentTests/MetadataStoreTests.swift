@@ -1,5 +1,6 @@
 import Foundation
 import Basics
+import Crypto
 import Ring
 import Testing
 @testable import Agent
@@ -27,6 +28,34 @@ struct MetadataStoreTests {
         let reopened = try MetadataStore(path: path)
         _ = try await reopened.merge(Self.manifest("a", wall: 1))
         #expect(try await reopened.commitSynchronousMode() == 2)
+    }
+
+    /// A small file's content is stored beside its record: read back whole, left out of the
+    /// record a listing reads, and a damaged copy gives way to a good one of the same version
+    /// (not to an older one); a damaged copy from elsewhere is refused.
+    @Test func inlineContentIsStoredBesideTheRecord() async throws {
+        let store = try MetadataStore.inMemory()
+        let bytes = Data("small file content".utf8)
+        let version = HybridTimestamp(wallMilliseconds: 5, counter: 0, node: "node1")
+        let manifest = Manifest(
+            owner: "alice", path: "s.txt", size: Int64(bytes.count), sha256: Hex.encode(SHA256.hash(data: bytes)), chunkSize: 5 << 20, chunks: [],
+            contentType: "text/plain", createdAt: 1, version: version, inline: bytes
+        )
+        #expect(try await store.merge(manifest) == manifest)
+        #expect(try await store.manifest(manifest.key) == manifest)
+        let record = try await store.database.read { db in try Data.fetchOne(db, sql: "SELECT record FROM manifest") }
+        #expect(record.map { String(decoding: $0, as: UTF8.self).contains(bytes.base64EncodedString()) } == false, "the record holds no content")
+        #expect(try await store.shardPage(owner: "alice", prefix: "", after: nil, limit: 10).files.map(\.size) == [Int64(bytes.count)])
+
+        try await store.database.write { db in try db.execute(sql: "UPDATE manifest SET inline = x'00'") }
+        let damaged = try #require(try await store.manifest(manifest.key))
+        #expect(!damaged.inlineIsIntact)
+        var older = manifest
+        older.version = HybridTimestamp(wallMilliseconds: 4, counter: 0, node: "node1")
+        #expect(try await store.merge(older) == damaged, "an older version does not replace a newer one, damaged or not")
+        await #expect(throws: MetadataStore.DamagedContentError.self, "a damaged copy is never stored") { try await store.merge(damaged) }
+        #expect(try await store.merge(manifest) == manifest, "a good copy of the same version mends it")
+        #expect(try await store.manifest(manifest.key) == manifest)
     }
 
     /// Token records past the cutoff go, live or revoked; the others stay.

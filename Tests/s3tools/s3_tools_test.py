@@ -233,6 +233,26 @@ check(s3.get_object(Bucket="tools", Key="copies/assembled.bin")["Body"].read() =
 expect_error("InvalidRange", lambda: s3.upload_part_copy(Bucket="tools", Key="copies/x", UploadId=s3.create_multipart_upload(Bucket="tools", Key="copies/x")["UploadId"],
              PartNumber=1, CopySource="tools/dir/a.bin", CopySourceRange=f"bytes=0-{len(data)}"))
 
+# Small objects live in their manifests (cluster.inline_max): no chunk is written for them, and
+# ranged reads, copies and UploadPartCopy (a part always gets chunks) work on them as on any other.
+small = os.urandom(3000)
+before = chunk_writes()
+small_put = s3.put_object(Bucket="tools", Key="small/s.bin", Body=small)
+check(chunk_writes() == before, "a 3,000-byte object wrote no chunk anywhere")
+check(small_put["ETag"] == '"%s"' % hashlib.md5(small).hexdigest(), "a small object's ETag is its MD5")
+ranged_small = other.get_object(Bucket="tools", Key="small/s.bin", Range="bytes=10-19")
+check(ranged_small["Body"].read() == small[10:20] and ranged_small["ContentRange"] == "bytes 10-19/3000", "a ranged GET of a small object")
+s3.copy_object(Bucket="tools", Key="small/copy.bin", CopySource="tools/small/s.bin")
+check(other.get_object(Bucket="tools", Key="small/copy.bin")["Body"].read() == small, "a copy of a small object reads back")
+small_upload = s3.create_multipart_upload(Bucket="tools", Key="small/assembled.bin")["UploadId"]
+part_one = s3.upload_part_copy(Bucket="tools", Key="small/assembled.bin", UploadId=small_upload, PartNumber=1, CopySource="tools/mp/parts.bin")
+part_two = s3.upload_part_copy(Bucket="tools", Key="small/assembled.bin", UploadId=small_upload, PartNumber=2, CopySource="tools/small/s.bin")
+s3.complete_multipart_upload(Bucket="tools", Key="small/assembled.bin", UploadId=small_upload, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": part_one["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": part_two["CopyPartResult"]["ETag"]}]})
+check(other.get_object(Bucket="tools", Key="small/assembled.bin")["Body"].read() == b"a" * (5 << 20) + b"tail" + small,
+      "UploadPartCopy of a whole small object as the last part assembles the right bytes")
+check(rest("GET", "/api/v1/meta/tools/small/s.bin?owner=s3user")["chunks"] == [], "a small object lists no chunks")
+
 # DeleteObjects, verbose and quiet; ListObjectVersions of an unversioned bucket.
 answer = s3.delete_objects(Bucket="tools", Delete={"Objects": [{"Key": "copies/a.bin"}, {"Key": "copies/never-was"}, {"Key": "copies/replaced.bin", "VersionId": "v1"}]})
 check(sorted(d["Key"] for d in answer.get("Deleted", [])) == ["copies/a.bin", "copies/never-was"] and [e["Code"] for e in answer.get("Errors", [])] == ["NoSuchVersion"],

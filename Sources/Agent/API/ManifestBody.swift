@@ -7,6 +7,7 @@ enum ManifestBody {
     /// Fetches the first chunk before returning, so a failure there is still a clean error
     /// answer; a failure later ends the response early.
     static func stream(_ manifest: Manifest, bytes: ClosedRange<Int64>, reader: ReadCoordinator, _ snapshot: ClusterSnapshot) async throws -> ResponseBody {
+        if let inline = ReadCoordinator.inlineBytes(of: manifest, bytes) { return ResponseBody(byteBuffer: inline) }
         // Which chunks hold the bytes, and where in the first and last of them the range falls.
         let offsets = manifest.chunkOffsets
         let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0

@@ -14,6 +14,10 @@ public struct ClusterConfiguration: Sendable, Equatable {
     public var replication = 2
     public var writeQuorum = 2
     public var chunkSize = ByteSize(bytes: 5 << 20)
+    /// Files of at most this size (and smaller than a chunk) are kept inline in their manifest
+    /// instead of in chunks (docs/architecture.md, "Small files"); 0 keeps every file in chunks.
+    public var inlineMax = Self.defaultInlineMax
+    public static let defaultInlineMax = ByteSize(bytes: 64 << 10)
     public var vnodes = Ring.defaultVnodesPerWeight
     public var deadGrace: Duration = .seconds(300)
     /// How often the convergence loop runs when there is nothing pending (DESIGN.md §9).
@@ -150,7 +154,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
             throw Error(field: "cluster.yml", problem: "not valid YAML: \(error)")
         }
         let top = try Fields(root, at: "cluster.yml", allowed: ["cluster", "nodes", "limits", "tls"])
-        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew", "s3_domain", "s3_upload_expiry"])
+        let cluster = try Fields(try top.required("cluster"), at: "cluster", allowed: ["name", "secret", "previous_secret", "replication", "write_quorum", "chunk_size", "inline_max", "vnodes", "dead_grace", "repair_interval", "repair_bandwidth", "scrub_rate", "scrub_period", "gc_grace", "tombstone_ttl", "max_clock_skew", "s3_domain", "s3_upload_expiry"])
 
         var configuration = ClusterConfiguration(name: try cluster.string("name"), secret: "")
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 64 else { throw Error(field: "cluster.name", problem: "must be 1-64 characters") }
@@ -175,6 +179,12 @@ public struct ClusterConfiguration: Sendable, Equatable {
                 throw Error(field: "cluster.chunk_size", problem: "\"\(text)\" is not a size between 64KiB and 64MiB")
             }
             configuration.chunkSize = size
+        }
+        if let text = cluster.optionalString("inline_max") {
+            guard let size = ByteSize(text), size.bytes >= 0, size.bytes <= Int64(Manifest.maxInlineBytes) else {
+                throw Error(field: "cluster.inline_max", problem: "\"\(text)\" is not a size between 0 and 1MiB")
+            }
+            configuration.inlineMax = size
         }
         configuration.deadGrace = try cluster.duration("dead_grace", default: configuration.deadGrace, minimum: .seconds(1))
         configuration.repairInterval = try cluster.duration("repair_interval", default: configuration.repairInterval, minimum: .milliseconds(100))

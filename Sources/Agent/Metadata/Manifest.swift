@@ -1,4 +1,5 @@
 import Basics
+import Crypto
 import Foundation
 import Ring
 
@@ -81,17 +82,21 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
     /// What an S3 upload adds (its ETag, user metadata, content headers, checksums); nil for
     /// files stored through REST.
     public var object: ObjectAttributes?
+    /// The whole content of a small file, kept in the manifest instead of in chunks (docs/architecture.md,
+    /// "Small files"): then `chunks` is empty. Checked against `sha256` before it is served.
+    public var inline: Data?
 
     enum CodingKeys: String, CodingKey {
-        case owner, path, size, sha256, chunks, version, deleted, object
+        case owner, path, size, sha256, chunks, version, deleted, object, inline
         case chunkSize = "chunk_size"
         case contentType = "content_type"
         case createdAt = "created_at_ms"
+        case inlineStored = "inline_stored"
     }
 
     public init(
         owner: String, path: String, size: Int64, sha256: String, chunkSize: Int64, chunks: [ChunkReference],
-        contentType: String, createdAt: Int64, version: HybridTimestamp, deleted: Bool = false, object: ObjectAttributes? = nil
+        contentType: String, createdAt: Int64, version: HybridTimestamp, deleted: Bool = false, object: ObjectAttributes? = nil, inline: Data? = nil
     ) {
         self.owner = owner
         self.path = path
@@ -104,6 +109,7 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         self.version = version
         self.deleted = deleted
         self.object = object
+        self.inline = inline
     }
 
     /// The largest chunk a manifest may name: the largest `chunk_size` a cluster may set.
@@ -117,6 +123,46 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
     /// The largest manifest on the wire and on disk: `maxChunks` entries of at most 94 bytes of
     /// JSON (`{"sha256":"…64…","size":67108864},`) with room for the rest.
     public static let maxWireBytes = 256 << 20
+
+    /// The most bytes a manifest may carry inline (the largest `inline_max` a cluster may set).
+    public static let maxInlineBytes = 1 << 20
+
+    /// Set (to `true`) in a coder's `userInfo` where manifests are stored with their inline data
+    /// beside the record rather than in it (the metadata shard, so a listing never reads the
+    /// content): the record says `"inline_stored": true` and the decoded manifest's `inline` is nil
+    /// until the store attaches it.
+    public static let inlineDetached = CodingUserInfoKey(rawValue: "filestore.manifest.inline-detached")!
+
+    /// Whether the manifest holds its content inline (or, decoded from a shard record, had it stored beside).
+    public var isInline: Bool { inline != nil || (!deleted && chunks.isEmpty && size > 0) }
+
+    /// Whether inline content (if any) hashes to the file's SHA-256: a copy that does not is never served.
+    public var inlineIsIntact: Bool {
+        guard let inline else { return true }
+        return inline.count == size && Hex.encode(SHA256.hash(data: inline)) == sha256
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(owner, forKey: .owner)
+        try container.encode(path, forKey: .path)
+        try container.encode(size, forKey: .size)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(chunkSize, forKey: .chunkSize)
+        try container.encode(chunks, forKey: .chunks)
+        try container.encode(contentType, forKey: .contentType)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(version, forKey: .version)
+        try container.encode(deleted, forKey: .deleted)
+        try container.encodeIfPresent(object, forKey: .object)
+        if let inline {
+            if encoder.userInfo[Self.inlineDetached] as? Bool == true {
+                try container.encode(true, forKey: .inlineStored)
+            } else {
+                try container.encode(inline, forKey: .inline)
+            }
+        }
+    }
 
     /// Decodes and checks what reads rely on, so a corrupt or forged manifest (from a disk or a
     /// peer) is a decoding error, never a crash or an endless read: sizes are not negative,
@@ -135,16 +181,29 @@ public struct Manifest: Codable, Hashable, Sendable, LastWriterWins {
         version = try container.decode(HybridTimestamp.self, forKey: .version)
         deleted = try container.decode(Bool.self, forKey: .deleted)
         object = try container.decodeIfPresent(ObjectAttributes.self, forKey: .object)
+        inline = try container.decodeIfPresent(Data.self, forKey: .inline)
+        let detached = decoder.userInfo[Self.inlineDetached] as? Bool == true
+        let inlineStored = try detached && container.decodeIfPresent(Bool.self, forKey: .inlineStored) == true
         func refuse(_ problem: String) -> DecodingError {
             DecodingError.dataCorruptedError(forKey: .chunks, in: container, debugDescription: "manifest of \(owner)/\(path): \(problem)")
         }
         guard !owner.isEmpty, !path.isEmpty else { throw refuse("no owner or path") }
         guard size >= 0, chunkSize >= 0 else { throw refuse("a negative size") }
         if deleted {
-            guard chunks.isEmpty else { throw refuse("a tombstone with chunks") }
+            guard chunks.isEmpty, inline == nil, !inlineStored else { throw refuse("a tombstone with content") }
             return
         }
         guard sha256.utf8.count == 64, ChunkID(sha256) != nil else { throw refuse("the file's sha256 is not 64 hex digits") }
+        if inline != nil || inlineStored {
+            // Inline content stands for the chunk list: all of the file, and no more than a manifest may carry.
+            guard chunks.isEmpty else { throw refuse("inline content and chunks") }
+            guard (1...Int64(Self.maxInlineBytes)).contains(size) else { throw refuse("\(size) bytes inline, more than \(Self.maxInlineBytes)") }
+            // Content of another length than the file's is damage, not a forgery a read could trip
+            // on: it decodes, fails `inlineIsIntact`, and is never served or stored (and is mended).
+            if let inline, inline.count > Self.maxInlineBytes { throw refuse("\(inline.count) bytes inline, more than \(Self.maxInlineBytes)") }
+            if let object, !object.isPlausible { throw refuse("its S3 attributes are malformed") }
+            return
+        }
         var total: Int64 = 0
         for chunk in chunks {
             guard (1...Self.maxChunkBytes).contains(chunk.size) else { throw refuse("a chunk of \(chunk.size) bytes") }

@@ -46,6 +46,10 @@ extension MetadataStore {
                     """
             )
         }
+        // Small files' content (docs/architecture.md, "Small files"), beside the record so listings never read it.
+        migrator.registerMigration("v5: inline content of small files") { db in
+            try db.execute(sql: "ALTER TABLE manifest ADD COLUMN inline BLOB")
+        }
         return migrator
     }
 }

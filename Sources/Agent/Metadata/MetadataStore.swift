@@ -3,14 +3,21 @@ import Crypto
 import Foundation
 import GRDB
 import Ring
+import Synchronization
 
 /// One node's metadata shard (DESIGN.md §8): manifests it owns or holds as hints, the index of
 /// chunks in its blob store, hints to hand back, the global user and token records, and local
 /// node state. A GRDB `DatabasePool` in WAL mode on disk; an in-memory queue in tests.
 public struct MetadataStore: Sendable {
     let database: any DatabaseWriter
-    private static let encoder = JSONEncoder()
-    private static let decoder = JSONDecoder()
+    /// Every write goes through it: concurrent writes share a commit.
+    private let commits: GroupCommit
+    /// Moves on whenever the global records change (a user, token, key, bucket or ring decision
+    /// merged, expired tokens purged): what a cache of them checks to stay exactly current.
+    public let globalGeneration = Generation()
+    // Manifests' inline content is stored in its own column, out of the record (`Manifest.inlineDetached`).
+    private static let encoder = { let encoder = JSONEncoder(); encoder.userInfo[Manifest.inlineDetached] = true; return encoder }()
+    private static let decoder = { let decoder = JSONDecoder(); decoder.userInfo[Manifest.inlineDetached] = true; return decoder }()
 
     /// Opens (creating and migrating) `meta.sqlite` at `path`.
     ///
@@ -26,6 +33,7 @@ public struct MetadataStore: Sendable {
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         database = pool
+        commits = GroupCommit(pool)
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit synced).
@@ -40,23 +48,32 @@ public struct MetadataStore: Sendable {
         return MetadataStore(database: queue)
     }
 
-    private init(database: any DatabaseWriter) { self.database = database }
+    private init(database: any DatabaseWriter) {
+        self.database = database
+        commits = GroupCommit(database)
+    }
 
     // MARK: Manifests
 
     /// Merges `manifest` into the shard (last writer wins); returns the copy now stored.
     @discardableResult
     public func merge(_ manifest: Manifest) async throws -> Manifest {
+        // A damaged copy (from a peer's damaged disk) never spreads.
+        guard manifest.inlineIsIntact else { throw DamagedContentError(key: manifest.key) }
         let data = try Self.encoder.encode(manifest)
-        return try await database.write { db in
+        return try await commits.write { db in
             let key = manifest.key
-            if let existing = try Self.fetchManifest(key, db), !existing.isSuperseded(by: manifest) { return existing }
+            // A stored copy whose inline content no longer matches its hash (a damaged disk) gives
+            // way to a good copy of the same version, which is how a read's repair mends it.
+            if let existing = try Self.fetchManifest(key, db), !existing.isSuperseded(by: manifest), existing.inlineIsIntact || existing.version != manifest.version {
+                return existing
+            }
             try db.execute(
                 sql: """
-                    INSERT INTO manifest (owner, path, partition, version, deleted, record) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (owner, path) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, record = excluded.record
+                    INSERT INTO manifest (owner, path, partition, version, deleted, record, inline) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (owner, path) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, record = excluded.record, inline = excluded.inline
                     """,
-                arguments: [key.owner, key.path, key.position.partition.index, manifest.version.description, manifest.deleted, data]
+                arguments: [key.owner, key.path, key.position.partition.index, manifest.version.description, manifest.deleted, data, manifest.inline]
             )
             return manifest
         }
@@ -64,8 +81,16 @@ public struct MetadataStore: Sendable {
 
     /// The stored copy of a file's manifest (possibly a tombstone), or nil.
     public func manifest(_ key: FileKey) async throws -> Manifest? {
-        try await database.read { db in try Self.fetchManifest(key, db) }
+        try pointRead { db in try Self.fetchManifest(key, db) }
     }
+
+    /// A read of one row by its key, on the caller's thread. GRDB's async read hands the work to a
+    /// reader's queue and back, two thread wake-ups that cost more than the read itself (a few
+    /// microseconds from the page cache): on the paths every request takes (a manifest, a token,
+    /// a user, a chunk's size) that hop was the largest single cost of a small-file request.
+    /// Only for point reads that cannot wait on anything: a reader is taken from the pool, and
+    /// WAL readers never wait for the writer.
+    private func pointRead<T>(_ body: (Database) throws -> T) throws -> T { try database.read(body) }
 
     /// A page of the shard for a listing: summaries of the manifests (tombstones included, so a
     /// merge across nodes sees deletions) in key order, of one owner or of all, whose path starts
@@ -106,8 +131,12 @@ public struct MetadataStore: Sendable {
     }
 
     private static func fetchManifest(_ key: FileKey, _ db: Database) throws -> Manifest? {
-        guard let data = try Data.fetchOne(db, sql: "SELECT record FROM manifest WHERE owner = ? AND path = ?", arguments: [key.owner, key.path]) else { return nil }
-        return try decoder.decode(Manifest.self, from: data)
+        let statement = try db.cachedStatement(sql: "SELECT record, inline FROM manifest WHERE owner = ? AND path = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [key.owner, key.path]) else { return nil }
+        var manifest = try decoder.decode(Manifest.self, from: row["record"] as Data)
+        // Missing content reads as empty, which fails `inlineIsIntact`: never served, mended by a merge.
+        if manifest.isInline { manifest.inline = (row["inline"] as Data?) ?? Data() }
+        return manifest
     }
 
     // MARK: Chunk index
@@ -116,7 +145,7 @@ public struct MetadataStore: Sendable {
     public func recordChunk(_ id: ChunkID, size: Int64, at milliseconds: Int64) async throws {
         // A chunk stored again (a stand-in's copy of one already here) is wanted again: pinned
         // for the GC round in progress and its grace restarted, like a dedup hit.
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO chunk (id, size, partition, stored_at, touched_epoch) VALUES (?, ?, ?, ?, \(Self.currentGCEpoch))
@@ -130,7 +159,7 @@ public struct MetadataStore: Sendable {
     /// Marks a chunk as wanted again now (a dedup hit): pinned for the GC round in progress (the
     /// round will not delete it), and `gc_grace` measured from here.
     public func touchChunk(_ id: ChunkID, at milliseconds: Int64) async throws {
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(
                 sql: "UPDATE chunk SET stored_at = max(stored_at, ?), touched_epoch = \(Self.currentGCEpoch) WHERE id = ?", arguments: [milliseconds, id.hex]
             )
@@ -139,7 +168,7 @@ public struct MetadataStore: Sendable {
 
     /// Forgets a chunk (after deleting it from the blob store).
     public func forgetChunk(_ id: ChunkID) async throws {
-        try await database.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.hex]) }
+        try await commits.write { db in try db.execute(sql: "DELETE FROM chunk WHERE id = ?", arguments: [id.hex]) }
     }
 
     /// The SQL for this node's current GC epoch (0 before the first round).
@@ -148,7 +177,7 @@ public struct MetadataStore: Sendable {
     /// Starts a GC round: a new epoch, before the round asks anyone what they reference. Every
     /// chunk asked about or stored from now on carries it, so the round cannot delete it.
     public func beginGCEpoch() async throws -> Int64 {
-        try await database.write { db in
+        try await commits.write { db in
             let next = (try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM node_state WHERE key = 'gc_epoch'") ?? 0) + 1
             try Self.setNodeState("gc_epoch", String(next), in: db)
             return next
@@ -158,7 +187,7 @@ public struct MetadataStore: Sendable {
     /// Forgets a chunk for GC unless it was pinned during round `epoch` (asked about or stored
     /// since the round began); the check and the delete are one transaction. True when forgotten.
     public func forgetChunkUnlessPinned(_ id: ChunkID, epoch: Int64) async throws -> Bool {
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(sql: "DELETE FROM chunk WHERE id = ? AND touched_epoch < ?", arguments: [id.hex, epoch])
             return db.changesCount > 0
         }
@@ -166,7 +195,7 @@ public struct MetadataStore: Sendable {
 
     /// The recorded size of a chunk, or nil when the index does not list it.
     public func chunkSize(_ id: ChunkID) async throws -> Int64? {
-        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT size FROM chunk WHERE id = ?", arguments: [id.hex]) }
+        try pointRead { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT size FROM chunk WHERE id = ?"), arguments: [id.hex]) }
     }
 
     /// Chunk count and total bytes in the index.
@@ -199,7 +228,7 @@ public struct MetadataStore: Sendable {
 
     /// Records a successful verification of a chunk.
     public func markVerified(_ id: ChunkID, at milliseconds: Int64) async throws {
-        try await database.write { db in try db.execute(sql: "UPDATE chunk SET last_verified_at = ? WHERE id = ?", arguments: [milliseconds, id.hex]) }
+        try await commits.write { db in try db.execute(sql: "UPDATE chunk SET last_verified_at = ? WHERE id = ?", arguments: [milliseconds, id.hex]) }
     }
 
     /// Every manifest's key and version (tombstones included), without the chunk lists.
@@ -225,7 +254,7 @@ public struct MetadataStore: Sendable {
 
     /// Removes a manifest copy (this node no longer owns it, or a tombstone has expired).
     public func deleteManifest(_ key: FileKey) async throws {
-        try await database.write { db in try db.execute(sql: "DELETE FROM manifest WHERE owner = ? AND path = ?", arguments: [key.owner, key.path]) }
+        try await commits.write { db in try db.execute(sql: "DELETE FROM manifest WHERE owner = ? AND path = ?", arguments: [key.owner, key.path]) }
     }
 
     /// Tombstones written before `milliseconds`.
@@ -254,7 +283,7 @@ public struct MetadataStore: Sendable {
 
     /// Records a hint (idempotent).
     public func addHint(_ hint: Hint) async throws {
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(
                 sql: "INSERT INTO hint (intended, kind, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 arguments: [hint.intended.rawValue, hint.kind.rawValue, hint.key, hint.createdAt]
@@ -274,14 +303,14 @@ public struct MetadataStore: Sendable {
 
     /// Removes a hint once the intended owner has its copy.
     public func removeHint(intended: NodeID, kind: HintKind, key: String) async throws {
-        try await database.write { db in
+        try await commits.write { db in
             try db.execute(sql: "DELETE FROM hint WHERE intended = ? AND kind = ? AND key = ?", arguments: [intended.rawValue, kind.rawValue, key])
         }
     }
 
     /// Removes every hint for a key (the local copy is gone).
     public func removeHints(kind: HintKind, key: String) async throws {
-        try await database.write { db in try db.execute(sql: "DELETE FROM hint WHERE kind = ? AND key = ?", arguments: [kind.rawValue, key]) }
+        try await commits.write { db in try db.execute(sql: "DELETE FROM hint WHERE kind = ? AND key = ?", arguments: [kind.rawValue, key]) }
     }
 
     /// How many hints are pending.
@@ -289,12 +318,25 @@ public struct MetadataStore: Sendable {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hint") ?? 0 }
     }
 
+    /// A manifest copy whose inline content fails its SHA-256, refused by `merge`.
+    public struct DamagedContentError: Error, CustomStringConvertible {
+        public var key: FileKey
+        public var description: String { "the inline content of \(key)'s manifest does not match its SHA-256; not stored" }
+    }
+
     // MARK: Global records (users, tokens)
+
+    /// A counter that only moves forward (see `globalGeneration`).
+    public final class Generation: Sendable {
+        private let value = Atomic<UInt64>(0)
+        public var current: UInt64 { value.load(ordering: .acquiring) }
+        func advance() { value.add(1, ordering: .releasing) }
+    }
 
     /// Merges users, tokens, ring decisions, access keys and buckets (last writer wins); returns how many records changed.
     @discardableResult
     public func merge(_ records: GlobalRecords) async throws -> Int {
-        try await database.write { db in
+        let changed = try await commits.write { db in
             var changed = 0
             for user in records.users { changed += try Self.upsert(user, table: "user", keyColumn: "name", key: user.name, db) ? 1 : 0 }
             for token in records.tokens { changed += try Self.upsert(token, table: "token", keyColumn: "hash", key: token.hash, db) ? 1 : 0 }
@@ -303,6 +345,9 @@ public struct MetadataStore: Sendable {
             for bucket in records.buckets { changed += try Self.upsert(bucket, table: "bucket", keyColumn: "name", key: bucket.name, db) ? 1 : 0 }
             return changed
         }
+        // Moved on once committed: a cache filled from what was read before is never used again.
+        if changed > 0 { globalGeneration.advance() }
+        return changed
     }
 
     /// Stores `record` in `table` (a `key, version, record` table) unless the stored copy wins
@@ -391,7 +436,8 @@ public struct MetadataStore: Sendable {
     /// back brings back nothing that works. Returns how many were dropped.
     @discardableResult
     public func purgeTokens(expiredBefore milliseconds: Int64) async throws -> Int {
-        try await database.write { db in
+        defer { globalGeneration.advance() }
+        return try await commits.write { db in
             var dropped = 0
             for row in try Row.fetchAll(db, sql: "SELECT hash, record FROM token") {
                 let data: Data = row["record"]
@@ -405,12 +451,12 @@ public struct MetadataStore: Sendable {
 
     /// A user's record (possibly a tombstone), or nil.
     public func user(_ name: String) async throws -> UserRecord? {
-        try await database.read { db in try Self.fetchUser(name, db) }
+        try pointRead { db in try Self.fetchUser(name, db) }
     }
 
     /// A token's record by the hex SHA-256 of its text, or nil.
     public func token(hash: String) async throws -> TokenRecord? {
-        try await database.read { db in try Self.fetchToken(hash, db) }
+        try pointRead { db in try Self.fetchToken(hash, db) }
     }
 
     /// An S3 access key's record (possibly a tombstone), or nil.
@@ -428,11 +474,11 @@ public struct MetadataStore: Sendable {
     }
 
     private static func fetchUser(_ name: String, _ db: Database) throws -> UserRecord? {
-        try Data.fetchOne(db, sql: "SELECT record FROM user WHERE name = ?", arguments: [name]).map { try decoder.decode(UserRecord.self, from: $0) }
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM user WHERE name = ?"), arguments: [name]).map { try decoder.decode(UserRecord.self, from: $0) }
     }
 
     private static func fetchToken(_ hash: String, _ db: Database) throws -> TokenRecord? {
-        try Data.fetchOne(db, sql: "SELECT record FROM token WHERE hash = ?", arguments: [hash]).map { try decoder.decode(TokenRecord.self, from: $0) }
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM token WHERE hash = ?"), arguments: [hash]).map { try decoder.decode(TokenRecord.self, from: $0) }
     }
 
     /// The newest version this shard holds, of any record (versions are 16 fixed-width hex
@@ -460,12 +506,12 @@ public struct MetadataStore: Sendable {
 
     /// Sets a local setting.
     public func setNodeState(_ key: String, _ value: String) async throws {
-        try await database.write { db in try Self.setNodeState(key, value, in: db) }
+        try await commits.write { db in try Self.setNodeState(key, value, in: db) }
     }
 
     /// Forgets a local setting.
     public func removeNodeState(_ key: String) async throws {
-        try await database.write { db in try db.execute(sql: "DELETE FROM node_state WHERE key = ?", arguments: [key]) }
+        try await commits.write { db in try db.execute(sql: "DELETE FROM node_state WHERE key = ?", arguments: [key]) }
     }
 
     private static func setNodeState(_ key: String, _ value: String, in db: Database) throws {

@@ -83,7 +83,9 @@ public enum AgentNode {
         let calls = NodeCalls(local: local, transport: HTTPTransport(peers: peers), selfID: selfID)
         var agent = AgentContext(
             selfID: selfID, cluster: options.cluster, view: view, local: local, calls: calls,
-            writer: WriteCoordinator(calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), logger: logger),
+            writer: WriteCoordinator(
+                calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), inlineLimit: Int(options.cluster.inlineMax.bytes), logger: logger
+            ),
             reader: ReadCoordinator(calls: calls, view: view, logger: logger),
             accounts: Accounts(metadata: metadata, clock: clock, passwordLimits: .init(failuresPerMinute: options.cluster.limits.signInFailuresPerMinute)),
             accessKeys: AccessKeys(

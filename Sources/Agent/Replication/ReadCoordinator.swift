@@ -32,6 +32,16 @@ public struct ReadCoordinator: Sendable {
         let primaries = order.filter { owners.contains($0) }
         var answers: [(NodeID, Manifest?)] = []
         var errors: [PeerError] = []
+        // A copy whose inline content fails its hash (a damaged disk) counts as no answer: it is
+        // never served, and the good copy of the same version is written over it below.
+        var damaged: [NodeID] = []
+        func take(_ node: NodeID, _ manifest: Manifest?) {
+            guard let manifest, !manifest.inlineIsIntact else { return answers.append((node, manifest)) }
+            damaged.append(node)
+            errors.append(PeerError(code: .invalidResponse, node: node, message: "its copy of \(key)'s inline content fails its SHA-256"))
+            calls.local.metrics?.verificationFailures.increment()
+            logger.error("inline content of a manifest copy fails its hash; reading another", metadata: ["file": "\(key)", "peer": "\(node)"])
+        }
         await withTaskGroup(of: ManifestAnswer.self) { group in
             for node in primaries {
                 group.addTask {
@@ -43,7 +53,7 @@ public struct ReadCoordinator: Sendable {
                 }
             }
             for await answer in group {
-                if let error = answer.error { errors.append(error) } else { answers.append((answer.node, answer.manifest)) }
+                if let error = answer.error { errors.append(error) } else { take(answer.node, answer.manifest) }
             }
         }
         // Read your writes: an acknowledged write is on `write_quorum` distinct nodes of the
@@ -55,7 +65,7 @@ public struct ReadCoordinator: Sendable {
         for node in order where !owners.contains(node) {
             if answers.count >= needed && answers.contains(where: { $0.1 != nil }) { break }
             do {
-                answers.append((node, try await calls.manifest(key, on: node, snapshot)))
+                take(node, try await calls.manifest(key, on: node, snapshot))
             } catch {
                 errors.append(PeerError.from(error, node: node))
             }
@@ -67,7 +77,7 @@ public struct ReadCoordinator: Sendable {
             )
         }
         guard let newest = answers.compactMap(\.1).reduce(nil, { (best: Manifest?, next) in best.map { $0.merged(with: next) } ?? next }) else { return nil }
-        let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0)
+        let stale = answers.filter { $0.1 != newest && owners.contains($0.0) }.map(\.0) + damaged.filter(owners.contains)
         if !stale.isEmpty { repairs.submit(.manifest(newest, on: stale, snapshot)) }
         return newest
     }
@@ -106,6 +116,15 @@ public struct ReadCoordinator: Sendable {
             }
         }
         throw ReplicationError(.noReadableReplica, "no replica of chunk \(id) could be read (\(problems.joined(separator: "; ")))")
+    }
+
+    /// `bytes` of a file whose content is inline in its manifest (already checked by
+    /// `latestManifest`), or nil when its content is in chunks.
+    public static func inlineBytes(of manifest: Manifest, _ bytes: ClosedRange<Int64>) -> ByteBuffer? {
+        guard let inline = manifest.inline else { return nil }
+        let lower = Int(max(0, bytes.lowerBound))
+        let upper = Int(min(bytes.upperBound, Int64(inline.count) - 1))
+        return ByteBuffer(bytes: inline[inline.startIndex + lower..<inline.startIndex + max(lower, upper + 1)])
     }
 
     /// Streams the chunks `indices` of `manifest` in order with read-ahead; `send` gets each

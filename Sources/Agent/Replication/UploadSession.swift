@@ -18,6 +18,8 @@ public struct UploadSession {
         public var size: Int64
         public var sha256: String
         public var chunks: [ChunkReference]
+        /// The whole content, for a file small enough to be kept in its manifest (then no chunks).
+        public var inline: Data?
         let snapshot: ClusterSnapshot
         let upload: UUID
     }
@@ -25,6 +27,8 @@ public struct UploadSession {
     let coordinator: WriteCoordinator
     let snapshot: ClusterSnapshot
     let maxLength: Int64
+    /// The largest file kept inline in its manifest (0: none); smaller than a chunk.
+    let inlineLimit: Int
     private var fileDigest = PipelinedDigest(SHA256(), depth: 2) { $0.update(bufferPointer: $1) }
     private var current = ByteBuffer()
     private var references: [ChunkReference] = []
@@ -35,10 +39,11 @@ public struct UploadSession {
     /// Bytes received so far.
     public private(set) var size: Int64 = 0
 
-    init(coordinator: WriteCoordinator, snapshot: ClusterSnapshot, maxLength: Int64) {
+    init(coordinator: WriteCoordinator, snapshot: ClusterSnapshot, maxLength: Int64, inlineLimit: Int) {
         self.coordinator = coordinator
         self.snapshot = snapshot
         self.maxLength = maxLength
+        self.inlineLimit = inlineLimit
         coordinator.uploads.begin(id)
     }
 
@@ -55,8 +60,15 @@ public struct UploadSession {
         }
     }
 
-    /// Sends the last partial chunk and waits until every chunk is stored.
+    /// Sends the last partial chunk and waits until every chunk is stored. A file that ended
+    /// within its first chunk and is at most `inlineLimit` bytes sends nothing: its bytes go in
+    /// the manifest (no chunk, no dedup round trip).
     public mutating func finish() async throws -> Content {
+        if references.isEmpty, inFlight.isEmpty, current.readableBytes > 0, current.readableBytes <= inlineLimit {
+            let bytes = Data(current.readableBytesView)
+            await fileDigest.feed([current])
+            return Content(size: size, sha256: Hex.encode(await fileDigest.result().finalize()), chunks: [], inline: bytes, snapshot: snapshot, upload: id)
+        }
         if current.readableBytes > 0 { try await dispatch() }
         while !inFlight.isEmpty { references.append(try await inFlight.removeFirst().value) }
         return Content(size: size, sha256: Hex.encode(await fileDigest.result().finalize()), chunks: references, snapshot: snapshot, upload: id)

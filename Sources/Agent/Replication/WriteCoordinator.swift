@@ -13,16 +13,20 @@ public struct WriteCoordinator: Sendable {
     public let calls: NodeCalls
     public let view: ClusterView
     public let chunkSize: Int
+    /// Files of at most this many bytes (and smaller than a chunk) are kept inline in their
+    /// manifest (`cluster.inline_max`; 0: never).
+    public let inlineLimit: Int
     /// Chunks in flight per upload: what bounds an upload's memory (window + 1 chunk buffers).
     public var window = 4
     public let logger: Logger
     /// Chunks of uploads not yet committed: GC must not take them.
     public let uploads = UploadRegistry()
 
-    public init(calls: NodeCalls, view: ClusterView, chunkSize: Int, logger: Logger) {
+    public init(calls: NodeCalls, view: ClusterView, chunkSize: Int, inlineLimit: Int = 0, logger: Logger) {
         self.calls = calls
         self.view = view
         self.chunkSize = chunkSize
+        self.inlineLimit = min(inlineLimit, chunkSize - 1, Manifest.maxInlineBytes)
         self.logger = logger
     }
 
@@ -32,12 +36,13 @@ public struct WriteCoordinator: Sendable {
     /// client's length or checksum, the manifest write — the upload is aborted: nothing is
     /// committed and its chunks are left to GC. `object` gives what an S3 upload records
     /// beside the content, asked once the body has ended (it may check what the body carried,
-    /// and throw to store nothing).
+    /// and throw to store nothing). `inline: false` always stores chunks (an S3 part, whose chunks
+    /// its completed object will name).
     public func store(
-        maxLength: Int64 = .max, expectedLength: Int64? = nil, expectedSHA256: String? = nil,
+        maxLength: Int64 = .max, expectedLength: Int64? = nil, expectedSHA256: String? = nil, inline: Bool = true,
         contentType: (FileKey) -> String, object: () async throws -> ObjectAttributes? = { nil }, body feed: (inout UploadSession) async throws -> FileKey
     ) async throws -> Manifest {
-        var session = try begin(maxLength: maxLength)
+        var session = try begin(maxLength: maxLength, inlineLimit: inline ? inlineLimit : 0)
         do {
             let key = try await feed(&session)
             let content = try await session.finish()
@@ -51,10 +56,10 @@ public struct WriteCoordinator: Sendable {
     }
 
     /// Starts an upload (fails at once, `quorumUnavailable`, when fewer than `write_quorum` nodes are live).
-    private func begin(maxLength: Int64) throws -> UploadSession {
+    private func begin(maxLength: Int64, inlineLimit: Int) throws -> UploadSession {
         let snapshot = view.snapshot()
         try requireQuorum(snapshot)
-        return UploadSession(coordinator: self, snapshot: snapshot, maxLength: maxLength)
+        return UploadSession(coordinator: self, snapshot: snapshot, maxLength: maxLength, inlineLimit: inlineLimit)
     }
 
     /// Commits a finished upload under `key` (the manifest goes on its owners last). Checks the
@@ -72,7 +77,7 @@ public struct WriteCoordinator: Sendable {
         let manifest = try await storeNewVersion(content.snapshot) { version in
             Manifest(
                 owner: key.owner, path: key.path, size: content.size, sha256: content.sha256, chunkSize: Int64(chunkSize), chunks: content.chunks,
-                contentType: contentType, createdAt: createdAt, version: version, object: object
+                contentType: contentType, createdAt: createdAt, version: version, object: object, inline: content.inline
             )
         }
         uploads.finish(content.upload)

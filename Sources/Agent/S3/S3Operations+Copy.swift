@@ -79,7 +79,7 @@ extension S3Operations {
         let written = try await agent.storeOverStoredChunks(source.chunks, snapshot) { version in
             Manifest(
                 owner: file.owner, path: file.path, size: source.size, sha256: source.sha256, chunkSize: source.chunkSize, chunks: source.chunks,
-                contentType: contentType, createdAt: createdAt, version: version, object: object
+                contentType: contentType, createdAt: createdAt, version: version, object: object, inline: source.inline
             )
         }
         // The source was deleted, and its chunks collected, since it was read.
@@ -99,6 +99,7 @@ extension S3Operations {
     /// Hands `bytes` of a file to `consume` chunk slice by chunk slice, as they are fetched and verified.
     func streamBytes(of manifest: Manifest, _ bytes: ClosedRange<Int64>, _ consume: (ByteBuffer) async throws -> Void) async throws {
         guard manifest.size > 0 else { return }
+        if let inline = ReadCoordinator.inlineBytes(of: manifest, bytes) { return try await consume(inline) }
         let offsets = manifest.chunkOffsets
         let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0
         let last = offsets.lastIndex { $0 <= bytes.upperBound } ?? 0
@@ -122,6 +123,7 @@ extension S3Operations {
         let source = try await copySource()
         let part = Self.partKey(bucket, id, number)
         let written: Manifest
+        var range: ClosedRange<Int64>?
         if let rangeText = header("x-amz-copy-source-range") {
             let invalid = S3APIError(.badRequest, "InvalidRange", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
             guard rangeText.hasPrefix("bytes=") else { throw invalid }
@@ -129,10 +131,17 @@ extension S3Operations {
             guard ends.count == 2, let first = Int64(ends[0]), let last = Int64(ends[1]), first >= 0, first <= last, last < source.manifest.size,
                 last - first < Self.maxPutBytes
             else { throw invalid }
+            range = first...last
+        } else if source.manifest.isInline {
+            // A part is never inline (the completed object names its chunks): copy the bytes into one.
+            range = 0...(source.manifest.size - 1)
+        }
+        if let range {
+            let (first, last) = (range.lowerBound, range.upperBound)
             var md5 = Insecure.MD5()
             let manifest = source.manifest
             written = try await agent.writer.store(
-                maxLength: last - first + 1, expectedLength: last - first + 1, contentType: { _ in "application/octet-stream" },
+                maxLength: last - first + 1, expectedLength: last - first + 1, inline: false, contentType: { _ in "application/octet-stream" },
                 object: { ObjectAttributes(md5: Hex.encode(md5.finalize())) }
             ) { session in
                 try await streamBytes(of: manifest, first...last) { slice in

@@ -76,7 +76,8 @@ extension S3Operations {
         let key = try objectKey()
         let number = try partNumber()
         let (id, _) = try await upload(bucket, key: key)
-        let manifest = try await storeBody(as: Self.partKey(bucket, id, number), contentType: "application/octet-stream", attributes: ObjectHeaders())
+        // Never inline: the completed object will name the part's chunks.
+        let manifest = try await storeBody(as: Self.partKey(bucket, id, number), contentType: "application/octet-stream", attributes: ObjectHeaders(), inline: false)
         return Response(status: .ok, headers: Self.uploadHeaders(manifest))
     }
 
@@ -144,7 +145,7 @@ extension S3Operations {
         var composite = SHA256()
         composite.update(data: Data("multipart\u{0}".utf8))
         for (index, manifest) in manifests.enumerated() {
-            guard let manifest, !manifest.deleted, manifest.version == chosen[index].version, let object = manifest.object else { throw invalidPart }
+            guard let manifest, !manifest.deleted, !manifest.isInline, manifest.version == chosen[index].version, let object = manifest.object else { throw invalidPart }
             chunks += manifest.chunks
             size += manifest.size
             md5s.append(contentsOf: Hex.decode(object.md5) ?? [])

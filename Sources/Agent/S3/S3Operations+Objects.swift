@@ -70,7 +70,7 @@ extension S3Operations {
     /// Streams the request's body into the write coordinator as `file` (an object, or a part of
     /// a multipart upload): decoded from `aws-chunked` when it is framed so, checked against
     /// every digest and checksum it came with. Nothing is stored unless every check holds.
-    func storeBody(as file: FileKey, contentType: String, attributes: ObjectHeaders) async throws -> Manifest {
+    func storeBody(as file: FileKey, contentType: String, attributes: ObjectHeaders, inline: Bool = true) async throws -> Manifest {
         let signature = caller.signature
         var decoder: S3.AWSChunkedDecoder?
         let length: Int64?
@@ -102,7 +102,7 @@ extension S3Operations {
         let body = request.body
         var trailers: [(name: String, value: String)] = []
         return try await agent.writer.store(
-            maxLength: length ?? limit, expectedLength: length, expectedSHA256: expectedSHA256, contentType: { _ in contentType },
+            maxLength: length ?? limit, expectedLength: length, expectedSHA256: expectedSHA256, inline: inline, contentType: { _ in contentType },
             object: { try await checks.finish(trailers: trailers, attributes: attributes) }
         ) { session in
             for try await buffer in body {

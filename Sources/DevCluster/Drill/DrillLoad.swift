@@ -21,6 +21,7 @@ actor DrillLoad {
 
     private let client: ClusterClient
     private let chunkSize: Int
+    private let inlineMax: Int
     private(set) var files: [File] = []
     private(set) var counters = Counters()
     private(set) var problems: [String] = []
@@ -30,9 +31,10 @@ actor DrillLoad {
     /// How many requests are on their way to each node right now.
     private var inFlight: [String: Int] = [:]
 
-    init(client: ClusterClient, chunkSize: Int, live: [String]) {
+    init(client: ClusterClient, chunkSize: Int, inlineMax: Int, live: [String]) {
         self.client = client
         self.chunkSize = chunkSize
+        self.inlineMax = inlineMax
         self.live = live
     }
 
@@ -73,7 +75,7 @@ actor DrillLoad {
                     let reply = try await sending(to: node) { try await client.upload(node, path, bytes) }
                     if reply.status == 201 {
                         counters.uploads += 1
-                        files.append(File(path: path, size: bytes.count, sha256: Self.hex(SHA256.hash(data: bytes)), chunks: Self.chunkIDs(bytes, chunkSize: chunkSize)))
+                        files.append(File(path: path, size: bytes.count, sha256: Self.hex(SHA256.hash(data: bytes)), chunks: Self.chunkIDs(bytes, chunkSize: chunkSize, inlineMax: inlineMax)))
                     } else {
                         note("upload \(path) to \(node): \(reply.status) \(reply.text.prefix(200))")
                         counters.uploadFailures += 1
@@ -139,8 +141,10 @@ actor DrillLoad {
         if problems.count < 20 { problems.append(problem) }
     }
 
-    static func chunkIDs(_ bytes: [UInt8], chunkSize: Int) -> [String] {
-        stride(from: 0, to: bytes.count, by: chunkSize).map { hex(SHA256.hash(data: bytes[$0..<min(bytes.count, $0 + chunkSize)])) }
+    static func chunkIDs(_ bytes: [UInt8], chunkSize: Int, inlineMax: Int) -> [String] {
+        // A small file's content is kept in its manifest: it has no chunks (docs/architecture.md, "Small files").
+        if !bytes.isEmpty, bytes.count <= inlineMax, bytes.count < chunkSize { return [] }
+        return stride(from: 0, to: bytes.count, by: chunkSize).map { hex(SHA256.hash(data: bytes[$0..<min(bytes.count, $0 + chunkSize)])) }
     }
 
     static func hex(_ digest: SHA256.Digest) -> String { Hex.encode(digest) }

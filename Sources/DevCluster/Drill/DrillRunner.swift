@@ -34,11 +34,14 @@ public final class DrillRunner: Sendable {
     /// understood (docs/healing.md), so it is asked for with `filestore drill --clock-skew`.
     let clockSkew: Bool
 
-    public init(cluster: LocalCluster, chunkSize: Int, patience: Duration = .seconds(90), clockSkew: Bool = false, log: @escaping @Sendable (String) -> Void) throws {
+    public init(
+        cluster: LocalCluster, chunkSize: Int, inlineMax: Int = Int(ClusterConfiguration.defaultInlineMax.bytes), patience: Duration = .seconds(90),
+        clockSkew: Bool = false, log: @escaping @Sendable (String) -> Void
+    ) throws {
         self.clockSkew = clockSkew
         self.cluster = cluster
         self.client = ClusterClient(cluster: cluster)
-        self.load = DrillLoad(client: client, chunkSize: chunkSize, live: cluster.nodes.map(\.id))
+        self.load = DrillLoad(client: client, chunkSize: chunkSize, inlineMax: inlineMax, live: cluster.nodes.map(\.id))
         self.patience = patience
         self.log = log
     }
@@ -385,6 +388,6 @@ public final class DrillRunner: Sendable {
         } else {
             bytes = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: cluster.node(node)!.dataDirectory + "/chunks/" + key))) ?? Data())
         }
-        return !bytes.isEmpty && DrillLoad.chunkIDs(bytes, chunkSize: bytes.count).first == chunk
+        return !bytes.isEmpty && DrillLoad.chunkIDs(bytes, chunkSize: bytes.count, inlineMax: 0).first == chunk
     }
 }

@@ -21,7 +21,9 @@ struct CoordinatorTests {
         let count = Int.random(in: 3...5, using: &random)
         let replication = Int.random(in: 2...3, using: &random)
         let quorum = Int.random(in: 1...replication, using: &random)
-        let cluster = try InProcessCluster(nodes: count, replication: replication, writeQuorum: quorum)
+        // Every other seed keeps files under 2 KiB in their manifests: those go through the same
+        // stand-ins, hints and convergence with no chunk at all.
+        let cluster = try InProcessCluster(nodes: count, replication: replication, writeQuorum: quorum, inlineLimit: seed % 2 == 0 ? 2048 : 0)
         let coordinator = cluster.ids.randomElement(using: &random)!
         var troubled: [NodeID: Trouble] = [:]
         for node in cluster.ids where node != coordinator {
@@ -37,7 +39,7 @@ struct CoordinatorTests {
         }
         let healthy = cluster.ids.filter { troubled[$0, default: .healthy] == .healthy }
         let alive = cluster.ids.filter { troubled[$0] != .deadByGossip }
-        let bytes = seededBytes(Int.random(in: 1...20_000, using: &random), &random)
+        let bytes = seededBytes(seed % 4 == 0 ? Int.random(in: 1...2048, using: &random) : Int.random(in: 1...20_000, using: &random), &random)
         let path = "f\(seed).bin"
 
         let manifest: Manifest
@@ -46,8 +48,11 @@ struct CoordinatorTests {
         } catch let error as ReplicationError {
             #expect(error.code == .quorumUnavailable)
             #expect(healthy.count < quorum, "refused with \(healthy.count) healthy of quorum \(quorum): \(error)")
-            // Nothing was committed: no node holds a manifest of the refused file.
-            #expect(try await cluster.manifestCopies(path).isEmpty)
+            // Nothing was committed: no node holds a manifest of the refused file. (A small file's
+            // upload is its manifest write: one refused may leave copies on the fewer than
+            // `quorum` nodes that took it, as any manifest write that fails after its chunks can.)
+            let copies = try await cluster.manifestCopies(path)
+            #expect(bytes.count <= 2048 && seed % 2 == 0 ? copies.count < quorum : copies.isEmpty)
             if alive.count < quorum { #expect(cluster.transport.calls("PUT /internal/v1/chunks/:id") == 0, "refused before sending anything") }
             return
         }
@@ -128,6 +133,37 @@ struct CoordinatorTests {
         #expect(cluster.holders(of: victim) == Set(cluster.owners(of: victim.position)))
         let buffer = try await cluster[bad].agent.local.readChunk(victim, limit: 1 << 20)
         #expect(buffer.readableBytes > 0)
+    }
+
+    @Test("a small file lives in its manifest: no chunk call, read from the manifest alone, a damaged copy never served and mended", arguments: 0..<8)
+    func inlineFiles(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: 2500 + seed)
+        let cluster = try InProcessCluster(nodes: Int.random(in: 3...4, using: &random), inlineLimit: 2048)
+        let via = cluster.ids.randomElement(using: &random)!
+        // Up to the limit inline; one byte more (or a whole chunk) in chunks as before.
+        let small = seededBytes(Int.random(in: 1...2048, using: &random), &random)
+        let manifest = try await cluster.upload(small, as: "s.bin", via: via)
+        #expect(manifest.chunks.isEmpty && manifest.inline.map(Array.init) == small && manifest.inlineIsIntact)
+        #expect(cluster.nodes.allSatisfy { $0.blobs.ids.isEmpty }, "no chunk was stored")
+        #expect(cluster.transport.calls("PUT /internal/v1/chunks/:id") == 0 && cluster.transport.calls("GET /internal/v1/chunks/:id/size") == 0)
+        let copies = try await cluster.manifestCopies("s.bin")
+        #expect(Set(copies.keys) == Set(cluster.owners(of: manifest.key.position)) && copies.values.allSatisfy { $0 == manifest })
+        let large = try await cluster.upload(seededBytes(2049, &random), as: "l.bin", via: via)
+        #expect(large.inline == nil && large.chunks.count == 1)
+        for node in cluster.ids { #expect(try await cluster.download("s.bin", via: node) == small) }
+
+        // One owner's copy is damaged on disk: every read still returns the right bytes (from
+        // the other owner), and the read writes the good copy back over the damaged one.
+        let damaged = cluster.owners(of: manifest.key.position).randomElement(using: &random)!
+        try await cluster.damageInline("s.bin", on: damaged)
+        #expect(try await cluster.manifestCopies("s.bin")[damaged]?.inlineIsIntact == false)
+        #expect(try await cluster.download("s.bin", via: cluster.ids.randomElement(using: &random)!) == small)
+        try await pollUntil("the damaged copy is mended", timeout: .seconds(5), interval: .milliseconds(10)) {
+            try await cluster.manifestCopies("s.bin")[damaged] == manifest ? nil : "still damaged"
+        }
+        // The same content under another name is another inline manifest: still no chunk of it.
+        let again = try await cluster.upload(small, as: "again.bin", via: via)
+        #expect(again.inline == manifest.inline && cluster.nodes.allSatisfy { $0.blobs.ids.subtracting(large.chunks.map(\.id)).isEmpty })
     }
 
     @Test("GC deletes only what no live version references, and skips a round a member misses", arguments: 0..<15)

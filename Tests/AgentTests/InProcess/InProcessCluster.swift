@@ -26,7 +26,8 @@ final class InProcessCluster: Sendable {
     let configuration: ClusterConfiguration
 
     /// `clockOffsets` shifts a node's wall clock by that many milliseconds (a skewed clock).
-    init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096, clockOffsets: [NodeID: Int64] = [:]) throws {
+    /// `inlineLimit` is `cluster.inline_max`: files up to it (and smaller than a chunk) are kept in their manifests.
+    init(nodes count: Int, replication: Int = 2, writeQuorum: Int = 2, chunkSize: Int = 4096, inlineLimit: Int = 0, clockOffsets: [NodeID: Int64] = [:]) throws {
         let yaml = """
             cluster: {name: inprocess, secret: \(TestEnvironment.randomClusterSecret()), replication: \(replication), write_quorum: \(writeQuorum)}
             nodes:
@@ -49,7 +50,7 @@ final class InProcessCluster: Sendable {
             nodeLogger[metadataKey: "node"] = "\(node.id)"
             let agent = AgentContext(
                 selfID: node.id, cluster: configuration, view: view, local: local, calls: calls,
-                writer: WriteCoordinator(calls: calls, view: view, chunkSize: chunkSize, logger: nodeLogger),
+                writer: WriteCoordinator(calls: calls, view: view, chunkSize: chunkSize, inlineLimit: inlineLimit, logger: nodeLogger),
                 reader: ReadCoordinator(calls: calls, view: view, logger: nodeLogger),
                 accounts: Accounts(metadata: metadata, clock: clock),
                 accessKeys: AccessKeys(metadata: metadata, clock: clock, sealer: AccessKeySealer(clusterName: "inprocess", secret: configuration.secret)), internalAuth: InternalAuth(clusterName: "inprocess", secret: configuration.secret),
@@ -113,6 +114,7 @@ final class InProcessCluster: Sendable {
         let reader = self[node].agent.reader
         let snapshot = self[node].agent.view.snapshot()
         guard let manifest = try await reader.latestManifest(FileKey(owner: owner, path: path), snapshot), !manifest.deleted else { return nil }
+        if let inline = manifest.inline { return Array(inline) }
         var fetcher = reader.chunks(of: manifest, indices: 0..<manifest.chunks.count, snapshot)
         var bytes: [UInt8] = []
         while let (_, chunk) = try await fetcher.next() { bytes += Array(chunk.readableBytesView) }
@@ -163,6 +165,13 @@ final class InProcessCluster: Sendable {
             if let manifest = try await node.agent.local.metadata.manifest(FileKey(owner: owner, path: path)) { copies[node.id] = manifest }
         }
         return copies
+    }
+
+    /// Overwrites the inline content of `path` in `node`'s shard (a damaged disk), keeping its record.
+    func damageInline(_ path: String, owner: String = "alice", on node: NodeID) async throws {
+        try await self[node].agent.local.metadata.database.write { db in
+            try db.execute(sql: "UPDATE manifest SET inline = ? WHERE owner = ? AND path = ?", arguments: [Data(repeating: 0x55, count: 3), owner, path])
+        }
     }
 
     /// The owners of a position in the ring as every node sees it (all nodes members).

@@ -18,8 +18,11 @@ struct ClusterLiveTests {
 
     /// The file sizes the issue names, with a 1 MiB chunk size.
     static let sizes: [(name: String, size: Int)] = [
-        ("empty", 0), ("one-byte", 1), ("one-chunk", mib), ("chunk-plus-one", mib + 1), ("fifty-mib", 50 * mib),
+        ("empty", 0), ("one-byte", 1), ("inline-max", inlineMax), ("inline-max-plus-one", inlineMax + 1), ("one-chunk", mib), ("chunk-plus-one", mib + 1),
+        ("fifty-mib", 50 * mib),
     ]
+    /// The agents' default `cluster.inline_max`: files up to it have no chunks.
+    static let inlineMax = Int(ClusterConfiguration.defaultInlineMax.bytes)
 
     @Test func uploadAnywhereReadAnywhere() async throws {
         try await LiveCluster.run { cluster, api in
@@ -40,14 +43,14 @@ struct ClusterLiveTests {
                     }
                 }
                 let chunks = try await api.meta("raw/\(file.name).bin", from: "node3").chunks
-                #expect(chunks.count == (file.size + Self.mib - 1) / Self.mib)
+                #expect(chunks.count == (file.size <= Self.inlineMax ? 0 : (file.size + Self.mib - 1) / Self.mib))
                 for chunk in chunks {
                     #expect(Set(chunk.replicas).count >= 2, "chunk \(chunk.index) of \(file.name) is on \(chunk.replicas)")
                 }
             }
 
             // Ranges across chunk boundaries, open-ended and suffix ranges.
-            let big = randomBytes(50 * Self.mib, seed: 4)
+            let big = randomBytes(50 * Self.mib, seed: UInt64(Self.sizes.firstIndex { $0.name == "fifty-mib" }!))
             for (header, range) in [
                 ("bytes=0-0", 0...0), ("bytes=1048570-1048585", 1_048_570...1_048_585), ("bytes=3000000-7000000", 3_000_000...7_000_000),
                 ("bytes=52428000-", 52_428_000...(50 * Self.mib - 1)), ("bytes=-100", (50 * Self.mib - 100)...(50 * Self.mib - 1)),
@@ -55,6 +58,12 @@ struct ClusterLiveTests {
                 let reply = try await api.send(.GET, "node2", "/api/v1/files/raw/fifty-mib.bin", headers: [("Range", header)])
                 #expect(reply.status == 206 && reply.bytes == Array(big[range]), "\(header): \(reply.status)")
                 #expect(reply.headers.first(name: "Content-Range") == "bytes \(range.lowerBound)-\(range.upperBound)/\(50 * Self.mib)")
+            }
+            // The same over a file kept inline in its manifest.
+            let small = randomBytes(Self.inlineMax, seed: UInt64(Self.sizes.firstIndex { $0.name == "inline-max" }!))
+            for (header, range) in [("bytes=0-0", 0...0), ("bytes=100-4195", 100...4195), ("bytes=-10", (Self.inlineMax - 10)...(Self.inlineMax - 1))] {
+                let reply = try await api.send(.GET, "node3", "/api/v1/files/raw/inline-max.bin", headers: [("Range", header)])
+                #expect(reply.status == 206 && reply.bytes == Array(small[range]), "inline \(header): \(reply.status)")
             }
             let beyond = try await api.send(.GET, "node2", "/api/v1/files/raw/fifty-mib.bin", headers: [("Range", "bytes=60000000-")])
             #expect(beyond.status == 416)
@@ -67,9 +76,9 @@ struct ClusterLiveTests {
             let firstPaths = first.files.map(\.path)
             #expect(firstPaths == ["raw/chunk-plus-one.bin", "raw/empty.bin", "raw/fifty-mib.bin"])
             let cursor = try #require(first.next)
-            let lastPage = try await api.send(.GET, "node3", "/api/v1/files?prefix=raw/&limit=3&after=\(cursor)")
+            let lastPage = try await api.send(.GET, "node3", "/api/v1/files?prefix=raw/&limit=4&after=\(cursor)")
             let second = try lastPage.decode(FileListing.self)
-            #expect(second.files.map(\.path) == ["raw/one-byte.bin", "raw/one-chunk.bin"])
+            #expect(second.files.map(\.path) == ["raw/inline-max-plus-one.bin", "raw/inline-max.bin", "raw/one-byte.bin", "raw/one-chunk.bin"])
             #expect(second.next == nil && lastPage.text.contains("\"next\":null"), "the last page says next: null: \(lastPage.text)")
         }
     }

@@ -81,16 +81,13 @@ public struct MetadataStore: Sendable {
 
     /// The stored copy of a file's manifest (possibly a tombstone), or nil.
     public func manifest(_ key: FileKey) async throws -> Manifest? {
-        try pointRead { db in try Self.fetchManifest(key, db) }
+        try await database.read { db in try Self.fetchManifest(key, db) }
     }
 
-    /// A read of one row by its key, on the caller's thread. GRDB's async read hands the work to a
-    /// reader's queue and back, two thread wake-ups that cost more than the read itself (a few
-    /// microseconds from the page cache): on the paths every request takes (a manifest, a token,
-    /// a user, a chunk's size) that hop was the largest single cost of a small-file request.
-    /// Only for point reads that cannot wait on anything: a reader is taken from the pool, and
-    /// WAL readers never wait for the writer.
-    private func pointRead<T>(_ body: (Database) throws -> T) throws -> T { try database.read(body) }
+    // Point reads stay async. Run on the caller's thread (GRDB's synchronous read), they saved a
+    // thread hop each, but wedged the agent under load: an async read holds its pooled reader
+    // across a suspension, and with every cooperative thread blocked waiting for a reader, no
+    // holder could resume to give one back (seen with 16 concurrent clients; docs/benchmarks.md).
 
     /// A page of the shard for a listing: summaries of the manifests (tombstones included, so a
     /// merge across nodes sees deletions) in key order, of one owner or of all, whose path starts
@@ -195,7 +192,7 @@ public struct MetadataStore: Sendable {
 
     /// The recorded size of a chunk, or nil when the index does not list it.
     public func chunkSize(_ id: ChunkID) async throws -> Int64? {
-        try pointRead { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT size FROM chunk WHERE id = ?"), arguments: [id.hex]) }
+        try await database.read { db in try Int64.fetchOne(db.cachedStatement(sql: "SELECT size FROM chunk WHERE id = ?"), arguments: [id.hex]) }
     }
 
     /// Chunk count and total bytes in the index.
@@ -451,12 +448,12 @@ public struct MetadataStore: Sendable {
 
     /// A user's record (possibly a tombstone), or nil.
     public func user(_ name: String) async throws -> UserRecord? {
-        try pointRead { db in try Self.fetchUser(name, db) }
+        try await database.read { db in try Self.fetchUser(name, db) }
     }
 
     /// A token's record by the hex SHA-256 of its text, or nil.
     public func token(hash: String) async throws -> TokenRecord? {
-        try pointRead { db in try Self.fetchToken(hash, db) }
+        try await database.read { db in try Self.fetchToken(hash, db) }
     }
 
     /// An S3 access key's record (possibly a tombstone), or nil.

@@ -34,6 +34,10 @@ struct ClusterConfigurationTests {
         #expect(configuration.chunkSize.bytes == 5 << 20 && configuration.vnodes == 128 && configuration.deadGrace == .seconds(300))
         #expect(configuration.nodes.map(\.id) == ["node1", "node2"])
         #expect(configuration.maxClockSkew == .seconds(60))
+        #expect(configuration.inlineMax == ClusterConfiguration.defaultInlineMax)
+        for (text, bytes) in [("0", Int64(0)), ("4KiB", 4096), ("1MiB", 1 << 20)] {
+            #expect(try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "chunk_size: 5MiB", with: "chunk_size: 5MiB\n  inline_max: \(text)")).inlineMax.bytes == bytes)
+        }
         #expect(try ClusterConfiguration.parse(yaml: Self.valid.replacingOccurrences(of: "dead_grace: 5m", with: "dead_grace: 5m\n  max_clock_skew: 5s")).maxClockSkew == .seconds(5))
         #expect(configuration.nodes[0].storage == .s3(endpoint: "http://minio1:9000", bucket: "filestore", accessKey: "minioadmin", secretKey: "minioadmin", region: "us-east-1"))
         #expect(configuration.nodes[1].storage == .directory(path: "./data/node2") && configuration.nodes[1].weight == 2)
@@ -95,6 +99,9 @@ struct ClusterConfigurationTests {
         ("write_quorum: 2", "write_quorum: 3", "cluster.write_quorum"),
         ("chunk_size: 5MiB", "chunk_size: 5 lots", "cluster.chunk_size"),
         ("chunk_size: 5MiB", "chunk_size: 1GiB", "cluster.chunk_size"),
+        ("chunk_size: 5MiB", "chunk_size: 5MiB\n  inline_max: 2MiB", "cluster.inline_max"),
+        ("chunk_size: 5MiB", "chunk_size: 5MiB\n  inline_max: -1", "cluster.inline_max"),
+        ("chunk_size: 5MiB", "chunk_size: 5MiB\n  inline_max: small", "cluster.inline_max"),
         ("vnodes: 128", "vnodes: many", "cluster.vnodes"),
         ("dead_grace: 5m", "dead_grace: soon", "cluster.dead_grace"),
         ("dead_grace: 5m", "dead_gracee: 5m", "cluster.dead_gracee"),

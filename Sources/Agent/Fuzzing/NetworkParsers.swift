@@ -232,7 +232,8 @@ extension NetworkParsers {
         precondition(manifest.size >= 0 && manifest.chunkSize >= 0)
         precondition(manifest.chunks.allSatisfy { (1...Manifest.maxChunkBytes).contains($0.size) })
         if let inline = manifest.inline {
-            precondition(!manifest.deleted && manifest.chunks.isEmpty && inline.count == manifest.size && inline.count <= Manifest.maxInlineBytes)
+            // Content of another length than the size decodes (it is damage, caught by `inlineIsIntact`).
+            precondition(!manifest.deleted && manifest.chunks.isEmpty && inline.count <= Manifest.maxInlineBytes && (1...Int64(Manifest.maxInlineBytes)).contains(manifest.size))
         } else {
             precondition(manifest.deleted ? manifest.chunks.isEmpty : manifest.chunks.reduce(0) { $0 + $1.size } == manifest.size)
         }
@@ -271,12 +272,15 @@ extension NetworkParsers {
             owner: "alice", path: "docs/small.txt", size: 5, sha256: Hex.encode(SHA256.hash(data: Data("small".utf8))), chunkSize: 5 << 20, chunks: [],
             contentType: "text/plain", createdAt: 1_700_000_000_000, version: version, inline: Data("small".utf8)
         )
+        // Damaged content (shorter than the file): decodes, is not intact, must not trap.
+        var damaged = small
+        damaged.inline = Data("smal".utf8)
         var filter = ChunkBloomFilter(expected: 16)
         filter.insert(chunk)
         let encoder = JSONEncoder()
         func record(_ kind: UInt8, _ value: some Encodable) -> [UInt8] { [kind] + ((try? encoder.encode(value)).map(Array.init) ?? []) }
         return [
-            record(0, manifest), record(0, tombstone), record(0, small), record(1, [manifest, tombstone, small]), record(2, GlobalRecords()), record(3, filter),
+            record(0, manifest), record(0, tombstone), record(0, small), record(0, damaged), record(1, [manifest, tombstone, small]), record(2, GlobalRecords()), record(3, filter),
             [4] + Array(#"{"kind":"manifest","peer":"node2","partitions":[0,7]}"#.utf8),
             [4] + Array(#"{"kind":"chunk","keys":["a","b"],"all":true}"#.utf8),
         ]

@@ -1,8 +1,22 @@
 /// A binary min-heap of events by due time; ties keep insertion order, so a run that pushes the
 /// same events pops them in the same order. The gossip simulator's event queue and the gossip
 /// shell's timers.
+///
+/// The heap holds small fixed-size keys and the events wait in slots beside it: a sift moves
+/// and compares keys only, never copies an event (a simulator event carries a packet's
+/// messages, and copying it on every comparison was most of a thousand-member simulation).
 public struct TimedQueue<Event> {
-    private var heap: [(time: Duration, order: UInt64, event: Event)] = []
+    private struct Key {
+        var time: Duration
+        var order: UInt64
+        var slot: Int
+
+        func precedes(_ other: Key) -> Bool { time != other.time ? time < other.time : order < other.order }
+    }
+
+    private var heap: [Key] = []
+    private var slots: [Event?] = []
+    private var freeSlots: [Int] = []
     private var counter: UInt64 = 0
 
     public init() {}
@@ -14,11 +28,19 @@ public struct TimedQueue<Event> {
 
     public mutating func push(_ time: Duration, _ event: Event) {
         counter += 1
-        heap.append((time, counter, event))
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[slot] = event
+        } else {
+            slot = slots.count
+            slots.append(event)
+        }
+        heap.append(Key(time: time, order: counter, slot: slot))
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard less(child, parent) else { break }
+            guard heap[child].precedes(heap[parent]) else { break }
             heap.swapAt(child, parent)
             child = parent
         }
@@ -26,9 +48,14 @@ public struct TimedQueue<Event> {
 
     /// Drops every queued event matching `predicate` (rebuilding the heap).
     public mutating func removeAll(where predicate: (Event) -> Bool) {
-        let kept = heap.filter { !predicate($0.event) }
+        let kept = heap.sorted { $0.order < $1.order }.compactMap { key -> (Duration, Event)? in
+            let event = slots[key.slot]!
+            return predicate(event) ? nil : (key.time, event)
+        }
         heap = []
-        for entry in kept.sorted(by: { $0.order < $1.order }) { push(entry.time, entry.event) }
+        slots = []
+        freeSlots = []
+        for (time, event) in kept { push(time, event) }
     }
 
     public mutating func pop() -> (time: Duration, event: Event)? {
@@ -39,13 +66,15 @@ public struct TimedQueue<Event> {
         while true {
             let left = 2 * parent + 1, right = left + 1
             var smallest = parent
-            if left < heap.count && less(left, smallest) { smallest = left }
-            if right < heap.count && less(right, smallest) { smallest = right }
+            if left < heap.count && heap[left].precedes(heap[smallest]) { smallest = left }
+            if right < heap.count && heap[right].precedes(heap[smallest]) { smallest = right }
             guard smallest != parent else { break }
             heap.swapAt(parent, smallest)
             parent = smallest
         }
-        return (top.time, top.event)
+        let event = slots[top.slot].take()!
+        freeSlots.append(top.slot)
+        return (top.time, event)
     }
 
     /// Pops every event due at or before `time`, earliest first.
@@ -54,8 +83,6 @@ public struct TimedQueue<Event> {
         while let next = peekTime, next <= time, let entry = pop() { due.append(entry.event) }
         return due
     }
-
-    private func less(_ a: Int, _ b: Int) -> Bool { heap[a].time != heap[b].time ? heap[a].time < heap[b].time : heap[a].order < heap[b].order }
 }
 
 extension TimedQueue: Sendable where Event: Sendable {}

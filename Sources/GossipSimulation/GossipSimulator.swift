@@ -50,8 +50,11 @@ public struct GossipSimulator {
         case timer(Gossip.Timer, node: Int)
     }
 
-    /// `count` nodes that all join through node 0 at time zero.
-    public init(count: Int, settings: Gossip.Settings = Gossip.Settings(), seed: UInt64) {
+    /// `count` nodes that all join through node 0 at time zero; with `formed`, a cluster that
+    /// has been running: every node starts knowing every other one alive, with nothing queued
+    /// to gossip but its own announcement, so a measurement does not begin in the middle of a
+    /// thousand joins being gossiped.
+    public init(count: Int, settings: Gossip.Settings = Gossip.Settings(), seed: UInt64, formed: Bool = false) {
         random = SeededGenerator(seed: seed)
         addresses = (0..<count).map { Gossip.Address(host: "10.0.\($0 / 250).\($0 % 250 + 1)", port: 7946) }
         nodes = (0..<count).map { index in
@@ -62,8 +65,12 @@ public struct GossipSimulator {
         }
         packetsSent = Array(repeating: 0, count: count)
         for (index, address) in addresses.enumerated() { indexOfAddress[address] = index }
+        if formed {
+            let everyone = nodes.map(\.me)
+            for index in nodes.indices { nodes[index].adopt(everyone) }
+        }
         for index in 0..<count {
-            let directives = nodes[index].start(seeds: index == 0 ? [] : [addresses[0]], now: now)
+            let directives = nodes[index].start(seeds: index == 0 || formed ? [] : [addresses[0]], now: now)
             execute(directives, node: index)
         }
     }
@@ -129,7 +136,7 @@ public struct GossipSimulator {
         for directive in directives {
             switch directive {
             case .send(let messages, let address):
-                packetsSent[node] += 1
+                packetsSent[node] += datagrams(messages, node: node)
                 guard let target = indexOfAddress[address], !dropped(from: node, to: target) else { continue }
                 let delay = Duration.nanoseconds(Int64.random(in: nanos(network.delay.lowerBound)...nanos(network.delay.upperBound), using: &random))
                 queue.push(now + delay, .deliver(messages, from: node, to: target))
@@ -140,6 +147,14 @@ public struct GossipSimulator {
                 changes.append(Change(time: now, observer: node, member: member))
             }
         }
+    }
+
+    /// How many datagrams the shell would send for `messages`: one, unless a full state is
+    /// split across several (tens at a thousand members). The split state is still delivered
+    /// whole: splitting changes the count, not what the receiver learns.
+    private func datagrams(_ messages: [Gossip.Message], node: Int) -> Int {
+        guard messages.contains(where: { if case .state = $0 { true } else { false } }) else { return 1 }
+        return Gossip.Codec.encode(messages, limit: nodes[node].settings.maxPacketSize - Gossip.Sealer.overhead).count
     }
 
     private mutating func dropped(from: Int, to: Int) -> Bool {

@@ -7,7 +7,7 @@ import GossipSimulation
 struct GossipBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gossip", abstract: "Gossip detection, dissemination, false positives, load and partition figures (simulated).")
 
-    @Option(parsing: .upToNextOption, help: "Cluster sizes (1000 is opt-in: not yet fast enough to simulate here).") var nodes: [Int] = [3, 10, 100]
+    @Option(parsing: .upToNextOption, help: "Cluster sizes (add 1000: about 3 minutes per seed and 1 minute per 6 simulated lossy minutes here).") var nodes: [Int] = [3, 10, 100]
     @Option(help: "Runs per figure (crash victims, partitions).") var seeds = 20
     @Flag(help: "Print each crash run's timeline (first suspicion, first death).") var verbose = false
     @Option(help: "Simulated hours per loss rate for false positives.") var hours = 1.0
@@ -18,7 +18,7 @@ struct GossipBench: ParsableCommand {
             var detections: [Double] = [], disseminations: [Double] = [], heals: [Double] = []
             var undetected = 0, unhealed = 0
             for seed in 0..<UInt64(seeds) {
-                var simulator = GossipSimulator(count: count, seed: seed &* 7_919 &+ UInt64(count))
+                var simulator = GossipSimulator(count: count, seed: seed &* 7_919 &+ UInt64(count), formed: true)
                 simulator.run(until: .seconds(20))
                 // Dissemination: a restart announces a higher incarnation; time until everyone has it.
                 let announcer = Int(seed) % count
@@ -37,7 +37,7 @@ struct GossipBench: ParsableCommand {
                     print("  seed \(seed): all survivors \(fixed(detections.last ?? .nan, 1)) s, first suspicion \(fixed(line.firstSuspect ?? .nan, 1)) s, first death \(fixed(line.firstDead ?? .nan, 1)) s, \(line.accusers) members that had heard the suspicion by then")
                 }
                 // Partition: split in two for a minute, heal, time until all views agree.
-                var healer = GossipSimulator(count: count, seed: seed &+ 1_000)
+                var healer = GossipSimulator(count: count, seed: seed &+ 1_000, formed: true)
                 healer.run(until: .seconds(20))
                 healer.partition = Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, $0 % 2) })
                 healer.run(for: .seconds(60))
@@ -52,14 +52,16 @@ struct GossipBench: ParsableCommand {
             print("gossip N=\(count): simulator wall time \(fixed((ContinuousClock.now - started).inSeconds, 1)) s for \(seeds) seeds of crash, restart and partition runs")
 
             // Steady state: packets per member per second, and false positives under uniform loss.
-            var steady = GossipSimulator(count: count, seed: 42)
+            var steady = GossipSimulator(count: count, seed: 42, formed: true)
+            // Over two push-pull intervals (scaled with N), so full-state exchanges count in full.
+            let window = max(.seconds(60), steady.nodes[0].settings.pushPullInterval(members: count) * 2)
             steady.run(until: .seconds(30))
             let before = steady.packetsSent.reduce(0, +)
-            steady.run(for: .seconds(60))
-            print("gossip N=\(count): steady load \(fixed(Double(steady.packetsSent.reduce(0, +) - before) / Double(count) / 60, 2)) packets/member/s")
+            steady.run(for: window)
+            print("gossip N=\(count): steady load \(fixed(Double(steady.packetsSent.reduce(0, +) - before) / Double(count) / window.inSeconds, 2)) packets/member/s (over \(fixed(window.inSeconds, 0)) s, full-state packets counted as the shell splits them)")
             for loss in [0.05, 0.10] {
                 let lossStarted = ContinuousClock.now
-                var lossy = GossipSimulator(count: count, seed: 7)
+                var lossy = GossipSimulator(count: count, seed: 7, formed: true)
                 lossy.run(until: .seconds(20))
                 lossy.network.loss = loss
                 lossy.run(for: .seconds(3600 * hours))

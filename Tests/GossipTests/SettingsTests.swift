@@ -21,4 +21,13 @@ struct SettingsTests {
         #expect(settings.retransmitLimit(members: 10) == 8)
         #expect(settings.retransmitLimit(members: 100) == 12)
     }
+
+    @Test func pushPullIntervalScalesWithLog2AboveThirtyTwoMembers() {
+        let settings = Gossip.Settings()
+        #expect(settings.pushPullInterval(members: 1) == .seconds(30))
+        #expect(settings.pushPullInterval(members: 32) == .seconds(30))
+        #expect(settings.pushPullInterval(members: 33) == .seconds(60))
+        #expect(settings.pushPullInterval(members: 100) == .seconds(90))
+        #expect(settings.pushPullInterval(members: 1_000) == .seconds(180))
+    }
 }

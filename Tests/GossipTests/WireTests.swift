@@ -16,6 +16,22 @@ struct WireTests {
         #expect(normalize(decoded) == normalize(messages))
     }
 
+    @Test("a thousand-member state splits into full packets, every member once and in order", arguments: 0..<5)
+    func largeStateSplit(seed: UInt64) throws {
+        var random = RandomMessages(seed: seed + 900)
+        let members = (0..<1_000).map { _ in random.member() }
+        let limit = 1400 - Gossip.Sealer.overhead
+        let packets = Gossip.Codec.encode([.state(members: members, reply: false, from: "node1")], limit: limit)
+        #expect(packets.allSatisfy { $0.count <= limit })
+        let decoded = try packets.flatMap { try Gossip.Codec.decode($0) }
+        var rejoined: [Gossip.Member] = []
+        for case .state(let part, false, "node1") in decoded { rejoined += part }
+        #expect(rejoined == members)
+        // Packed in order: no packet but the last is less than full by more than one member.
+        let total = packets.reduce(0) { $0 + $1.count }
+        #expect(packets.count <= total / (limit - 300) + 1)
+    }
+
     @Test("random, truncated and bit-flipped bytes never crash", arguments: 0..<20)
     func fuzzDecoding(seed: UInt64) {
         var random = RandomMessages(seed: seed + 500)

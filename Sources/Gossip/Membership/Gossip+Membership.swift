@@ -11,7 +11,7 @@ extension Gossip {
     /// No event scans the member table: the live peers are kept in an indexed list (a random
     /// pick is O(1)), the live count is that list's size, recently dead members are a short list
     /// pruned by age, and pending updates are queued by how often each was sent — so a
-    /// simulated hour of a thousand members takes minutes, not hours.
+    /// simulated lossy hour of a thousand members takes 14–24 minutes on one core.
     public struct Membership: Sendable {
         public let settings: Settings
         /// This node's id.
@@ -39,6 +39,10 @@ extension Gossip {
         private var recentlyDead: [(id: NodeID, since: Instant)] = []
         /// Pending updates, by how many times each was sent (least-sent go out first).
         private var queued = BroadcastQueue()
+        /// When this node last pushed its state to a member it holds dead because another dead
+        /// one came back: at most one such push per probe interval, or a healed partition of a
+        /// thousand members makes every node send hundreds of full states (each tens of packets).
+        private var lastHealPush: Instant?
         /// The seeds given at start: contacted again until each is a known member.
         private var seeds: [Address] = []
         private var random: SeededGenerator
@@ -94,11 +98,18 @@ extension Gossip {
 
         // MARK: Lifecycle
 
+        /// Takes `others` into the table as already known and agreed, queueing no updates: the
+        /// state of a cluster that has been running (the simulator's formed clusters), not news.
+        public mutating func adopt(_ others: [Member]) {
+            members.reserveCapacity(members.count + others.count)
+            for member in others where member.id != selfID && members[member.id] == nil { store(member) }
+        }
+
         /// Starts the periodic timers and announces this node; with `seeds`, joins through them (push-pull).
         public mutating func start(seeds: [Address], now: Instant) -> [Directive] {
             enqueue(.alive(me), about: selfID)
             var directives: [Directive] = [.schedule(.probeTick, after: settings.probeInterval), .schedule(.gossipTick, after: settings.gossipInterval),
-                                           .schedule(.pushPullTick, after: settings.pushPullInterval)]
+                                           .schedule(.pushPullTick, after: settings.pushPullInterval(members: liveCount))]
             self.seeds = seeds.filter { $0 != me.metadata.gossip }
             for seed in self.seeds {
                 directives.append(.send([fullState(reply: false)], to: seed))
@@ -154,7 +165,7 @@ extension Gossip {
                 guard !missing.isEmpty else { return [] }
                 return missing.map { .send([fullState(reply: false)], to: $0) } + [.schedule(.seedRetry, after: settings.probeInterval * 2)]
             case .pushPullTick:
-                var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval)]
+                var directives: [Directive] = [.schedule(.pushPullTick, after: settings.pushPullInterval(members: liveCount))]
                 // Dead members are candidates too: that is how the two sides of a healed partition find each other.
                 if let peer = unleftPeers.randomElement(using: &random).flatMap({ members[$0] }) {
                     directives.append(.send([fullState(reply: false)], to: peer.metadata.gossip))
@@ -297,6 +308,7 @@ extension Gossip {
             case .state(let remote, let reply, _):
                 var directives: [Directive] = []
                 let incarnation = me.incarnation
+                members.reserveCapacity(members.count + remote.count)  // a first full state: one allocation, not a dozen resizes
                 for member in remote { directives += merge(member, now: now) }
                 if !reply {
                     directives.append(.send([fullState(reply: true)], to: address))
@@ -312,6 +324,10 @@ extension Gossip {
             var alive = remote
             alive.status = .alive
             switch remote.status {
+            // Gossiped on, as memberlist does, even when first heard of here: a member that has just
+            // joined through a seed knows only that seed, so its own announcement reaches no one
+            // else until others pass it on. (A thousand nodes joining at once therefore gossip
+            // for a minute; the benchmark starts from a formed cluster.)
             case .alive: return self.alive(remote, now: now)
             // A remote "dead" becomes our suspicion: the member gets the chance to refute (as memberlist does).
             case .suspect, .dead:
@@ -340,7 +356,9 @@ extension Gossip {
                 if remote.loadVersion < current.loadVersion { updated.load = current.load; updated.loadVersion = current.loadVersion }
                 // A dead member came back: maybe a partition healed, so the others we hold dead may be alive too.
                 // Push our state to one of them now rather than at the next push-pull tick.
-                if current.status == .dead, let other = deadPeers.randomElement(excluding: remote.id, using: &random).flatMap({ members[$0] }) {
+                if current.status == .dead, lastHealPush.map({ now - $0 >= settings.probeInterval }) ?? true,
+                   let other = deadPeers.randomElement(excluding: remote.id, using: &random).flatMap({ members[$0] }) {
+                    lastHealPush = now
                     directives.append(.send([fullState(reply: false)], to: other.metadata.gossip))
                 }
                 if current.status == .dead { recentlyDead.removeAll { $0.id == remote.id } }

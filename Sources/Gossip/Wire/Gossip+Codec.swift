@@ -58,11 +58,26 @@ extension Gossip {
         /// The framed size of one message (type, length and body).
         public static func encodedSize(_ message: Message) -> Int { frame(message).count }
 
+        /// A full state cut into parts that each fit a packet of their own, members packed in
+        /// order; each member is measured once, so a thousand-member state costs O(N), not the
+        /// O(N log N) of halving. A single member too large for any packet is dropped by `encode`.
         private static func splitToFit(_ message: Message, limit: Int) -> [Message] {
-            guard case .state(let members, let reply, let from) = message, members.count > 1, frame(message).count + 2 > limit else { return [message] }
-            let half = members.count / 2
-            return splitToFit(.state(members: Array(members[..<half]), reply: reply, from: from), limit: limit)
-                + splitToFit(.state(members: Array(members[half...]), reply: reply, from: from), limit: limit)
+            guard case .state(let members, let reply, let from) = message, members.count > 1 else { return [message] }
+            let header = frame(.state(members: [], reply: reply, from: from)).count + 2  // + the packet's version and count
+            var parts: [Message] = [], part: [Member] = [], size = header
+            for member in members {
+                var writer = WireWriter()
+                writeMember(member, &writer)
+                if !part.isEmpty, size + writer.bytes.count > limit {
+                    parts.append(.state(members: part, reply: reply, from: from))
+                    part = []
+                    size = header
+                }
+                part.append(member)
+                size += writer.bytes.count
+            }
+            parts.append(.state(members: part, reply: reply, from: from))
+            return parts
         }
 
         private static func frame(_ message: Message) -> [UInt8] {

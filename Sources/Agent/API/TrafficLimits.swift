@@ -1,3 +1,4 @@
+import Basics
 import Hummingbird
 import Synchronization
 
@@ -36,15 +37,6 @@ struct TrafficMiddleware<Context: RequestContext>: RouterMiddleware {
 final class InFlightCounts: Sendable {
     let requests = Atomic<Int>(0)
     let uploads = Atomic<Int>(0)
-
-    /// Counts one more on `counter` unless that would pass `limit`.
-    static func enter(_ counter: borrowing Atomic<Int>, limit: Int) -> Bool {
-        guard counter.wrappingAdd(1, ordering: .relaxed).newValue <= limit else {
-            counter.wrappingSubtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
 }
 
 /// Answers 503 with `Retry-After` instead of taking on more public requests, or uploads, than
@@ -61,7 +53,7 @@ struct LoadSheddingMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         if exemptsHealthAndInternal, path == "/api/v1/health" || path.hasPrefix("/internal/") { return try await next(request, context) }
-        guard InFlightCounts.enter(counts.requests, limit: limits.maxRequestsInFlight) else {
+        guard counts.requests.enter(limit: limits.maxRequestsInFlight) else {
             throw APIError(.serviceUnavailable, "overloaded", "this node is handling \(limits.maxRequestsInFlight) requests; retry").retrying(after: 1)
         }
         defer { counts.requests.wrappingSubtract(1, ordering: .relaxed) }
@@ -69,7 +61,7 @@ struct LoadSheddingMiddleware<Context: RequestContext>: RouterMiddleware {
         let length = request.headers[.contentLength].flatMap(Int.init)
         let isUpload = (request.method == .put || request.method == .post) && (length ?? .max) > 64 << 10
         if isUpload {
-            guard InFlightCounts.enter(counts.uploads, limit: limits.maxUploadsInFlight) else {
+            guard counts.uploads.enter(limit: limits.maxUploadsInFlight) else {
                 throw APIError(.serviceUnavailable, "overloaded", "this node is taking \(limits.maxUploadsInFlight) uploads; retry").retrying(after: 1)
             }
         }

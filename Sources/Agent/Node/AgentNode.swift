@@ -86,7 +86,10 @@ public enum AgentNode {
             writer: WriteCoordinator(
                 calls: calls, view: view, chunkSize: Int(options.cluster.chunkSize.bytes), inlineLimit: Int(options.cluster.inlineMax.bytes), logger: logger
             ),
-            reader: ReadCoordinator(calls: calls, view: view, logger: logger),
+            reader: ReadCoordinator(
+                calls: calls, view: view, logger: logger,
+                budget: DownloadBudget(maxDownloads: options.cluster.limits.maxDownloadsInFlight, readAheadChunks: options.cluster.limits.readAheadChunks)
+            ),
             accounts: Accounts(metadata: metadata, clock: clock, passwordLimits: .init(failuresPerMinute: options.cluster.limits.signInFailuresPerMinute)),
             accessKeys: AccessKeys(
                 metadata: metadata, clock: clock,
@@ -171,7 +174,7 @@ extension AgentNode {
         let limits = options.cluster.limits
         let connections = ConnectionGate(maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient)
         let http1 = HTTPServerBuilder.http1(configuration: .init(
-            additionalChannelHandlers: [connections.handler(), ExpectContinueHandler(mode: continueMode), UnreadBodyGuard()], idleTimeout: TimeAmount(limits.idleTimeout)
+            additionalChannelHandlers: [connections.handler(), ExpectContinueHandler(mode: continueMode), UnreadBodyGuard(), StalledReaderGuard(timeout: TimeAmount(limits.idleTimeout))], idleTimeout: TimeAmount(limits.idleTimeout)
         ))
         return Application(
             responder: responder,

@@ -121,7 +121,7 @@ struct BackgroundLoops: Service {
             agent.view.updateSelfLoad(load)
             let members = await gossip.members
             for member in members { agent.view.apply(member) }
-            agent.metrics.record(load: load, members: members, counters: await gossip.counters)
+            agent.metrics.record(load: load, members: members, counters: await gossip.counters, downloads: agent.reader.budget.downloadsInFlight, readAhead: agent.reader.budget.readAheadInUse)
             let incarnation = await gossip.me.incarnation
             if incarnation != lastIncarnation {
                 try await agent.local.metadata.setNodeState("incarnation", String(incarnation))

@@ -27,6 +27,8 @@ public final class AgentMetrics: Sendable {
     let gossipPacketsIn = Metrics.Gauge(label: "filestore_gossip_packets_in")
     let gossipPacketsOut = Metrics.Gauge(label: "filestore_gossip_packets_out")
     let gossipDropped = Metrics.Gauge(label: "filestore_gossip_packets_dropped")
+    let downloadsInFlight = Metrics.Gauge(label: "filestore_downloads_in_flight")
+    let readAheadChunks = Metrics.Gauge(label: "filestore_read_ahead_chunks")
     let members: [Gossip.Status: Metrics.Gauge] = Dictionary(
         uniqueKeysWithValues: [Gossip.Status.alive, .suspect, .dead, .left].map { ($0, Metrics.Gauge(label: "filestore_members", dimensions: [("status", "\($0)")])) }
     )
@@ -58,7 +60,10 @@ public final class AgentMetrics: Sendable {
         Metrics.Timer(label: "filestore_s3_request_duration_seconds", dimensions: [("operation", operation)]).recordNanoseconds(Int64(seconds * 1e9))
     }
 
-    func record(load: Gossip.LoadReport, members list: [Gossip.Member], counters: Gossip.ShellCounters) {
+    /// `downloads` and `readAhead`: download bodies streaming and read-ahead chunks held now.
+    func record(load: Gossip.LoadReport, members list: [Gossip.Member], counters: Gossip.ShellCounters, downloads: Int, readAhead: Int) {
+        downloadsInFlight.record(downloads)
+        readAheadChunks.record(readAhead)
         repairBacklogBytes.record(Int64(load.repairBacklogBytes))
         underReplicated.record(Int64(load.underReplicated))
         atRisk.record(Int64(load.atRisk))

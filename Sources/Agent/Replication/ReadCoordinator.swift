@@ -12,17 +12,22 @@ public struct ReadCoordinator: Sendable {
     public let logger: Logger
     /// Chunks fetched ahead of the one being sent. At 2, a hot 512 MiB download left a quarter of
     /// both cores idle (`perf record -a`), waiting on one chunk's read and hash at a time; 6 keeps
-    /// the disk and the hashing busy while the socket drains (docs/benchmarks.md), at up to
-    /// 7 × 5 MiB in memory per download stream.
+    /// the disk and the hashing busy while the socket drains (docs/benchmarks.md). Each one
+    /// fetched ahead takes a slot of `budget`, so the node's total stays bounded however many
+    /// downloads run.
     public var readAhead = 6
+    /// The node's bound on what downloads hold in memory (`limits.max_downloads_in_flight`,
+    /// `limits.read_ahead_chunks`).
+    public let budget: DownloadBudget
 
     /// Where the repairs a read finds necessary go (run by the node's background services).
     public let repairs: RepairQueue
 
-    public init(calls: NodeCalls, view: ClusterView, logger: Logger) {
+    public init(calls: NodeCalls, view: ClusterView, logger: Logger, budget: DownloadBudget = .unbounded) {
         self.calls = calls
         self.view = view
         self.logger = logger
+        self.budget = budget
         repairs = RepairQueue(calls: calls, logger: logger)
     }
 
@@ -137,14 +142,23 @@ public struct ReadCoordinator: Sendable {
         ChunkFetcher(coordinator: self, manifest: manifest, indices: indices, snapshot: snapshot)
     }
 
-    /// Fetches a run of chunks in order, keeping `readAhead` fetches going beyond the current one.
+    /// Fetches a run of chunks in order, keeping up to `readAhead` fetches going beyond the current
+    /// one, as many as the node's read-ahead pool has slots for. The current chunk is always
+    /// fetched, slot or not, so a spent pool slows a download and never stops it.
     public struct ChunkFetcher: Sendable {
         let coordinator: ReadCoordinator
         let manifest: Manifest
         let indices: Range<Int>
         let snapshot: ClusterSnapshot
-        private var tasks: [Int: Task<ByteBuffer, any Error>] = [:]
+        private var fetches: [Int: Fetch] = [:]
         private var nextIndex: Int
+
+        /// A chunk being fetched (or fetched and waiting its turn), and the slot it holds if it
+        /// was started ahead of its turn.
+        struct Fetch: Sendable {
+            var task: Task<ByteBuffer, any Error>
+            var slot: DownloadBudget.Lease?
+        }
 
         init(coordinator: ReadCoordinator, manifest: Manifest, indices: Range<Int>, snapshot: ClusterSnapshot) {
             self.coordinator = coordinator
@@ -157,22 +171,33 @@ public struct ReadCoordinator: Sendable {
         /// The next chunk (index and bytes), or nil after the last.
         public mutating func next() async throws -> (index: Int, bytes: ByteBuffer)? {
             guard nextIndex < indices.upperBound else { return nil }
-            let last = min(indices.upperBound, nextIndex + 1 + coordinator.readAhead)
-            for index in nextIndex..<last where tasks[index] == nil {
-                let reference = manifest.chunks[index]
-                let coordinator = self.coordinator
-                let snapshot = self.snapshot
-                tasks[index] = Task { try await coordinator.chunk(reference, snapshot) }
-            }
             let index = nextIndex
             nextIndex += 1
-            guard let task = tasks.removeValue(forKey: index) else { return nil }
+            let fetch = fetches.removeValue(forKey: index) ?? Fetch(task: start(index), slot: nil)
+            // Its turn has come: the slot goes back to the pool for another download's read-ahead.
+            fetch.slot?.release()
+            for ahead in nextIndex..<min(indices.upperBound, nextIndex + coordinator.readAhead) where fetches[ahead] == nil {
+                guard let slot = coordinator.budget.takeReadAhead() else { break }
+                fetches[ahead] = Fetch(task: start(ahead), slot: slot)
+            }
+            let task = fetch.task
             return (index, try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() })
         }
 
-        /// Cancels fetches still running (when the client went away).
+        private func start(_ index: Int) -> Task<ByteBuffer, any Error> {
+            let reference = manifest.chunks[index]
+            let coordinator = self.coordinator
+            let snapshot = self.snapshot
+            return Task { try await coordinator.chunk(reference, snapshot) }
+        }
+
+        /// Cancels fetches still running and gives their slots back (the client went away, or
+        /// the download ended).
         public func cancel() {
-            for task in tasks.values { task.cancel() }
+            for fetch in fetches.values {
+                fetch.task.cancel()
+                fetch.slot?.release()
+            }
         }
     }
 }

@@ -103,8 +103,15 @@ extension S3Operations {
         let offsets = manifest.chunkOffsets
         let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0
         let last = offsets.lastIndex { $0 <= bytes.upperBound } ?? 0
+        // A copy streams its source like a download, and counts as one.
+        guard let place = agent.reader.budget.startDownload() else {
+            throw APIError(.serviceUnavailable, "overloaded", "this node is sending \(agent.reader.budget.maxDownloads) downloads; retry").retrying(after: 1)
+        }
         var fetcher = agent.reader.chunks(of: manifest, indices: first..<(last + 1), agent.view.snapshot())
-        defer { fetcher.cancel() }
+        defer {
+            fetcher.cancel()
+            place.release()
+        }
         while let (index, chunk) = try await fetcher.next() {
             let start = max(bytes.lowerBound - offsets[index], 0)
             let end = min(bytes.upperBound - offsets[index], Int64(chunk.readableBytes) - 1)

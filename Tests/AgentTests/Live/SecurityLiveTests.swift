@@ -279,11 +279,11 @@ import TestSupport
             let pid = try #require(cluster.pid("node1"))
             let before = try residentKiB(pid)
             let descriptorsBefore = try openDescriptors(pid)
-            var connections: [IdleConnection] = []
+            var connections: [RawConnection] = []
             defer { for connection in connections { connection.close() } }
             // (A debug agent accepts a few hundred connections a second: opening them all takes
             // seconds, so the idle timeout is long enough to see the first ones still held.)
-            for _ in 0..<2_000 { connections.append(try IdleConnection(from: "127.0.0.2", to: port)) }
+            for _ in 0..<2_000 { connections.append(try RawConnection(from: "127.0.0.2", to: port)) }
 
             let asked = ContinuousClock.now
             #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
@@ -302,6 +302,56 @@ import TestSupport
                 return closed == 2_000 ? nil : "\(closed) of 2,000 closed"
             }
             #expect(try await api.send(.GET, "node1", "/api/v1/health", authorization: "").status == 200)
+        }
+    }
+
+    /// Clients that start large downloads and never read them: beyond `max_downloads_in_flight`
+    /// they are answered 503, the read-ahead they hold stays within `read_ahead_chunks`, and each
+    /// is cut off after the idle timeout, giving its place back; a download afterwards is whole.
+    @Test func stalledDownloadsAreBoundedAndCutOff() async throws {
+        let limits = ["idle_timeout": "3s", "max_downloads_in_flight": "3", "read_ahead_chunks": "4"]
+        try await LiveCluster.run(nodes: 2, configure: { $0.tls = false; $0.limits = limits }) { cluster, api in
+            // 24 chunks of 1 MiB, each different (dedup would store a repeat once).
+            let content = (0..<(24 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 20) &* 131 &+ ($0 >> 11)) }
+            #expect(try await api.upload("node1", "stall/big.bin", content).status == 201)
+            let port = try #require(cluster.node("node1")).httpPort
+            func gauge(_ name: String) async throws -> Int? {
+                let text = try await api.send(.GET, "node1", "/metrics", authorization: "").text
+                return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
+            }
+            var stalled: [RawConnection] = []
+            defer { for connection in stalled { connection.close() } }
+            var statuses: [String] = []
+            for _ in 0..<5 {
+                let connection = try RawConnection(from: "127.0.0.3", to: port, receiveBuffer: 4096)
+                stalled.append(connection)
+                try connection.send("GET /api/v1/files/stall/big.bin HTTP/1.1\r\nHost: node1\r\nAuthorization: \(API.admin)\r\n\r\n")
+                var status = ""
+                try await pollUntil("the download's status line arrives", timeout: .seconds(10)) {
+                    status = String(connection.peek().prefix(12))
+                    return status.count == 12 ? nil : "nothing yet"
+                }
+                statuses.append(status)
+            }
+            #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 503", "HTTP/1.1 503"], "\(statuses)")
+            #expect(stalled[3].peek().lowercased().contains("retry-after: 1"))
+            try await pollUntil("the gauges show the three stalled downloads", timeout: .seconds(10)) {
+                let downloads = try await gauge("filestore_downloads_in_flight")
+                return downloads == 3 ? nil : "downloads in flight: \(String(describing: downloads))"
+            }
+            let readAhead = try #require(try await gauge("filestore_read_ahead_chunks"))
+            #expect(readAhead <= 4, "read-ahead held by stalled downloads: \(readAhead) chunks")
+            try await pollUntil("the stalled downloads are cut off after the idle timeout", timeout: .seconds(20)) {
+                let downloads = try await gauge("filestore_downloads_in_flight")
+                return downloads == 0 ? nil : "downloads in flight: \(String(describing: downloads))"
+            }
+            for connection in stalled.prefix(3) {
+                let (received, closed) = connection.drain(quiet: 10)
+                #expect(closed && received < content.count, "a stalled download was cut off: \(received) bytes then \(closed ? "closed" : "still open")")
+            }
+            #expect(try await gauge("filestore_read_ahead_chunks") == 0)
+            let whole = try await api.download("node1", "stall/big.bin")
+            #expect(whole.status == 200 && Array(whole.body.readableBytesView) == content, "a download after the stalled ones is whole")
         }
     }
 
@@ -362,13 +412,15 @@ private func openDescriptors(_ pid: Int32) throws -> Int {
     try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
 }
 
-/// A TCP connection from a loopback `source` address that never sends anything.
-private struct IdleConnection {
+/// A TCP connection from a loopback `source` address that sends only what a test tells it to,
+/// and reads only when told (`receiveBuffer` shrinks the kernel's buffer for what it does not read).
+private struct RawConnection {
     let descriptor: Int32
 
-    init(from source: String, to port: Int) throws {
+    init(from source: String, to port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw LocalProcessError("socket: errno \(errno)") }
+        if var size = receiveBuffer { setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         func address(_ host: String, _ port: Int) -> sockaddr_in {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
@@ -392,6 +444,32 @@ private struct IdleConnection {
         var byte: UInt8 = 0
         let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
         return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw LocalProcessError("send: errno \(errno)") }
+    }
+
+    /// What has arrived so far (up to `limit` bytes), left unread.
+    func peek(limit: Int = 512) -> String {
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let count = recv(descriptor, &bytes, limit, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count > 0 ? String(decoding: bytes[..<count], as: UTF8.self) : ""
+    }
+
+    /// Reads until the other end closes, or nothing arrives for `quiet`; the bytes read, and
+    /// whether it was closed.
+    func drain(quiet seconds: Int) -> (bytes: Int, closed: Bool) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total = 0
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { total += count; continue }
+            return (total, count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        }
     }
 
     func close() { Glibc.close(descriptor) }

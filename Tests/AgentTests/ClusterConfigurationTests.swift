@@ -58,7 +58,7 @@ struct ClusterConfigurationTests {
             .replacingOccurrences(of: "http: agent1:8080", with: "http: agent1:8080\n    internal: 10.1.0.1:9080")
             .replacingOccurrences(of: "\nnodes:", with: """
 
-                limits: {idle_timeout: 30s, max_connections_per_client: 64, sign_in_failures_per_minute: 3, max_downloads_in_flight: 9, read_ahead_chunks: 0}
+                limits: {idle_timeout: 30s, max_connections_per_client: 64, sign_in_failures_per_minute: 3, max_downloads_in_flight: 9, max_downloads_per_client: 2, read_ahead_chunks: 0}
                 tls: {certificate: "/tls/{node}.crt", key: "/tls/{node}.key", ca: /tls/ca.crt, mutual: true}
                 nodes:
                 """)
@@ -66,7 +66,7 @@ struct ClusterConfigurationTests {
         #expect(configuration.nodes[0].peer == "10.1.0.1:9080" && configuration.nodes[1].peer == nil)
         #expect(configuration.limits.idleTimeout == .seconds(30) && configuration.limits.maxConnectionsPerClient == 64)
         #expect(configuration.limits.signInFailuresPerMinute == 3 && configuration.limits.maxConnections == ClusterConfiguration.Limits().maxConnections)
-        #expect(configuration.limits.maxDownloadsInFlight == 9 && configuration.limits.readAheadChunks == 0)
+        #expect(configuration.limits.maxDownloadsInFlight == 9 && configuration.limits.maxDownloadsPerClient == 2 && configuration.limits.readAheadChunks == 0)
         let paths = try #require(configuration.tls).paths(for: "node2")
         #expect(paths.certificate == "/tls/node2.crt" && paths.key == "/tls/node2.key" && paths.authority == "/tls/ca.crt")
         #expect(configuration.tls?.mutual == true)
@@ -129,6 +129,7 @@ struct ClusterConfigurationTests {
         ("\nnodes:", "\nlimits: {max_uploads: 5}\nnodes:", "limits.max_uploads"),
         ("\nnodes:", "\nlimits: {max_downloads_in_flight: 0}\nnodes:", "limits.max_downloads_in_flight"),
         ("\nnodes:", "\nlimits: {read_ahead_chunks: -1}\nnodes:", "limits.read_ahead_chunks"),
+        ("\nnodes:", "\nlimits: {max_downloads_per_client: 0}\nnodes:", "limits.max_downloads_per_client"),
         ("\nnodes:", "\ntls: {certificate: a.crt}\nnodes:", "tls.key"),
         ("\nnodes:", "\ntls: {certificate: a.crt, key: a.key, mutual: true}\nnodes:", "tls.mutual"),
     ])

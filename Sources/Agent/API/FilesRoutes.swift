@@ -182,7 +182,7 @@ struct FilesRoutes {
         headers[.contentLength] = String(length)
         if head { return Response(status: status, headers: headers, body: ResponseBody()) }
 
-        let body = try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot)
+        let body = try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot, to: context.download)
         return Response(status: status, headers: headers, body: body)
     }
 

@@ -82,11 +82,13 @@ public struct ClusterConfiguration: Sendable, Equatable {
         /// buffers while it streams); beyond, 503 with `Retry-After`.
         public var maxRequestsInFlight = 1024
         public var maxUploadsInFlight = 64
-        /// Download bodies streaming at once (each holds up to two chunk buffers while its
-        /// client reads it), and chunk buffers fetched ahead of them all, node-wide: together
-        /// they bound the memory downloads take. Beyond the first, 503 with `Retry-After`;
-        /// beyond the second, downloads fetch only the chunk they send next.
+        /// Download bodies streaming at once, and of them to one client address (each holds
+        /// about two chunk buffers while its client reads it), and chunk buffers fetched ahead
+        /// of them all, node-wide: together they bound the memory downloads take. Beyond the
+        /// first two, 503 with `Retry-After`; beyond the last, downloads fetch only the chunk
+        /// they send next.
         public var maxDownloadsInFlight = 128
+        public var maxDownloadsPerClient = 32
         public var readAheadChunks = 64
         /// Failed password checks one client address may have per minute (also the burst);
         /// beyond, 429 with `Retry-After`.
@@ -283,7 +285,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
     private static func parseLimits(_ node: Node) throws(Error) -> Limits {
         let fields = try Fields(node, at: "limits", allowed: [
             "idle_timeout", "max_connections", "max_connections_per_client", "max_requests_in_flight", "max_uploads_in_flight",
-            "max_downloads_in_flight", "read_ahead_chunks", "sign_in_failures_per_minute",
+            "max_downloads_in_flight", "max_downloads_per_client", "read_ahead_chunks", "sign_in_failures_per_minute",
         ])
         var limits = Limits()
         limits.idleTimeout = try fields.duration("idle_timeout", default: limits.idleTimeout, minimum: .milliseconds(100))
@@ -292,6 +294,7 @@ public struct ClusterConfiguration: Sendable, Equatable {
         limits.maxRequestsInFlight = try fields.int("max_requests_in_flight", default: limits.maxRequestsInFlight, in: 1...1_000_000)
         limits.maxUploadsInFlight = try fields.int("max_uploads_in_flight", default: limits.maxUploadsInFlight, in: 1...100_000)
         limits.maxDownloadsInFlight = try fields.int("max_downloads_in_flight", default: limits.maxDownloadsInFlight, in: 1...100_000)
+        limits.maxDownloadsPerClient = try fields.int("max_downloads_per_client", default: limits.maxDownloadsPerClient, in: 1...100_000)
         limits.readAheadChunks = try fields.int("read_ahead_chunks", default: limits.readAheadChunks, in: 0...100_000)
         limits.signInFailuresPerMinute = try fields.int("sign_in_failures_per_minute", default: limits.signInFailuresPerMinute, in: 1...100_000)
         return limits

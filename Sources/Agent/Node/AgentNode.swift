@@ -88,7 +88,10 @@ public enum AgentNode {
             ),
             reader: ReadCoordinator(
                 calls: calls, view: view, logger: logger,
-                budget: DownloadBudget(maxDownloads: options.cluster.limits.maxDownloadsInFlight, readAheadChunks: options.cluster.limits.readAheadChunks)
+                budget: DownloadBudget(
+                    maxDownloads: options.cluster.limits.maxDownloadsInFlight, maxPerClient: options.cluster.limits.maxDownloadsPerClient,
+                    readAheadChunks: options.cluster.limits.readAheadChunks
+                )
             ),
             accounts: Accounts(metadata: metadata, clock: clock, passwordLimits: .init(failuresPerMinute: options.cluster.limits.signInFailuresPerMinute)),
             accessKeys: AccessKeys(

@@ -110,6 +110,8 @@ public struct ReadCoordinator: Sendable {
         let id = reference.id
         var problems: [String] = []
         for node in snapshot.readOrder(for: id.position) {
+            // A cancelled read (its download has ended) tries no further replica.
+            try Task.checkCancellation()
             do {
                 if let bytes = try await calls.chunk(id, size: reference.size, on: node, snapshot) { return bytes }
                 problems.append("\(node): not held")
@@ -191,12 +193,18 @@ public struct ReadCoordinator: Sendable {
             return Task { try await coordinator.chunk(reference, snapshot) }
         }
 
-        /// Cancels fetches still running and gives their slots back (the client went away, or
-        /// the download ended).
+        /// Cancels fetches still running (the client went away, or the download ended). Each
+        /// gives its slot back once it has stopped: a fetch does not stop mid-read, and its
+        /// buffer is held until it does.
         public func cancel() {
             for fetch in fetches.values {
                 fetch.task.cancel()
-                fetch.slot?.release()
+                guard let slot = fetch.slot else { continue }
+                let task = fetch.task
+                Task {
+                    _ = await task.result
+                    slot.release()
+                }
             }
         }
     }

@@ -46,7 +46,7 @@ struct S3Listener: HTTPResponder {
                     throw error
                 }
                 await ExpectContinueHandler.sendContinue(on: context.channel)
-                return try await S3Operations(agent: agent, request: request, received: received, addressed: addressed, caller: caller).run()
+                return try await S3Operations(agent: agent, request: request, received: received, addressed: addressed, caller: caller, connection: context.download).run()
             } }
         } catch {
             let failure = S3APIError.from(error)

@@ -104,9 +104,8 @@ extension S3Operations {
         let first = offsets.lastIndex { $0 <= bytes.lowerBound } ?? 0
         let last = offsets.lastIndex { $0 <= bytes.upperBound } ?? 0
         // A copy streams its source like a download, and counts as one.
-        guard let place = agent.reader.budget.startDownload() else {
-            throw APIError(.serviceUnavailable, "overloaded", "this node is sending \(agent.reader.budget.maxDownloads) downloads; retry").retrying(after: 1)
-        }
+        let place: DownloadBudget.Lease
+        do { place = try agent.reader.budget.startDownload(for: connection.client) } catch { throw error.apiError }
         var fetcher = agent.reader.chunks(of: manifest, indices: first..<(last + 1), agent.view.snapshot())
         defer {
             fetcher.cancel()

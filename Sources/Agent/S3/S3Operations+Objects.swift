@@ -185,7 +185,7 @@ extension S3Operations {
         let bytes = range ?? 0...(manifest.size - 1)
         headers[.contentLength] = String(bytes.upperBound - bytes.lowerBound + 1)
         if head { return Response(status: status, headers: headers, body: ResponseBody()) }
-        return Response(status: status, headers: headers, body: try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot))
+        return Response(status: status, headers: headers, body: try await ManifestBody.stream(manifest, bytes: bytes, reader: agent.reader, snapshot, to: connection))
     }
 
     /// S3 answers 204 whether or not the object existed.

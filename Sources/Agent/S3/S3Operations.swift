@@ -13,6 +13,8 @@ struct S3Operations {
     let received: S3.SigV4.ReceivedRequest
     let addressed: S3.Addressed
     let caller: Caller
+    /// Where a download goes out (and whose share of the download places it takes).
+    let connection: DownloadConnection
 
     func run() async throws -> Response {
         switch addressed.operation {

@@ -19,7 +19,7 @@ struct DownloadBudgetTests {
             files.append((bytes, try await cluster.upload(bytes, as: "f\(index)", via: "n1")))
         }
         let pool = Int.random(in: 0...8, using: &random)
-        let budget = DownloadBudget(maxDownloads: 100, readAheadChunks: pool)
+        let budget = DownloadBudget(maxDownloads: 100, maxPerClient: 100, readAheadChunks: pool)
         let node = cluster["n2"].agent
         var reader = ReadCoordinator(calls: node.calls, view: node.view, logger: node.logger, budget: budget)
         reader.readAhead = Int.random(in: 1...6, using: &random)
@@ -60,16 +60,21 @@ struct DownloadBudgetTests {
         }
     }
 
-    @Test func downloadPlacesAreCappedAndComeBack() {
-        let budget = DownloadBudget(maxDownloads: 3, readAheadChunks: 0)
-        var places = (0..<3).compactMap { _ in budget.startDownload() }
-        #expect(places.count == 3 && budget.downloadsInFlight == 3)
-        #expect(budget.startDownload() == nil, "a fourth download is refused")
+    @Test func downloadPlacesAreCappedPerNodeAndPerClientAndComeBack() throws {
+        let budget = DownloadBudget(maxDownloads: 4, maxPerClient: 3, readAheadChunks: 0)
+        var places = try (0..<3).map { _ in try budget.startDownload(for: "10.0.0.1") }
+        #expect(budget.downloadsInFlight == 3)
+        #expect(throws: DownloadBudget.Refusal.self, "a fourth download from one client is refused") { try budget.startDownload(for: "10.0.0.1") }
+        places.append(try budget.startDownload(for: "10.0.0.2"))
+        #expect(throws: DownloadBudget.Refusal.self, "a fifth download on the node is refused") { try budget.startDownload(for: "10.0.0.3") }
         places[0].release()
         places[0].release()
-        #expect(budget.downloadsInFlight == 2, "a place is given back once, however often it is released")
+        #expect(budget.downloadsInFlight == 3, "a place is given back once, however often it is released")
+        places.append(try budget.startDownload(for: "10.0.0.1"))
         places.removeAll()
         #expect(budget.downloadsInFlight == 0, "a place dropped unreleased is given back")
+        _ = try (0..<3).map { _ in try budget.startDownload(for: "10.0.0.1") }
+        #expect(budget.downloadsInFlight == 0, "and the client's share with it")
         #expect(budget.takeReadAhead() == nil, "an empty pool has no slot")
     }
 }

@@ -305,11 +305,12 @@ import TestSupport
         }
     }
 
-    /// Clients that start large downloads and never read them: beyond `max_downloads_in_flight`
-    /// they are answered 503, the read-ahead they hold stays within `read_ahead_chunks`, and each
-    /// is cut off after the idle timeout, giving its place back; a download afterwards is whole.
+    /// Clients that start large downloads and never read them: beyond `max_downloads_per_client`
+    /// and `max_downloads_in_flight` they are answered 503, the read-ahead they hold stays within
+    /// `read_ahead_chunks`, and each is cut off after the idle timeout, giving its place back; a
+    /// download afterwards is whole.
     @Test func stalledDownloadsAreBoundedAndCutOff() async throws {
-        let limits = ["idle_timeout": "3s", "max_downloads_in_flight": "3", "read_ahead_chunks": "4"]
+        let limits = ["idle_timeout": "3s", "max_downloads_in_flight": "3", "max_downloads_per_client": "2", "read_ahead_chunks": "4"]
         try await LiveCluster.run(nodes: 2, configure: { $0.tls = false; $0.limits = limits }) { cluster, api in
             // 24 chunks of 1 MiB, each different (dedup would store a repeat once).
             let content = (0..<(24 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 20) &* 131 &+ ($0 >> 11)) }
@@ -319,12 +320,12 @@ import TestSupport
                 let text = try await api.send(.GET, "node1", "/metrics", authorization: "").text
                 return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
             }
-            var stalled: [RawConnection] = []
-            defer { for connection in stalled { connection.close() } }
+            var opened: [RawConnection] = []
+            defer { for connection in opened { connection.close() } }
             var statuses: [String] = []
-            for _ in 0..<5 {
-                let connection = try RawConnection(from: "127.0.0.3", to: port, receiveBuffer: 4096)
-                stalled.append(connection)
+            for source in ["127.0.0.3", "127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4"] {
+                let connection = try RawConnection(from: source, to: port, receiveBuffer: 4096)
+                opened.append(connection)
                 try connection.send("GET /api/v1/files/stall/big.bin HTTP/1.1\r\nHost: node1\r\nAuthorization: \(API.admin)\r\n\r\n")
                 var status = ""
                 try await pollUntil("the download's status line arrives", timeout: .seconds(10)) {
@@ -333,8 +334,10 @@ import TestSupport
                 }
                 statuses.append(status)
             }
-            #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 503", "HTTP/1.1 503"], "\(statuses)")
-            #expect(stalled[3].peek().lowercased().contains("retry-after: 1"))
+            // The third from one address passes the per-client cap; the fifth, the node's.
+            #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 503", "HTTP/1.1 200", "HTTP/1.1 503"], "\(statuses)")
+            #expect(opened[2].peek().lowercased().contains("retry-after: 1") && opened[4].peek().lowercased().contains("retry-after: 1"))
+            let stalled = [opened[0], opened[1], opened[3]]
             try await pollUntil("the gauges show the three stalled downloads", timeout: .seconds(10)) {
                 let downloads = try await gauge("filestore_downloads_in_flight")
                 return downloads == 3 ? nil : "downloads in flight: \(String(describing: downloads))"
@@ -345,7 +348,7 @@ import TestSupport
                 let downloads = try await gauge("filestore_downloads_in_flight")
                 return downloads == 0 ? nil : "downloads in flight: \(String(describing: downloads))"
             }
-            for connection in stalled.prefix(3) {
+            for connection in stalled {
                 let (received, closed) = connection.drain(quiet: 10)
                 #expect(closed && received < content.count, "a stalled download was cut off: \(received) bytes then \(closed ? "closed" : "still open")")
             }

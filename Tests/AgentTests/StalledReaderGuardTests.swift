@@ -56,6 +56,26 @@ struct StalledReaderGuardTests {
         _ = try? channel.finish()
     }
 
+    @Test func aLargeBodyGoesOutInStepsEachCountedAsItCompletes() throws {
+        let (channel, loop, socket, guardian) = try connection(timeout: .seconds(3))
+        let step = StalledReaderGuard.progressStep
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(HTTPResponsePart.body(ByteBuffer(repeating: 1, count: 3 * step + 100)), promise: done)
+        #expect(socket.held.count == 4, "three full steps and the rest")
+        var completed = false
+        done.futureResult.whenSuccess { completed = true }
+        for taken in 1...3 {
+            loop.advanceTime(by: .milliseconds(2_500))
+            socket.takeOne()
+            #expect(guardian.backlog.written == taken * step && !completed)
+        }
+        loop.advanceTime(by: .milliseconds(2_500))
+        #expect(channel.isActive, "each step completing in time counts as progress")
+        socket.takeOne()
+        #expect(guardian.backlog.written == 3 * step + 100 && completed, "the caller's write completes with its last step")
+        _ = try? channel.finish()
+    }
+
     @Test func aDownloadWaitingOnTheBacklogWakesAsItIsWrittenOrClosed() async throws {
         let (channel, _, socket, guardian) = try connection(timeout: .seconds(3))
         let backlog = guardian.backlog

@@ -35,9 +35,10 @@ extension DownloadBudget.Refusal {
 enum ManifestBody {
     /// The most handed to the connection at once, and what may wait there unwritten beyond what
     /// is being handed over: a download holds little more than its current chunk however slowly
-    /// its client reads, and a client that keeps reading shows progress every piece.
-    static let piece = 256 << 10
-    static let backlogMargin = 2 * piece
+    /// its client reads. (Waiting with less than 4 MiB unwritten slowed a hot 512 MiB download
+    /// by a fifth: docs/benchmarks.md.)
+    static let piece = 1 << 20
+    static let backlogMargin = 4 * piece
 
     /// Fetches the first chunk before returning, so a failure there is still a clean error
     /// answer; a failure later ends the response early. Each body takes one of the node's

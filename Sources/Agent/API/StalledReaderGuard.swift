@@ -9,9 +9,9 @@ import Synchronization
 /// most of what it was sent (`OutboundBacklog`), so a slow client holds the download back
 /// instead of piling it up in memory.
 ///
-/// Stalled means: bytes are waiting to be written and none has been written for `timeout`. A
-/// write completes when the kernel has taken it, so a client that keeps reading, however
-/// slowly, shows progress with every piece of a download (`ManifestBody.piece`).
+/// Stalled means: bytes are waiting to be written and none has been written for `timeout`.
+/// Body bytes go on in writes of 64 KiB, each complete when the kernel has taken it, so a
+/// client that keeps reading at least 64 KiB per `timeout`, however slowly, is never cut off.
 final class StalledReaderGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -25,24 +25,32 @@ final class StalledReaderGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
+    /// Body bytes are passed on in writes of at most this much, each showing progress when the
+    /// kernel has taken it: how little a slow client must read per `timeout` not to be cut off.
+    static let progressStep = 256 << 10
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .body(let bytes) = unwrapOutboundIn(data), bytes.readableBytes > 0 else { return context.write(data, promise: promise) }
-        let count = bytes.readableBytes
+        guard case .body(var bytes) = unwrapOutboundIn(data), bytes.readableBytes > 0 else { return context.write(data, promise: promise) }
         if pending == 0 {
             lastProgress = context.eventLoop.now
             watch(context)
         }
-        pending += count
-        let written = promise ?? context.eventLoop.makePromise()
+        pending += bytes.readableBytes
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        written.futureResult.whenSuccess { _ in
-            let guardian = loopBound.value
-            guardian.pending -= count
-            guardian.lastProgress = eventLoop.now
-            guardian.backlog.wrote(count)
+        while let step = bytes.readSlice(length: min(bytes.readableBytes, Self.progressStep)), step.readableBytes > 0 {
+            let count = step.readableBytes
+            let written = eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenSuccess { _ in
+                let guardian = loopBound.value
+                guardian.pending -= count
+                guardian.lastProgress = eventLoop.now
+                guardian.backlog.wrote(count)
+            }
+            // The caller's promise completes with the last step (or fails with whichever fails).
+            if bytes.readableBytes == 0, let promise { written.futureResult.cascade(to: promise) }
+            context.write(wrapOutboundOut(.body(step)), promise: written)
         }
-        context.write(data, promise: written)
     }
 
     /// Checks for progress every `timeout` while bytes wait.

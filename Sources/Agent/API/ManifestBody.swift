@@ -65,7 +65,7 @@ enum ManifestBody {
         let backlog = await connection.backlog()
         // Moved into the body, not copied: a copy left behind would keep the first chunk, and
         // every chunk the read-ahead fetched, alive until the response is done.
-        let handoff = Handoff((fetcher, Optional(opening)))
+        let handoff = PendingBody((fetcher, opening))
         let key = manifest.key
         return ResponseBody(contentLength: Int(bytes.upperBound - bytes.lowerBound + 1)) { writer in
             guard var (fetcher, next) = handoff.take() else { return }
@@ -95,11 +95,16 @@ enum ManifestBody {
     }
 }
 
-/// Holds a value until one taker moves it out.
-private final class Handoff<Value: Sendable>: Sendable {
-    private let value: Mutex<Value?>
+/// A download's fetcher and first chunk, waiting for its body to run. Dropped untaken (the
+/// client went away before the body started), it cancels the fetcher, whose read-ahead fetches
+/// then give their slots back as they stop.
+private final class PendingBody: Sendable {
+    typealias Start = (fetcher: ReadCoordinator.ChunkFetcher, first: (index: Int, bytes: ByteBuffer)?)
+    private let start: Mutex<Start?>
 
-    init(_ value: Value) { self.value = Mutex(value) }
+    init(_ start: Start) { self.start = Mutex(start) }
 
-    func take() -> Value? { value.withLock { $0.take() } }
+    func take() -> Start? { start.withLock { $0.take() } }
+
+    deinit { take()?.fetcher.cancel() }
 }

@@ -10,8 +10,9 @@ import Synchronization
 /// instead of piling it up in memory.
 ///
 /// Stalled means: bytes are waiting to be written and none has been written for `timeout`.
-/// Body bytes go on in writes of 64 KiB, each complete when the kernel has taken it, so a
-/// client that keeps reading at least 64 KiB per `timeout`, however slowly, is never cut off.
+/// Body bytes go on in writes of `progressStep` (256 KiB), each complete when the kernel has
+/// taken it, so a client that keeps reading at least that much per `timeout`, however slowly,
+/// is never cut off.
 final class StalledReaderGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -41,11 +42,17 @@ final class StalledReaderGuard: ChannelDuplexHandler, RemovableChannelHandler {
         while let step = bytes.readSlice(length: min(bytes.readableBytes, Self.progressStep)), step.readableBytes > 0 {
             let count = step.readableBytes
             let written = eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenSuccess { _ in
+            written.futureResult.whenComplete { result in
                 let guardian = loopBound.value
                 guardian.pending -= count
-                guardian.lastProgress = eventLoop.now
-                guardian.backlog.wrote(count)
+                switch result {
+                case .success:
+                    guardian.lastProgress = eventLoop.now
+                    guardian.backlog.wrote(count)
+                case .failure:
+                    // Nothing more will go out: a download waiting on it stops waiting.
+                    guardian.backlog.close()
+                }
             }
             // The caller's promise completes with the last step (or fails with whichever fails).
             if bytes.readableBytes == 0, let promise { written.futureResult.cascade(to: promise) }

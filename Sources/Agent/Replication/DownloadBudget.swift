@@ -71,7 +71,7 @@ public final class DownloadBudget: Sendable {
     }
 
     /// One taken place or slot. It is given back once: by `release()`, or when the last
-    /// reference goes (a response dropped before its body ran, a fetcher abandoned).
+    /// reference goes (a response dropped before its body ran).
     public final class Lease: Sendable {
         enum Kind { case download(String), readAhead }
         private let budget: DownloadBudget

@@ -6,13 +6,12 @@ import Synchronization
 /// and whose socket it waits on.
 struct DownloadConnection: Sendable {
     let client: String
-    let channel: (any Channel)?
+    let channel: any Channel
 
     /// The channel's `StalledReaderGuard` backlog, or nil when it has none (then a download
     /// relies on the writer's own backpressure alone).
     func backlog() async -> OutboundBacklog? {
-        guard let channel else { return nil }
-        return try? await channel.eventLoop.submit { try channel.pipeline.syncOperations.handler(type: StalledReaderGuard.self).backlog }.get()
+        try? await channel.eventLoop.submit { try channel.pipeline.syncOperations.handler(type: StalledReaderGuard.self).backlog }.get()
     }
 }
 
